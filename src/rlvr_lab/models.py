@@ -1,0 +1,83 @@
+"""Resolve a model name to a loaded Hugging Face causal LM and tokenizer.
+
+A model spec is, in order of precedence:
+1. a shipped organism profile name (``qwen-math-like``, ``olmo-like``): a checkpoint inside the package;
+2. a built-in named model (``smollm2-135m``): converted once from an installed package into a cached HF folder;
+3. a local folder in Hugging Face format;
+4. a hub id, loaded with ``from_pretrained`` (needs network or a populated HF cache).
+
+Everything is loaded in float32 on CPU by default: the project's own models are tiny, and training needs fp32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+
+def resolve_model_dir(spec: str) -> str:
+    """Map a model spec to something ``from_pretrained`` accepts (a folder or a hub id)."""
+    from rlvr_lab.organism.profiles import shipped_checkpoint
+
+    shipped = shipped_checkpoint(spec)
+    if shipped is not None:
+        return str(shipped)
+    if spec == "smollm2-135m":
+        from rlvr_lab.smollm import smollm2_dir
+
+        return str(smollm2_dir())
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path} has no config.json: not a Hugging Face model folder")
+        return str(path)
+    return spec
+
+
+def load_model(
+    spec: str, dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load ``(model, tokenizer)`` for a model spec, in eval mode."""
+    where = resolve_model_dir(spec)
+    tokenizer = AutoTokenizer.from_pretrained(where)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype).to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def tiny_llama(
+    vocab_size: int,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    intermediate_size: int | None = None,
+    max_position_embeddings: int = 1024,
+    seed: int = 0,
+    pad_token_id: int = 0,
+    eos_token_id: int = 1,
+) -> PreTrainedModel:
+    """A randomly initialised Llama-architecture model built from a config (tests, benchmarks, the organism).
+
+    Deterministic given ``seed``. Tied embeddings keep tiny models small.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size or 4 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=pad_token_id,
+        eos_token_id=eos_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.eval()
+    return model
