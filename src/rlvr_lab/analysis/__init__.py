@@ -1,1 +1,1 @@
-"""analysis."""
+"""Analyses over graded samples: reasoning strategy labels, strategy switches, perplexity."""
