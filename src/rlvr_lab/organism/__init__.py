@@ -1,1 +1,17 @@
-"""The model organism: a tiny causal LM whose prior (strategy mix, error rates) is set on purpose."""
+"""The model organism: a tiny causal LM whose prior (strategy mix, error rates) is set on purpose.
+
+- :mod:`.tasks`: the synthetic problems and the ``organism`` benchmark's :func:`~.tasks.organism_problems`;
+- :mod:`.corpus`: worked solutions in two strategies (language, code) with the knobs of a profile;
+- :mod:`.tokenizer`: the character-level tokenizer;
+- :mod:`.config`, :mod:`.pretrain`: the model shape, the training budget, pretraining and saving;
+- :mod:`.profiles`: the named recipes and their shipped checkpoints;
+- :mod:`.stats`: the calibration table, measured through the evaluation pipeline.
+
+Importing this package registers the ``organism`` prompt template, whose text is exactly the corpus's prompt.
+"""
+
+from rlvr_lab.organism.corpus import PROMPT_TEMPLATE
+from rlvr_lab.prompts import PROMPTS, PromptTemplate
+
+ORGANISM_TEMPLATE = PromptTemplate(name="organism", user=PROMPT_TEMPLATE, use_chat_template=False)
+PROMPTS.add(ORGANISM_TEMPLATE.name, ORGANISM_TEMPLATE)

@@ -1,5 +1,17 @@
 """Problems: the record, loaders for files and hub datasets, and the registry of known benchmarks."""
 
+from rlvr_lab.tasks.benchmarks import BENCHMARKS, DATA_DIR_ENV, Benchmark, load_problems, resolve_data_dir
+from rlvr_lab.tasks.loaders import FieldMap, ProblemDataError, ProblemSourceError
 from rlvr_lab.tasks.problem import Problem
 
-__all__ = ["Problem"]
+__all__ = [
+    "BENCHMARKS",
+    "DATA_DIR_ENV",
+    "Benchmark",
+    "FieldMap",
+    "Problem",
+    "ProblemDataError",
+    "ProblemSourceError",
+    "load_problems",
+    "resolve_data_dir",
+]

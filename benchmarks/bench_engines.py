@@ -1,0 +1,113 @@
+"""Benchmark (b): tokens/s of the ``torch`` engine against transformers ``generate``, same model, same run.
+
+Config-built Llama models of about 2M and 20M parameters (:func:`rlvr_lab.models.tiny_llama`), 64 distinct
+prompts of 16 tokens (batch 64, one sample each, so prompt sharing gives the engine no edge), 128 new tokens,
+sampling at temperature 1 with no truncation, eos disabled on both sides so every completion has full length.
+The engines alternate ``--repeats`` times and each keeps its fastest run: the machine is shared and noisy, so
+only ratios measured side by side in one run mean anything.
+
+``torch`` does more than ``generate`` here (it also returns raw log-probs and decoded text), so the ratio
+is conservative. ``--paths`` adds the engine's generic decoder (the HF forward with ``past_key_values``).
+
+    python benchmarks/bench_engines.py            # both sizes, 128 new tokens
+    python benchmarks/bench_engines.py --quick    # the 2M model, 32 new tokens, one repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+
+from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines.torch_engine import TorchEngine
+from rlvr_lab.models import tiny_llama
+from rlvr_lab.organism.tokenizer import build_char_tokenizer
+
+MODELS = {
+    # name: (vocab, hidden, layers, heads)
+    "2M": (512, 128, 8, 4),
+    "20M": (2048, 384, 8, 6),
+}
+BATCH = 64
+PROMPT_LEN = 16
+
+
+def time_generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int) -> float:
+    """Seconds for one batched ``generate`` call (sampling, T=1, no top-k/top-p, no eos)."""
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=prompts,
+            attention_mask=torch.ones_like(prompts),
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=new_tokens,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    elapsed = time.perf_counter() - start
+    assert out.shape == (prompts.shape[0], prompts.shape[1] + new_tokens), out.shape
+    return elapsed
+
+
+def time_engine(engine: TorchEngine, prompts: torch.Tensor, new_tokens: int) -> float:
+    """Seconds for one ``engine.sample`` call over the same prompts and settings."""
+    requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
+    config = SamplingConfig(temperature=1.0, max_new_tokens=new_tokens)
+    start = time.perf_counter()
+    out = engine.sample(requests, config)
+    elapsed = time.perf_counter() - start
+    assert all(c[0].num_tokens == new_tokens for c in out)
+    return elapsed
+
+
+def bench_model(name: str, new_tokens: int, repeats: int, paths: bool) -> None:
+    vocab, hidden, layers, heads = MODELS[name]
+    model = tiny_llama(vocab, hidden_size=hidden, num_layers=layers, num_heads=heads)
+    params = sum(p.numel() for p in model.parameters())
+    tokenizer = build_char_tokenizer()  # only decodes the text field; ids above its vocabulary decode to ""
+    prompts = torch.randint(3, vocab, (BATCH, PROMPT_LEN), generator=torch.Generator().manual_seed(0))
+    runners: dict[str, Callable[[], float]] = {
+        "hf generate": lambda: time_generate(model, prompts, new_tokens),
+        "torch (lean)": lambda: time_engine(TorchEngine(model, tokenizer, eos_token_ids=(), path="lean"), prompts, new_tokens),
+    }
+    if paths:
+        runners["torch (generic)"] = lambda: time_engine(
+            TorchEngine(model, tokenizer, eos_token_ids=(), path="generic"), prompts, new_tokens
+        )
+    best = {label: float("inf") for label in runners}
+    for _ in range(repeats):
+        for label, run in runners.items():
+            best[label] = min(best[label], run())
+    tokens = BATCH * new_tokens
+    print(f"\n{name} model: {params / 1e6:.1f}M parameters, batch {BATCH}, {new_tokens} new tokens, best of {repeats}")
+    for label, seconds in best.items():
+        ratio = best["hf generate"] / seconds
+        print(f"  {label:<16} {tokens / seconds:9.0f} tokens/s   {seconds:7.2f} s   {ratio:5.2f}x generate")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the 2M model only, 32 new tokens, one repeat")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per engine (default 3, quick 1)")
+    parser.add_argument("--new-tokens", type=int, default=None, help="tokens per completion (default 128)")
+    parser.add_argument("--paths", action="store_true", help="also time the engine's generic decoder")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = args.repeats or (1 if args.quick else 3)
+    new_tokens = args.new_tokens or (32 if args.quick else 128)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name in ["2M"] if args.quick else list(MODELS):
+        bench_model(name, new_tokens, repeats, args.paths)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""A lean forward pass for Llama-like models (Llama, Qwen2, Qwen3, Mistral) over a preallocated KV cache.
+
+Why: on CPU with small models, ``generate`` spends most of a decode step in Python (module calls, mask
+building, cache bookkeeping) and in ``torch.cat`` growing the cache. This path runs the same maths with a
+few dozen tensor ops per layer and writes each new key/value into its place.
+
+- Weights are taken from the live model at the start of every ``sample`` call, never kept across calls:
+  the RL trainer changes them between calls. The q/k/v and gate/up projections are concatenated then (one
+  matrix product instead of three, or two) and the copies die with the call.
+- The cache is one ``(rows, 2, kv_heads, max_len, head_dim)`` tensor per layer (keys and values). Each
+  row holds one sequence from position 0, with no padding: a finished row is refilled by prefilling the new
+  prompt into positions ``0 .. P-1`` of that row alone, and the stale tail beyond is hidden by the
+  per-row mask ``key position <= query position`` until the row overwrites it.
+- Rotary tables come from the model's own ``rotary_emb`` module, so scaled rope variants (linear, llama3,
+  yarn) match; rope types that depend on the running length (dynamic, longrope) are left to the generic path.
+- RMSNorm, rope and attention follow transformers' op order (fp32 norm statistics, ``q*cos + rotate(q)*sin``),
+  so results agree with the model's own forward to rounding.
+
+Not covered (``unsupported_reason`` says which, and the engine falls back to the generic path): other
+activations or norms, sliding windows shorter than the sequence, quantised or otherwise wrapped linear layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from rlvr_lab.engines.common import dedupe
+
+LEAN_MODEL_TYPES = frozenset({"llama", "qwen2", "qwen3", "mistral"})
+_STATIC_ROPE_TYPES = frozenset({"default", "linear", "llama3", "yarn"})
+_ATTN_PROJ = ("q_proj", "k_proj", "v_proj", "o_proj")
+_MLP_PROJ = ("gate_proj", "up_proj", "down_proj")
+
+
+def unsupported_reason(model: PreTrainedModel, max_len: int) -> str | None:
+    """Why the lean path cannot run ``model`` for sequences of ``max_len`` tokens, or ``None`` if it can."""
+    config = model.config
+    if config.model_type not in LEAN_MODEL_TYPES:
+        return f"model type {config.model_type!r} is not one of {sorted(LEAN_MODEL_TYPES)}"
+    if getattr(config, "hidden_act", None) != "silu":
+        return f"activation {getattr(config, 'hidden_act', None)!r} is not silu"
+    rope = getattr(config, "rope_parameters", None) or {}
+    if rope.get("rope_type", "default") not in _STATIC_ROPE_TYPES:
+        return f"rope type {rope.get('rope_type')!r} depends on the running length"
+    window = getattr(config, "sliding_window", None)
+    sliding = config.model_type == "mistral" or "sliding_attention" in (getattr(config, "layer_types", None) or [])
+    if sliding and window is not None and window < max_len:
+        return f"sliding window {window} is shorter than the {max_len} tokens needed"
+    body = getattr(model, "model", None)
+    if body is None or not all(hasattr(body, a) for a in ("embed_tokens", "layers", "norm", "rotary_emb")):
+        return "the model does not have the embed_tokens / layers / norm / rotary_emb layout"
+    for layer in body.layers:
+        linears = [getattr(layer.self_attn, n, None) for n in _ATTN_PROJ] + [
+            getattr(layer.mlp, n, None) for n in _MLP_PROJ
+        ]
+        if not all(type(m) is nn.Linear for m in linears):
+            return "a projection is not a plain nn.Linear (quantised or wrapped)"
+    if type(model.get_output_embeddings()) is not nn.Linear:
+        return "the output head is not a plain nn.Linear"
+    return None
+
+
+def _rms(x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+    """transformers' LlamaRMSNorm: statistics in fp32, then ``weight * normalised.to(dtype)``."""
+    weight, eps = norm.weight, norm.variance_epsilon
+    if x.dtype in (torch.float32, torch.float64):
+        return F.rms_norm(x, weight.shape, weight, eps)
+    return weight * F.rms_norm(x.float(), weight.shape, None, eps).to(x.dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding ``x*cos + rotate_half(x)*sin``, with ``rotate_half(x)*sin == roll(x)*signed_sin``.
+
+    ``signed_sin`` is ``sin`` with its first half negated, so the rotation is one roll instead of two slices,
+    a negation and a concatenation.
+    """
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One decoder layer's weights, with the q/k/v and gate/up projections concatenated.
+
+    ``qkv``: ``((H + 2 Hkv) D, C)``; ``gate_up``: ``(2 I, C)``; the rest are the live modules' own tensors.
+    """
+
+    input_norm: nn.Module
+    qkv: torch.Tensor
+    qkv_bias: torch.Tensor | None
+    q_norm: nn.Module | None
+    k_norm: nn.Module | None
+    out: nn.Linear
+    post_norm: nn.Module
+    gate_up: torch.Tensor
+    gate_up_bias: torch.Tensor | None
+    down: nn.Linear
+
+
+def _concat_bias(*linears: nn.Linear) -> torch.Tensor | None:
+    if all(m.bias is None for m in linears):
+        return None
+    return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in linears])
+
+
+def _fuse(layer: nn.Module) -> _Layer:
+    attn, mlp = layer.self_attn, layer.mlp
+    return _Layer(
+        input_norm=layer.input_layernorm,
+        qkv=torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
+        qkv_bias=_concat_bias(attn.q_proj, attn.k_proj, attn.v_proj),
+        q_norm=getattr(attn, "q_norm", None),  # Qwen3 normalises each head before rope
+        k_norm=getattr(attn, "k_norm", None),
+        out=attn.o_proj,
+        post_norm=layer.post_attention_layernorm,
+        gate_up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
+        gate_up_bias=_concat_bias(mlp.gate_proj, mlp.up_proj),
+        down=mlp.down_proj,
+    )
+
+
+class LeanDecoder:
+    """KV cache of ``rows`` sequences of up to ``max_len`` tokens, and the model's forward over it.
+
+    Implements the row-decoder contract of :mod:`rlvr_lab.engines.torch_engine`. Built once per ``sample``
+    call: the concatenated projections are copies of the live weights made then, and dropped with the decoder.
+    """
+
+    refills_partially = True
+
+    def __init__(self, model: PreTrainedModel, rows: int, max_len: int) -> None:
+        reason = unsupported_reason(model, max_len)
+        if reason is not None:
+            raise ValueError(f"the lean decoder cannot run this model: {reason}")
+        body = model.model
+        attn = body.layers[0].self_attn
+        self.heads: int = model.config.num_attention_heads
+        self.kv_heads: int = model.config.num_key_value_heads
+        self.head_dim: int = attn.head_dim
+        self.scale: float = attn.scaling
+        self.embed: nn.Module = body.embed_tokens
+        self.final_norm: nn.Module = body.norm
+        self.head: nn.Linear = model.get_output_embeddings()
+        self.layers = [_fuse(layer) for layer in body.layers]
+        weight = self.embed.weight
+        self.max_len = max_len
+        # keys and values of a layer in one tensor, so one index_copy_ writes both
+        self.cache = [weight.new_zeros(rows, 2, self.kv_heads, max_len, self.head_dim) for _ in self.layers]
+        positions = torch.arange(max_len, device=weight.device)
+        cos, sin = body.rotary_emb(weight[:1], positions.unsqueeze(0))  # (1, max_len, head_dim) each
+        half = self.head_dim // 2
+        self.cos = cos[0]
+        self.signed_sin = torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1)
+        self.positions = positions
+        self._index_rows(rows)
+
+    def _index_rows(self, rows: int) -> None:
+        """Flat offsets of each (row, k/v, kv head) in a cache viewed as ``(rows * 2 * Hkv * max_len, D)``."""
+        self.rows = rows
+        self.slot_offsets = torch.arange(rows * 2 * self.kv_heads, device=self.positions.device) * self.max_len
+
+    # ------------------------------------------------------------------ shared pieces of a layer
+
+    def _attention_inputs(
+        self, layer: _Layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotated queries ``(*lead, H, D)`` and rotated keys with values ``(*lead, 2, Hkv, D)`` of ``h``.
+
+        ``h``: ``(*lead, C)``; ``cos``, ``sin`` broadcast against ``(*lead, heads, D)``.
+        """
+        lead = h.shape[:-1]
+        qkv = F.linear(_rms(h, layer.input_norm), layer.qkv, layer.qkv_bias).view(
+            *lead, self.heads + 2 * self.kv_heads, self.head_dim
+        )
+        if layer.q_norm is not None and layer.k_norm is not None:
+            q = _rotate(_rms(qkv[..., : self.heads, :], layer.q_norm), cos, sin)
+            k = _rotate(_rms(qkv[..., self.heads : self.heads + self.kv_heads, :], layer.k_norm), cos, sin)
+        else:
+            qk = _rotate(qkv[..., : self.heads + self.kv_heads, :], cos, sin)  # one rotation for q and k
+            q, k = qk[..., : self.heads, :], qk[..., self.heads :, :]
+        kv = torch.stack([k, qkv[..., self.heads + self.kv_heads :, :]], dim=-3)
+        return q, kv
+
+    def _finish_layer(self, layer: _Layer, h: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        """Output projection, residual, MLP, residual. ``h``: ``(*lead, C)``; ``attended``: ``(*lead, H * D)``."""
+        h = h + F.linear(attended, layer.out.weight, layer.out.bias)
+        gate, up = F.linear(_rms(h, layer.post_norm), layer.gate_up, layer.gate_up_bias).chunk(2, dim=-1)
+        return h + F.linear(F.silu(gate) * up, layer.down.weight, layer.down.bias)
+
+    def _logits(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(_rms(h, self.final_norm), self.head.weight, self.head.bias)
+
+    # ------------------------------------------------------------------ the row-decoder contract
+
+    def prefill(self, rows: torch.Tensor, prompts: list[list[int]]) -> torch.Tensor:
+        """Write ``prompts`` into cache ``rows`` ``(k,)`` from position 0; return next-token logits ``(k, V)``.
+
+        Distinct prompts run once (right-padded to the longest; padding sits after each prompt, so causal
+        attention never lets a real token see it) and their cache rows are copied to every row that asked.
+        """
+        distinct, inverse_list = dedupe(prompts)
+        device = self.positions.device
+        inverse = torch.tensor(inverse_list, device=device)
+        lengths = torch.tensor([len(p) for p in distinct], device=device)
+        width = int(lengths.max())
+        ids = torch.zeros(len(distinct), width, dtype=torch.long, device=device)
+        for i, prompt in enumerate(distinct):
+            ids[i, : len(prompt)] = torch.tensor(prompt, device=device)
+        h = self.embed(ids)  # (u, P, C)
+        cos, sin = self.cos[:width].unsqueeze(1), self.signed_sin[:width].unsqueeze(1)  # (P, 1, D)
+        gqa = self.kv_heads != self.heads
+        for layer, cache in zip(self.layers, self.cache, strict=True):
+            q, kv = self._attention_inputs(layer, h, cos, sin)  # (u, P, H, D), (u, P, 2, Hkv, D)
+            kv = kv.permute(0, 2, 3, 1, 4)  # (u, 2, Hkv, P, D)
+            cache[rows, :, :, :width] = kv[inverse]
+            out = F.scaled_dot_product_attention(
+                q.transpose(1, 2), kv[:, 0], kv[:, 1], is_causal=True, scale=self.scale, enable_gqa=gqa
+            )  # (u, H, P, D)
+            h = self._finish_layer(layer, h, out.transpose(1, 2).flatten(2))
+        last = h[torch.arange(len(distinct), device=device), lengths - 1]  # (u, C)
+        return self._logits(last)[inverse]
+
+    def decode(self, tokens: torch.Tensor, positions: torch.Tensor, span: int) -> torch.Tensor:
+        """Feed ``tokens`` ``(rows,)`` at ``positions`` ``(rows,)``; return next-token logits ``(rows, V)``.
+
+        ``span`` bounds the attended keys: every live row has ``position < span``.
+        """
+        rows = self.rows
+        h = self.embed(tokens)  # (R, C)
+        cos, sin = self.cos[positions].unsqueeze(1), self.signed_sin[positions].unsqueeze(1)  # (R, 1, D)
+        slots = self.slot_offsets + positions.repeat_interleave(2 * self.kv_heads)  # (R * 2 * Hkv,)
+        visible = (self.positions[:span] <= positions.unsqueeze(1)).view(rows, 1, 1, span)
+        gqa = self.kv_heads != self.heads
+        for layer, cache in zip(self.layers, self.cache, strict=True):
+            q, kv = self._attention_inputs(layer, h, cos, sin)  # (R, H, D), (R, 2, Hkv, D)
+            cache.view(-1, self.head_dim).index_copy_(0, slots, kv.reshape(-1, self.head_dim))
+            out = F.scaled_dot_product_attention(
+                q.unsqueeze(2),
+                cache[:, 0, :, :span],
+                cache[:, 1, :, :span],
+                attn_mask=visible,
+                scale=self.scale,
+                enable_gqa=gqa,
+            )  # (R, H, 1, D)
+            h = self._finish_layer(layer, h, out.view(rows, -1))
+        return self._logits(h)
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Shrink the cache to ``rows`` (in that order), when most rows have finished and none will refill."""
+        self.cache = [c[rows] for c in self.cache]
+        self._index_rows(len(rows))

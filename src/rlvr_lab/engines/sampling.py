@@ -1,0 +1,87 @@
+"""Choosing the next token: greedy, or seeded sampling with temperature, top-k and top-p.
+
+Seeding is counter-based, not a shared random stream. Each completion gets a 64-bit stream id hashed from
+``(seed, request key, sample index)``, and the uniform that picks its ``t``-th generated token is
+``splitmix64(stream id + (t + 1) * golden gamma)``. Nothing depends on which other completions share the
+batch, how many came before, or where a resumed run starts: a completion is a pure function of its triple
+(and the model). Splitmix64 is the generator of Steele, Lea and Flood, "Fast splittable pseudorandom number
+generators" (OOPSLA 2014); it runs vectorised over the batch in numpy's wrapping ``uint64`` arithmetic.
+
+The uniform is turned into a token by inverse-CDF sampling over the (truncated, tempered) distribution: one
+number per token rather than one per vocabulary entry, so the noise costs nothing next to the model.
+Candidates are visited in vocabulary order, or in descending probability (stable sort, ties by id) when top-k
+or top-p truncates, exactly as the order is fixed by the logits alone.
+
+Truncation follows transformers' logits-processor order: temperature, then top-k, then top-p, where top-p keeps
+the smallest descending-probability prefix whose mass reaches ``top_p`` (always at least one token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def stream_id(seed: int, key: str, sample_index: int) -> int:
+    """The 64-bit stream id of one completion: a hash of ``(seed, key, sample_index)``.
+
+    blake2b rather than Python's ``hash``, which is salted per process and would break resumption.
+    """
+    text = f"{seed}\x1f{key}\x1f{sample_index}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def step_uniforms(stream_ids: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Uniforms in (0, 1) for generated-token index ``steps[i]`` of completion ``stream_ids[i]``.
+
+    ``stream_ids``: ``(B,)`` uint64; ``steps``: ``(B,)`` non-negative ints; returns ``(B,)`` float64 with 53
+    random bits, never exactly 0 or 1.
+    """
+    with np.errstate(over="ignore"):
+        z = stream_ids.astype(np.uint64) + (steps.astype(np.uint64) + np.uint64(1)) * _GOLDEN_GAMMA
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def choose_tokens(
+    logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int, top_p: float
+) -> torch.Tensor:
+    """Pick one token per row.
+
+    ``logits``: ``(B, V)`` raw next-token logits; ``uniforms``: ``(B,)`` float64 in (0, 1) (ignored when
+    ``temperature == 0``, which is greedy: the first maximal logit, as ``torch.argmax`` and ``generate``).
+    Returns ``(B,)`` int64 token ids.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    scores = logits.to(torch.float64) / temperature
+    order: torch.Tensor | None = None
+    if 0 < top_k < scores.shape[-1]:
+        scores, order = scores.topk(top_k, dim=-1)  # sorted, descending
+    elif top_p < 1:
+        scores, order = scores.sort(dim=-1, descending=True, stable=True)
+    probs = torch.softmax(scores, dim=-1)
+    if top_p < 1:
+        mass_before = probs.cumsum(dim=-1) - probs
+        probs = probs.masked_fill(mass_before >= top_p, 0.0)
+    cdf = probs.cumsum(dim=-1)
+    targets = uniforms.to(cdf.device, torch.float64).unsqueeze(-1) * cdf[:, -1:]
+    picked = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[-1] - 1)
+    return picked.squeeze(-1) if order is None else order.gather(-1, picked).squeeze(-1)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Log-probability of ``tokens`` ``(B,)`` under the raw distribution ``softmax(logits)`` ``(B, V)``, float32.
+
+    Temperature 1 and no truncation whatever the sampling settings: the quantity RL ratios need.
+    """
+    logits = logits.float()
+    return logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)

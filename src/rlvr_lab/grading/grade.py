@@ -1,0 +1,285 @@
+"""Grading: extracted answers against gold answers, one verdict per sample, with a cache of verdicts.
+
+Two entry points over one :class:`Grader`:
+- :func:`grade_samples` grades a whole sample store into a table (the ``rlvr grade`` stage);
+- :meth:`Grader.grade` grades one group of completions against one gold, the RL trainer's ground-truth reward.
+  A Grader keeps its worker pool and cache across calls, so training steps reuse both.
+
+Why it is fast: large-k sampling repeats answers (64 samples of one problem hold a handful of distinct answers),
+so the work is per distinct (gold, answer) pair, not per sample. Pairs are deduplicated within a call and their
+verdicts cached across calls; only pairs never seen before reach the worker pool, where math-verify parses each
+gold once per worker and verifies each new pair once. Pairs of two canonical integer literals skip the pool:
+:func:`~rlvr_lab.grading.equivalence.integer_verdict` gives math-verify's verdict exactly. There is no general
+string-equality shortcut: the pair (gold, gold) goes through math-verify like any other, so a gold that
+math-verify cannot read is never passed as correct, and the verdicts are exactly those of a plain loop over
+math-verify.
+
+Every verdict is cached, ``timeout`` and ``error`` included: the same pathological answer would hang again, and
+should cost its timeout once, not once per sample.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rlvr_lab.grading.equivalence import integer_verdict
+from rlvr_lab.grading.extract import Extraction, check_fallbacks, extract_answer
+from rlvr_lab.grading.pool import Outcome, Status, VerifierPool
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from rlvr_lab.tasks.problem import Problem
+
+ProgressFn = Callable[[int], None]
+"""Called with how many more items just got their verdict."""
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """How to grade; stored in every graded file."""
+
+    timeout_s: float = 5.0
+    """Hard wall-clock limit per (gold, answer) verification; a worker past it is killed, the pair is ``timeout``."""
+    workers: int | None = None
+    """Worker processes; None means one per available CPU core, at most 8."""
+    fallbacks: tuple[str, ...] = ()
+    """Extractors tried in order when a completion has no ``\\boxed{}`` (answer_is, answer_tag, last_number)."""
+    batch_size: int = 32
+    """Pairs per message to a worker; workers still reply per pair, so the timeout stays per pair."""
+    cache_size: int = 1_000_000
+    """Verdicts remembered across calls (least recently used are forgotten first)."""
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1 (or None for one per core), got {self.workers}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0, got {self.cache_size}")
+        object.__setattr__(self, "fallbacks", check_fallbacks(self.fallbacks))
+
+    def resolved_workers(self) -> int:
+        """The number of worker processes this config asks for."""
+        return self.workers if self.workers is not None else min(8, available_cpus())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grade of one completion: what was extracted, how, and whether math-verify found it equal to the gold."""
+
+    correct: bool
+    status: Status
+    answer: str | None
+    strategy: str
+    detail: str = ""
+
+
+class Grader:
+    """Extract and verify, with a verdict cache and a worker pool that live as long as the Grader.
+
+    Use as a context manager (or call :meth:`close`); workers start on the first pair that is not cached. Safe
+    to call from several threads: calls are serialised.
+    """
+
+    def __init__(self, config: GradingConfig | None = None) -> None:
+        self.config = config if config is not None else GradingConfig()
+        self._cache: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        self._pool: VerifierPool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pool(self) -> VerifierPool:
+        """The worker pool, made on first use; its workers start with the first pair that needs them."""
+        if self._pool is None:
+            self._pool = VerifierPool(
+                workers=self.config.resolved_workers(),
+                timeout_s=self.config.timeout_s,
+                batch_size=self.config.batch_size,
+            )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the workers; the cache stays, and a later call starts new workers."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def extract(self, completion: str) -> Extraction:
+        """The answer a completion commits to, with this grader's fallbacks."""
+        return extract_answer(completion, self.config.fallbacks)
+
+    def verify(self, pairs: Sequence[tuple[str, str]], progress: ProgressFn | None = None) -> list[Outcome]:
+        """Outcomes for ``(gold, answer)`` pairs, in order; a distinct pair is verified once while it stays cached."""
+        with self._lock:
+            results: list[Outcome | None] = [None] * len(pairs)
+            waiting: dict[tuple[str, str], list[int]] = {}
+            for index, pair in enumerate(pairs):
+                results[index] = self._known(pair)
+                if results[index] is None:
+                    waiting.setdefault(pair, []).append(index)
+            if progress is not None and len(pairs) > sum(map(len, waiting.values())):
+                progress(len(pairs) - sum(map(len, waiting.values())))
+            if waiting:
+                misses = list(waiting)
+
+                def record(miss: int, outcome: Outcome) -> None:
+                    indices = waiting[misses[miss]]
+                    for index in indices:
+                        results[index] = outcome
+                    self._remember(misses[miss], outcome)
+                    if progress is not None:
+                        progress(len(indices))
+
+                self.pool.verify(misses, on_result=record)
+            return results  # type: ignore[return-value]
+
+    def _known(self, pair: tuple[str, str]) -> Outcome | None:
+        """The outcome without a worker: from the cache, or the exact integer shortcut; None if neither applies."""
+        cached = self._cache.get(pair)
+        if cached is not None:
+            self._cache.move_to_end(pair)
+            return cached
+        shortcut = integer_verdict(*pair)
+        if shortcut is None:
+            return None
+        outcome = Outcome(correct=shortcut, status="ok")
+        self._remember(pair, outcome)
+        return outcome
+
+    def _remember(self, pair: tuple[str, str], outcome: Outcome) -> None:
+        if self.config.cache_size == 0:
+            return
+        self._cache[pair] = outcome
+        if len(self._cache) > self.config.cache_size:
+            self._cache.popitem(last=False)
+
+    def grade(self, gold: str, completions: Sequence[str]) -> list[Verdict]:
+        """Grade a group of completions against one gold answer (the shape of an RL reward call)."""
+        extractions = [self.extract(text) for text in completions]
+        return self.grade_extracted([(gold, extraction) for extraction in extractions])
+
+    def grade_extracted(
+        self, items: Sequence[tuple[str, Extraction]], progress: ProgressFn | None = None
+    ) -> list[Verdict]:
+        """Grade already extracted answers, each against its own gold; no answer means ``no_answer``."""
+        answered = [index for index, (_, extraction) in enumerate(items) if extraction.answer is not None]
+        if progress is not None and len(items) > len(answered):
+            progress(len(items) - len(answered))
+        pairs = [(items[index][0], items[index][1].answer or "") for index in answered]
+        outcomes = dict(zip(answered, self.verify(pairs, progress), strict=True))
+        verdicts = []
+        for index, (_, extraction) in enumerate(items):
+            outcome = outcomes.get(index)
+            if outcome is None:
+                verdicts.append(Verdict(False, "no_answer", None, extraction.strategy))
+            else:
+                verdicts.append(
+                    Verdict(outcome.correct, outcome.status, extraction.answer, extraction.strategy, outcome.detail)
+                )
+        return verdicts
+
+
+GRADE_COLUMNS = ("problem_id", "sample_idx", "answer", "extract_strategy", "correct", "status", "detail")
+
+
+def grade_schema() -> pa.Schema:
+    """The columns of a graded table; ``answer`` is null when nothing was extracted."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("problem_id", pa.string()),
+            ("sample_idx", pa.int64()),
+            ("answer", pa.string()),
+            ("extract_strategy", pa.string()),
+            ("correct", pa.bool_()),
+            ("status", pa.string()),
+            ("detail", pa.string()),
+        ]
+    )
+
+
+def grade_samples(
+    problems: Mapping[str, Problem],
+    rows: Iterable[tuple[str, int, str]],
+    config: GradingConfig | None = None,
+    *,
+    grader: Grader | None = None,
+    progress: bool = False,
+) -> pa.Table:
+    """Grade ``(problem_id, sample_idx, completion)`` rows against their problems' gold answers.
+
+    Returns one row per sample, in input order, with the columns of :func:`grade_schema`. An unknown problem id
+    or a repeated (problem_id, sample_idx) raises ``ValueError`` naming it and the row number (0-based).
+    Pass ``grader`` to reuse its workers and verdict cache (the caller closes it; ``config`` must then be None),
+    else a Grader with ``config`` is made and closed here. ``progress`` shows a rich progress bar on stderr.
+    """
+    if grader is not None and config is not None:
+        raise ValueError("pass either a config or a grader (which has its own config), not both")
+    if grader is None:
+        with Grader(config) as own:
+            return grade_samples(problems, rows, grader=own, progress=progress)
+
+    import pyarrow as pa
+
+    keys: list[tuple[str, int]] = []
+    items: list[tuple[str, Extraction]] = []
+    seen: set[tuple[str, int]] = set()
+    for row, (problem_id, sample_idx, completion) in enumerate(rows):
+        problem = problems.get(problem_id)
+        if problem is None:
+            raise ValueError(f"sample row {row}: problem_id {problem_id!r} is not among the {len(problems)} problems")
+        key = (problem_id, int(sample_idx))
+        if key in seen:
+            raise ValueError(f"sample row {row}: (problem_id, sample_idx) = {key} appears twice")
+        seen.add(key)
+        keys.append(key)
+        items.append((problem.answer, grader.extract(completion)))
+    verdicts = _grade_with_progress(grader, items) if progress else grader.grade_extracted(items)
+    columns = {
+        "problem_id": [problem_id for problem_id, _ in keys],
+        "sample_idx": [sample_idx for _, sample_idx in keys],
+        "answer": [verdict.answer for verdict in verdicts],
+        "extract_strategy": [verdict.strategy for verdict in verdicts],
+        "correct": [verdict.correct for verdict in verdicts],
+        "status": [verdict.status for verdict in verdicts],
+        "detail": [verdict.detail for verdict in verdicts],
+    }
+    return pa.Table.from_pydict(columns, schema=grade_schema())
+
+
+def _grade_with_progress(grader: Grader, items: Sequence[tuple[str, Extraction]]) -> list[Verdict]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("grading", total=len(items))
+        return grader.grade_extracted(items, progress=lambda done: bar.advance(task, done))
+
+
+def status_counts(table: pa.Table) -> dict[str, int]:
+    """Samples per status in a graded table (every status present, zeros included)."""
+    counts = Counter(table.column("status").to_pylist())
+    return {status: counts.get(status, 0) for status in ("ok", "no_answer", "timeout", "error")}

@@ -1,0 +1,93 @@
+"""The grading worker process: verify (gold, answer) pairs with math-verify and report each one as it finishes.
+
+Protocol over one duplex pipe (the parent in :mod:`rlvr_lab.grading.pool` owns the other end):
+- parent -> worker: a list of jobs ``(key, gold, answer)``, or None to exit;
+- worker -> parent: ``("ready",)`` once, after imports; then per job, ``("gold", key)`` right after the job's
+  gold was parsed, the first time this worker meets that gold, and ``("done", key, correct, status, detail,
+  cpu_s)`` when the job is over (``cpu_s``: the job's CPU seconds, for the benchmark and logs).
+
+Per-job replies are what keep the timeout per item although jobs travel in batches: the parent times the job
+in progress from the last message it got. The ``gold`` message splits a job in two timed phases, so a gold that
+hangs the parser is told apart from an answer that does.
+
+Parses are kept in one LRU cache keyed by text (golds and answers are parsed the same way, so the pair
+(gold, gold) costs one parse): one problem's pairs usually share a worker (the parent sends pairs sorted by
+gold), and short answers such as ``2`` recur across problems.
+
+The worker ignores SIGINT: on Ctrl-C the parent decides, and kills the workers it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+
+from rlvr_lab.grading.equivalence import ParsedAnswer, equivalent, parse_for_verify
+
+PARSE_CACHE_SIZE = 16384
+_DETAIL_LIMIT = 300
+
+
+class _ParseCache:
+    """A bounded map text -> parsed answer, evicting the least recently used."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, ParsedAnswer] = OrderedDict()
+
+    def get(self, text: str) -> ParsedAnswer | None:
+        parsed = self._items.get(text)
+        if parsed is not None:
+            self._items.move_to_end(text)
+        return parsed
+
+    def put(self, text: str, parsed: ParsedAnswer) -> None:
+        self._items[text] = parsed
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def _parsed(cache: _ParseCache, text: str) -> ParsedAnswer:
+    """The parse of ``text``, from the cache when it has one."""
+    parsed = cache.get(text)
+    if parsed is None:
+        parsed = parse_for_verify(text)
+        cache.put(text, parsed)
+    return parsed
+
+
+def serve(conn: Connection) -> None:
+    """Worker main loop; returns when the parent sends None or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # With its signal timeouts off, math-verify warns once per process that we must time out ourselves: we do.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    parses = _ParseCache(PARSE_CACHE_SIZE)
+    announced: set[str] = set()  # golds the parent has been told are parsed here
+    conn.send(("ready",))
+    while True:
+        try:
+            jobs = conn.recv()
+        except EOFError:
+            return
+        if jobs is None:
+            return
+        for key, gold, answer in jobs:
+            started = time.process_time()
+            try:
+                gold_parsed = _parsed(parses, gold)
+                if gold not in announced:
+                    announced.add(gold)
+                    conn.send(("gold", key))
+                if not gold_parsed:
+                    detail = "math-verify found nothing to parse in the gold answer"
+                    conn.send(("done", key, False, "error", detail, time.process_time() - started))
+                    continue
+                # verify() only reads its lists; copies keep the cached ones safe all the same.
+                correct = equivalent(list(gold_parsed), list(_parsed(parses, answer)))
+                conn.send(("done", key, correct, "ok", "", time.process_time() - started))
+            except Exception as error:  # a library bug must cost one verdict, not the worker
+                detail = f"{type(error).__name__}: {error}"[:_DETAIL_LIMIT]
+                conn.send(("done", key, False, "error", detail, time.process_time() - started))

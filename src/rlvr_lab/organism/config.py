@@ -1,0 +1,50 @@
+"""The organism's model shape and training budget: plain frozen dataclasses, free of torch so profiles stay light."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the Llama; the defaults give about 1M parameters (about 4 MB in fp32)."""
+
+    hidden_size: int = 128
+    """Width of the residual stream."""
+    num_layers: int = 4
+    """Transformer blocks."""
+    num_heads: int = 4
+    """Attention heads (no grouped-query sharing)."""
+    intermediate_size: int = 512
+    """Width of the SwiGLU feed-forward layer."""
+    max_position_embeddings: int = 256
+    """Context length: a prompt plus a solution stay well under it."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation budget and schedule."""
+
+    steps: int = 1200
+    """Optimiser steps."""
+    batch_size: int = 64
+    """Examples per step."""
+    lr: float = 3e-3
+    """Peak learning rate."""
+    warmup_steps: int = 50
+    """Linear warmup from 0 to ``lr``."""
+    min_lr_ratio: float = 0.1
+    """The cosine decay ends at ``lr * min_lr_ratio``."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay."""
+    bucket_batches: int = 16
+    """Batches drawn at a time, sorted by length and cut into batches of similar lengths."""
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for 0-based ``step``: warmup, then cosine from ``lr`` to ``lr * min_lr_ratio``."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        assert 0.0 <= progress <= 1.0, f"progress {progress} outside [0, 1] at step {step} of {self.steps}"
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -1,0 +1,184 @@
+"""Plots of the report, one function per figure, each returning a matplotlib ``Figure``.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, never ``pyplot``: no global figure registry, no
+interactive backend, nothing to close, safe in threads and tests. :func:`figure_png` renders one with Agg.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from rlvr_lab.analysis.comparison import ModelComparison
+from rlvr_lab.analysis.perplexity import PerplexityMatrix
+from rlvr_lab.analysis.switches import SwitchTable
+from rlvr_lab.metrics import AccuracyHistogram, Coverage
+from rlvr_lab.report.runs import TrainingRun
+
+TRAINING_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Accuracy", ("*accuracy",)),
+    ("Reward", ("reward/mean",)),
+    ("Code frequency", ("*code_frequency",)),
+    ("Clip fraction", ("*clip_frac*",)),
+)
+"""(panel title, ``fnmatch`` patterns of the metrics.jsonl keys drawn in it)."""
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """Render a figure to PNG bytes (Agg)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def plot_training_curves(run: TrainingRun) -> Figure:
+    """One run's logged curves: accuracy, reward, code frequency and clip fractions against the step.
+
+    Each panel draws every key matching its patterns (e.g. ``eval/accuracy`` and ``train/accuracy``); a panel
+    with no logged key says so instead of staying blank.
+    """
+    fig = Figure(figsize=(11, 2.8))
+    axes = fig.subplots(1, len(TRAINING_PANELS))
+    for ax, (title, patterns) in zip(axes, TRAINING_PANELS, strict=True):
+        keys = sorted(k for k in run.series if any(fnmatch.fnmatch(k, p) for p in patterns))
+        for color, key in zip(COLORS, keys, strict=False):
+            s = run.series[key]
+            ax.plot(s.steps, s.values, color=color, marker="." if s.steps.size < 30 else None, label=key)
+        if keys:
+            ax.legend(fontsize=7, loc="best")
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="gray")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(run.name, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_passk(comparison: ModelComparison) -> Figure:
+    """pass@k of both models on a log-k axis, with bootstrap bands and the crossover k marked."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    for color, label, curve in (
+        (COLORS[0], comparison.label_a, comparison.curve_a),
+        (COLORS[1], comparison.label_b, comparison.curve_b),
+    ):
+        ax.plot(curve.ks, curve.values, color=color, label=f"{label} (n={int(curve.ks[-1])})")
+        ax.fill_between(curve.band_ks, curve.lo, curve.hi, color=color, alpha=0.2, linewidth=0)
+    if comparison.crossover_k is not None:
+        ax.axvline(comparison.crossover_k, color="gray", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"crossover k≈{comparison.crossover_k:.1f}",
+            (comparison.crossover_k, 0.02),
+            fontsize=8,
+            color="gray",
+            xytext=(4, 0),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda k, _: f"{k:g}"))  # 1, 2, 4, ... rather than 2^0, 2^1
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k")
+    ax.set_title(f"pass@k on {comparison.problems} problems (bands: bootstrap 95% over problems)", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper left")  # curves rise from the lower left; this corner stays clear
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_histograms(histograms: Mapping[str, AccuracyHistogram]) -> Figure:
+    """Share of problems per accuracy bin, one bar group per bin and one bar per model."""
+    if not histograms:
+        raise ValueError("no histograms to plot")
+    labels = next(iter(histograms.values())).labels
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    width = 0.8 / len(histograms)
+    x = np.arange(len(labels))
+    for i, (name, hist) in enumerate(histograms.items()):
+        if hist.labels != labels:
+            raise ValueError(f"histogram {name!r} has different bins")
+        ax.bar(x + (i - (len(histograms) - 1) / 2) * width, hist.fractions(), width, label=name, color=COLORS[i % 8])
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("share of problems")
+    ax.set_xlabel("per-problem accuracy (0 and 1 exact)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_coverage(cov: Coverage, label_a: str, label_b: str) -> Figure:
+    """Problems solved (>= 1 correct sample) by both models, only one, or neither."""
+    names = ("both", f"only {label_a}", f"only {label_b}", "neither")
+    counts = (cov.both, cov.only_a, cov.only_b, cov.neither)
+    fig = Figure(figsize=(6, 2.6))
+    ax = fig.subplots()
+    bars = ax.barh(names[::-1], counts[::-1], color=["#bbbbbb", COLORS[1], COLORS[0], "#4c9f70"])
+    ax.bar_label(bars, fontsize=8, padding=2)
+    ax.set_xlabel("problems")
+    ax.set_title(f"coverage: {label_a} vs {label_b}", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def plot_strategy_switches(table: SwitchTable, title: str = "") -> Figure:
+    """Left: problems per switch group; right: accuracy before/after per group, with the partial contribution."""
+    names = [g.name for g in table.groups]
+    fig = Figure(figsize=(9, 3.2))
+    left, right = fig.subplots(1, 2)
+    bars = left.bar(names, [g.problems for g in table.groups], color=COLORS[:4])
+    left.bar_label(bars, fontsize=8)
+    left.set_ylabel("problems")
+    left.set_title("strategy switches (majority label)", fontsize=9)
+    x = np.arange(len(names))
+    right.bar(x - 0.2, [g.acc_before for g in table.groups], 0.4, label="before", color="#999999")
+    right.bar(x + 0.2, [g.acc_after for g in table.groups], 0.4, label="after", color=COLORS[0])
+    ticks = [
+        name if np.isnan(g.contribution) else f"{name}\nC={g.contribution:+.0%}"
+        for name, g in zip(names, table.groups, strict=True)
+    ]
+    right.set_xticks(x, ticks)
+    right.set_ylim(0, 1.25)
+    right.set_ylabel("accuracy")
+    right.set_title("accuracy per group, C = partial contribution", fontsize=9)
+    right.legend(fontsize=8, loc="upper center", ncol=2)
+    for ax in (left, right):
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_perplexity_matrix(matrix: PerplexityMatrix) -> Figure:
+    """Heat map of perplexity: rows = whose responses, columns = scoring model; log colour scale."""
+    fig = Figure(figsize=(1.6 + 1.1 * len(matrix.scorers), 1.2 + 0.8 * len(matrix.sources)))
+    ax = fig.subplots()
+    logs = np.log(matrix.values)
+    image = ax.imshow(logs, cmap="viridis_r", aspect="auto")
+    low, high = float(logs.min()), float(logs.max())
+    for i in range(len(matrix.sources)):
+        for j in range(len(matrix.scorers)):
+            light = high == low or (logs[i, j] - low) / (high - low) < 0.5  # viridis_r is light at the low end
+            color = "black" if light else "white"
+            ax.text(j, i, f"{matrix.values[i, j]:.3g}", ha="center", va="center", color=color, fontsize=9)
+    ax.set_xticks(range(len(matrix.scorers)), matrix.scorers, fontsize=8)
+    ax.set_yticks(range(len(matrix.sources)), matrix.sources, fontsize=8)
+    ax.set_xlabel("scored by")
+    ax.set_ylabel("responses of")
+    fig.colorbar(image, ax=ax, label="log perplexity")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,225 @@
+"""The training config: one frozen dataclass, resolved from defaults, a preset, a YAML file and the command line.
+
+Resolution order (later wins): the field defaults below, then the preset's values (``preset``, see
+:mod:`rlvr_lab.rl.schedule`), then the YAML file, then options given on the command line. The resolved config is
+written to ``DIR/config.yaml`` and is all a run needs to be reproduced.
+
+The fields are flat and grouped like nanoGPT's ``train.py``; the docstring under each field is its ``--help``
+(read from this file's source by :func:`field_docs`, as ``tyro`` does for cleanrl), so help and code cannot
+drift. Derived values (the :class:`~rlvr_lab.rl.schedule.Schedule`, the
+:class:`~rlvr_lab.rl.losses.LossConfig`) come from methods, not from stored fields.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+import yaml
+
+from rlvr_lab.rl.schedule import LR_SCHEDULES, PRESETS, Schedule
+
+if TYPE_CHECKING:
+    from rlvr_lab.rl.losses import LossConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run."""
+
+    # -- run ------------------------------------------------------------------------------------------------------
+    model: str = "qwen-math-like"
+    """Model to train: a shipped organism (qwen-math-like, olmo-like), a built-in name or a HF folder."""
+    out: str = "runs/train"
+    """Run directory: config.yaml, metrics.jsonl, problems.jsonl, checkpoints/, model/, eval/, tb/."""
+    seed: int = 0
+    """Seed of everything random: data order, sampling, random rewards, mini-batch shuffles."""
+    steps: int = 20
+    """Training steps (rollouts)."""
+
+    # -- data -----------------------------------------------------------------------------------------------------
+    train_data: str = "organism"
+    """Training problems: a benchmark name, a problem file or hf:owner/name (see `rlvr sample --help`)."""
+    train_split: str = "train"
+    """Split of the training benchmark (ignored for files)."""
+    train_limit: int | None = None
+    """Use only the first N training problems (all when unset)."""
+    eval_data: str = "organism"
+    """Held-out evaluation problems (same forms as train_data)."""
+    eval_split: str = "test"
+    """Split of the evaluation benchmark."""
+    eval_limit: int | None = 100
+    """Evaluate on the first N held-out problems (all when unset)."""
+    prompt: str = "organism"
+    """Prompt template name (or YAML file) used for training and evaluation alike."""
+    one_shot: str = ""
+    """One-shot RLVR: a problem id, or a previous run's directory to pick the problem with the largest variance of
+    training accuracy; that one problem then fills every prompt slot. Empty: train on all problems."""
+
+    # -- signal ---------------------------------------------------------------------------------------------------
+    reward: str = "ground_truth"
+    """Reward spec, e.g. ground_truth, majority_vote, format, random:0.5, incorrect:store=PATH, format&not:python."""
+    advantage: str = "grpo"
+    """Advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, none."""
+
+    # -- schedule (a preset fills these; explicit values win) -----------------------------------------------------
+    preset: str = "clip"
+    """Clipping-ablation preset: clip, no-clip, on-policy-batch, small-rollout."""
+    prompts_per_step: int = 16
+    """Prompt slots per rollout (P)."""
+    group_size: int = 8
+    """Completions per prompt (G)."""
+    mini_batch_size: int = 32
+    """Completions per optimiser update; divides P × G."""
+    epochs: int = 1
+    """Passes over each rollout (μ)."""
+    micro_batch_size: int | None = None
+    """Completions per forward/backward pass inside a mini-batch (memory only; the loss is the same). Unset: the
+    whole mini-batch at once."""
+
+    # -- sampling -------------------------------------------------------------------------------------------------
+    max_new_tokens: int = 160
+    """Generation budget per completion; also L_max of the seq-mean-token-sum-norm aggregation."""
+    temperature: float = 1.0
+    """Sampling temperature of rollouts (log-probs in the loss are always at temperature 1)."""
+    engine_batch_size: int = 128
+    """Rows the sampler keeps busy at once."""
+
+    # -- loss -----------------------------------------------------------------------------------------------------
+    clip: str = "clip"
+    """clip (PPO clamp) or none (clamp removed)."""
+    eps_low: float = 0.2
+    """Lower clip range ε_low."""
+    eps_high: float = 0.2
+    """Upper clip range ε_high (clip-higher when larger than eps_low, e.g. 0.28)."""
+    aggregation: str = "seq-mean-token-mean"
+    """Loss aggregation: seq-mean-token-mean, token-mean, seq-mean-token-sum-norm."""
+    kl_coef: float = 0.0
+    """β of the k3 KL penalty to the initial model (0: no penalty)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus coefficient (0: none)."""
+    track_ref_kl: bool = True
+    """Keep a frozen copy of the initial model to log actor/kl even when kl_coef is 0 (one extra forward)."""
+
+    # -- optimiser ------------------------------------------------------------------------------------------------
+    lr: float = 2e-4
+    """Peak learning rate of AdamW."""
+    lr_schedule: str = "constant"
+    """constant, linear or cosine decay after warmup."""
+    warmup_steps: int = 0
+    """Steps of linear warmup."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    beta1: float = 0.9
+    """AdamW β1."""
+    beta2: float = 0.99
+    """AdamW β2."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0: no clipping; the norm is logged either way)."""
+
+    # -- evaluation, logging, checkpoints -------------------------------------------------------------------------
+    eval_every: int = 10
+    """Evaluate on the held-out split every N steps (also before the first and after the last; 0: only those)."""
+    eval_samples: int = 4
+    """Samples per held-out problem: eval/accuracy is avg@n (= pass@1), eval/pass@n is logged too."""
+    eval_temperature: float = 1.0
+    """Sampling temperature of evaluation (0: greedy, one sample is enough)."""
+    save_every: int = 10
+    """Write a resumable checkpoint every N steps (and after the last)."""
+    keep_checkpoints: int = 1
+    """Checkpoints kept on disk (oldest deleted first)."""
+    tensorboard: bool = True
+    """Also write TensorBoard events under DIR/tb."""
+    device: str = "cpu"
+    """Torch device."""
+    threads: int | None = None
+    """Torch intra-op CPU threads (unset: torch's default, one per core). 1 is often fastest for small models on a
+    busy machine, where spinning worker threads wait on each other."""
+
+    def __post_init__(self) -> None:
+        from rlvr_lab.rl.advantages import ADVANTAGES  # torch: imported on use so `rlvr --help` stays fast
+
+        PRESETS.get(self.preset)
+        ADVANTAGES.get(self.advantage)
+        LR_SCHEDULES.get(self.lr_schedule)
+        self.schedule()
+        self.loss()
+        positive = ("steps", "max_new_tokens", "engine_batch_size", "eval_samples", "save_every", "keep_checkpoints")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("micro_batch_size", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 when set, got {value}")
+        if self.eval_every < 0 or self.warmup_steps < 0 or self.grad_clip < 0 or self.lr <= 0:
+            raise ValueError("eval_every, warmup_steps and grad_clip must be >= 0 and lr > 0")
+
+    def schedule(self) -> Schedule:
+        return Schedule(self.prompts_per_step, self.group_size, self.mini_batch_size, self.epochs)
+
+    def loss(self) -> LossConfig:
+        from rlvr_lab.rl.losses import LossConfig
+
+        return LossConfig(
+            clip=self.clip,
+            eps_low=self.eps_low,
+            eps_high=self.eps_high,
+            aggregation=self.aggregation,
+            kl_coef=self.kl_coef,
+            entropy_coef=self.entropy_coef,
+        )
+
+    @property
+    def needs_reference(self) -> bool:
+        """Whether a frozen copy of the initial model is kept."""
+        return self.kl_coef > 0 or self.track_ref_kl
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def resolve_config(file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults < preset < YAML file < command line; unknown keys raise ``ValueError`` listing the valid ones."""
+    explicit = {**(file_values or {}), **(cli_values or {})}
+    unknown = sorted(set(explicit) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; valid keys: {', '.join(FIELDS)}")
+    preset = explicit.get("preset", TrainConfig.preset)
+    return TrainConfig(**{**PRESETS.get(preset), **explicit})
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The key/value mapping of a YAML config file (validated by :func:`resolve_config`)."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must be a mapping of option names to values")
+    return data
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+@cache
+def field_docs() -> dict[str, str]:
+    """Field name -> the docstring written under it in :class:`TrainConfig` (one paragraph)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(TrainConfig)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs

@@ -1,0 +1,71 @@
+"""Periodic held-out evaluation through the evaluation pipeline: sample store → grader → metrics.
+
+Each evaluation writes ``DIR/eval/step_000010.jsonl``, an ordinary sample store (header included) that
+``rlvr grade`` and the report can read, then grades it with the run's shared grader and reduces it with the
+pipeline's metrics. Samples are keyed by problem id with sample indices ``0..n-1`` and the run's seed, so every
+evaluation of a run draws with the same random numbers: a change in accuracy is the model's, not the dice's.
+A store left complete by a killed run is reused as is, and a partial one is completed (its samples are a pure
+function of the weights, which a resumed run reproduces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rlvr_lab.analysis.strategy import code_frequency
+from rlvr_lab.engines.base import Engine, SamplingConfig
+from rlvr_lab.grading.grade import Grader
+from rlvr_lab.metrics.passk import avg_at_n, pass_at_k
+from rlvr_lab.prompts import PromptTemplate
+from rlvr_lab.rewards.text import has_boxed_answer
+from rlvr_lab.sampling import sample_missing
+from rlvr_lab.store import SampleStore, StoreHeader, read_sample_table
+from rlvr_lab.tasks.problem import Problem
+
+
+def eval_store_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "eval" / f"step_{step:06d}.jsonl"
+
+
+def evaluate(
+    engine: Engine,
+    encode: Callable[[Problem], list[int]],
+    problems: Sequence[Problem],
+    grader: Grader,
+    sampling: SamplingConfig,
+    store_path: Path,
+    header: StoreHeader,
+) -> dict[str, float]:
+    """Sample ``sampling.n`` completions per problem into ``store_path``, grade them, and return ``eval/`` metrics.
+
+    ``eval/accuracy`` is avg@n (mean per-problem accuracy, = pass@1), ``eval/pass@n`` the unbiased pass@n,
+    ``eval/code_frequency`` the share of code answers (contains "python"), ``eval/boxed_rate`` the share with a
+    non-empty boxed answer, ``eval/length_mean`` the mean completion length in tokens.
+    """
+    with SampleStore.open(store_path, header) as store:
+        sample_missing(lambda: (engine, encode), store, problems, sampling, chunk_size=len(problems) * sampling.n)
+    table = read_sample_table(store_path)
+    texts: dict[str, list[str]] = {p.id: [] for p in problems}
+    lengths = []
+    rows = zip(
+        table.column("problem_id").to_pylist(),
+        table.column("completion").to_pylist(),
+        table.column("num_tokens").to_pylist(),
+        strict=True,
+    )
+    for problem_id, completion, num_tokens in rows:
+        texts[problem_id].append(completion)
+        lengths.append(num_tokens)
+    correct = np.array([sum(v.correct for v in grader.grade(p.answer, texts[p.id])) for p in problems])
+    n = np.array([len(texts[p.id]) for p in problems])
+    everything = [t for p in problems for t in texts[p.id]]
+    return {
+        "eval/accuracy": avg_at_n(n, correct),
+        f"eval/pass@{sampling.n}": float(pass_at_k(n, correct, sampling.n).mean()),
+        "eval/code_frequency": code_frequency(everything),
+        "eval/boxed_rate": float(np.mean([has_boxed_answer(t) for t in everything])),
+        "eval/length_mean": float(np.mean(lengths)),
+    }

@@ -1,0 +1,91 @@
+"""Per-step metrics to ``DIR/metrics.jsonl`` (one JSON object per line) and TensorBoard.
+
+Keys are namespaced (``reward/``, ``train/``, ``actor/``, ``response/``, ``strategy/``, ``optim/``, ``perf/``,
+``eval/``) plus ``step``; :data:`STEP_KEYS` lists the ones every training step logs. Step 0 is the evaluation
+before any update and carries only ``eval/`` keys.
+
+Resuming from the checkpoint of step ``k`` first cuts every log back to steps ``<= k`` (the steps after it are
+re-run and would otherwise appear twice), and TensorBoard purges its events after ``k``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.jsonl"
+
+STEP_KEYS = (
+    "step",
+    "reward/mean",
+    "reward/std",
+    "reward/zero_std_frac",
+    "train/accuracy",
+    "actor/pg_loss",
+    "actor/clip_frac_low",
+    "actor/clip_frac_high",
+    "actor/entropy",
+    "actor/kl",
+    "actor/grad_norm",
+    "response/length_mean",
+    "response/truncated_frac",
+    "strategy/code_frequency",
+    "optim/lr",
+    "optim/updates",
+    "perf/step_time",
+    "perf/tokens_per_s",
+    "perf/samples_per_s",
+)
+"""Keys of every training step's record (``actor/kl`` only when a reference model is kept)."""
+
+EVAL_KEYS = ("eval/accuracy", "eval/pass@n", "eval/code_frequency", "eval/boxed_rate", "eval/length_mean")
+"""Keys of an evaluation; ``eval/pass@n`` is written with the number, e.g. ``eval/pass@4``."""
+
+
+def truncate_jsonl(path: Path, last_step: int) -> None:
+    """Keep only records with ``step <= last_step`` (and drop a partial last line left by a kill)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("step", math.inf) <= last_step:
+            kept.append(line)
+    path.write_text("".join(f"{line}\n" for line in kept))
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one record as a line and flush it to disk (the log survives a kill right after)."""
+    with path.open("a") as f:
+        f.write(json.dumps(record, allow_nan=True) + "\n")
+        f.flush()
+
+
+class MetricsLogger:
+    """Writes step records to JSONL and, optionally, TensorBoard."""
+
+    def __init__(self, run_dir: Path, resume_step: int, tensorboard: bool) -> None:
+        self.path = Path(run_dir) / METRICS_FILE
+        truncate_jsonl(self.path, resume_step)
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step + 1)
+
+    def log(self, record: dict[str, Any]) -> None:
+        append_jsonl(self.path, record)
+        if self._tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, int | float):
+                    self._tb.add_scalar(key, value, record["step"])
+            self._tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()

@@ -1,0 +1,155 @@
+"""One rollout's policy optimisation: μ epochs × mini-batches of the policy loss, one AdamW step per mini-batch.
+
+1. Shuffle: epoch ``e`` visits the rollout's completions in a permutation seeded by ``(seed, step, e)`` (pure, so
+   a resumed run repeats it) and cuts it into mini-batches; a mini-batch is processed in micro-batches whose
+   losses are normalised by the mini-batch totals (:class:`~rlvr_lab.rl.losses.Normaliser`), so the gradient does
+   not depend on the micro-batch size.
+2. Old log-probs: before any update, a no-grad pass computes ``log π_old`` (and ``log π_ref`` when a reference
+   is kept) over exactly the micro-batches of epoch 0, in order. The first micro-batch is then scored by the
+   same forward on the same rows before and during the update, so its ratio is exactly 1. With one update per
+   rollout (on-policy) the pass is skipped and ``π_old`` is the detached current forward, which is the same
+   number without the extra pass (TRL makes the same shortcut).
+3. Each mini-batch: loss → backward per micro-batch → global grad-norm clip → ``optimizer.step()``.
+
+Dropout stays off (the model is kept in eval mode): the ratio must compare the same function at sampling time,
+in the old-log-prob pass and in the update.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from rlvr_lab.rl.logprobs import PackedBatch, token_logprobs
+from rlvr_lab.rl.losses import LossConfig, Normaliser, policy_loss
+from rlvr_lab.rl.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """What the update needs beyond the loss."""
+
+    schedule: Schedule
+    loss: LossConfig
+    micro_batch_size: int | None
+    """Rows per forward/backward; None = the whole mini-batch."""
+    max_len: int
+    """L_max of the constant-normaliser aggregation (the generation budget)."""
+    grad_clip: float
+    """Max global grad norm; 0 disables clipping."""
+
+
+def epoch_order(num_rows: int, seed: int, step: int, epoch: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` of ``step`` visits the rollout's rows."""
+    return np.random.default_rng([seed, step, epoch, 0x5EED]).permutation(num_rows)
+
+
+def micro_batches(config: UpdateConfig, order: np.ndarray) -> list[list[torch.Tensor]]:
+    """``order`` cut into mini-batches, each a list of micro-batch row indices."""
+    mini = config.schedule.mini_batch_size
+    micro = config.micro_batch_size or mini
+    out = []
+    for start in range(0, len(order), mini):
+        rows = order[start : start + mini]
+        out.append([torch.from_numpy(rows[i : i + micro]) for i in range(0, len(rows), micro)])
+    return out
+
+
+def trim(batch: PackedBatch) -> PackedBatch:
+    """Drop prompt columns that are padding in every row and completion columns past the longest completion."""
+    prompt_width = batch.input_ids.shape[1] - batch.num_completion_columns
+    used = batch.attention_mask.any(dim=0)
+    first = int(used[:prompt_width].nonzero()[0])
+    last = int(batch.completion_mask.any(dim=0).nonzero()[-1]) + 1
+    return PackedBatch(
+        batch.input_ids[:, first : prompt_width + last],
+        batch.attention_mask[:, first : prompt_width + last],
+        batch.position_ids[:, first : prompt_width + last],
+        batch.completion_ids[:, :last],
+        batch.completion_mask[:, :last],
+    )
+
+
+@torch.no_grad()
+def reference_logprobs(model: PreTrainedModel, batch: PackedBatch, chunks: list[torch.Tensor]) -> torch.Tensor:
+    """``log π(c_t)`` of every row under ``model`` (B, C), computed chunk by chunk in the given grouping."""
+    out = torch.zeros_like(batch.completion_mask)
+    for rows in chunks:
+        part = trim(batch.rows(rows))
+        logprobs, _ = token_logprobs(model, part)
+        out[rows, : part.num_completion_columns] = logprobs
+    return out
+
+
+def update_policy(
+    model: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    optimizer: torch.optim.Optimizer,
+    batch: PackedBatch,
+    advantages: torch.Tensor,
+    config: UpdateConfig,
+    seed: int,
+    step: int,
+) -> dict[str, float]:
+    """Run the schedule's updates on one rollout; return metrics averaged over updates (token-weighted).
+
+    ``batch`` holds the rollout's B completions, ``advantages`` is (B,). Returns ``actor/pg_loss``,
+    ``actor/clip_frac_low``, ``actor/clip_frac_high``, ``actor/entropy``, ``actor/kl`` (with a reference),
+    ``actor/grad_norm`` (before clipping) and ``optim/updates``.
+    """
+    num_rows = batch.input_ids.shape[0]
+    plan = [micro_batches(config, epoch_order(num_rows, seed, step, e)) for e in range(config.schedule.epochs)]
+    first_epoch_chunks = [rows for mini in plan[0] for rows in mini]
+    old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks)
+    ref = None if reference is None else reference_logprobs(reference, batch, first_epoch_chunks)
+    wants_entropy_grad = config.loss.entropy_coef > 0
+
+    sums: dict[str, float] = defaultdict(float)
+    weights: dict[str, float] = defaultdict(float)
+    grad_norms, losses = [], []
+    for epoch in plan:
+        for mini in epoch:
+            mini_loss = 0.0
+            rows_all = torch.cat(mini)
+            norm = Normaliser(
+                num_seqs=len(rows_all),
+                num_tokens=float(batch.completion_mask[rows_all].sum()),
+                max_len=config.max_len,
+            )
+            for rows in mini:
+                part = trim(batch.rows(rows))
+                C = part.num_completion_columns
+                logprobs, entropy = token_logprobs(model, part, with_entropy=True)
+                if not wants_entropy_grad:
+                    entropy = entropy.detach()
+                old_part = logprobs.detach() if old is None else old[rows, :C]
+                loss, metrics = policy_loss(
+                    logprobs,
+                    old_part,
+                    advantages[rows],
+                    part.completion_mask,
+                    config.loss,
+                    norm,
+                    ref_logprobs=None if ref is None else ref[rows, :C],
+                    entropy=entropy,
+                )
+                loss.backward()
+                mini_loss += metrics.pop("actor/pg_loss")  # micro-batch losses add up to the mini-batch loss
+                tokens = float(part.completion_mask.sum())
+                for key, value in metrics.items():
+                    sums[key] += value * tokens
+                    weights[key] += tokens
+            max_norm = config.grad_clip if config.grad_clip > 0 else float("inf")
+            grad_norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(mini_loss)
+    out = {key: sums[key] / weights[key] for key in sums}
+    out["actor/pg_loss"] = float(np.mean(losses))
+    out["actor/grad_norm"] = float(np.mean(grad_norms))
+    out["optim/updates"] = float(len(grad_norms))
+    return out

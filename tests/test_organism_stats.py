@@ -1,0 +1,64 @@
+"""The shipped profiles: found by name, small, loadable, and ``rlvr organism stats --json`` reports the table."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import fields
+
+import pytest
+from typer.testing import CliRunner
+
+from rlvr_lab.cli import build_app
+from rlvr_lab.cli.organism import stats as stats_command
+from rlvr_lab.models import resolve_model_dir
+from rlvr_lab.organism.profiles import PROFILES, shipped_checkpoint
+from rlvr_lab.organism.stats import StatsConfig, pass_ks
+
+MAX_BYTES = 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", ["qwen-math-like", "olmo-like"])
+def test_profiles_are_shipped_small_and_resolve_by_name(name: str) -> None:
+    path = shipped_checkpoint(name)
+    assert path is not None and (path / "config.json").is_file()
+    assert sum(p.stat().st_size for p in path.iterdir()) <= MAX_BYTES
+    assert resolve_model_dir(name) == str(path)
+    meta = json.loads((path / "rlvr_organism.json").read_text())
+    assert meta["profile"] == name and meta["prompt_template"] == "organism"
+
+
+def test_unknown_names_are_not_shipped() -> None:
+    assert shipped_checkpoint("gpt2") is None
+    assert PROFILES.names() == ["olmo-like", "qwen-math-like"]
+
+
+def test_pass_ks_are_powers_of_two_and_n() -> None:
+    assert pass_ks(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert pass_ks(6) == [1, 2, 4, 6]
+
+
+def test_command_defaults_repeat_the_config_defaults() -> None:
+    params = inspect.signature(stats_command).parameters
+    for field in fields(StatsConfig):
+        if field.name in params:
+            assert params[field.name].default == field.default, field.name
+
+
+def test_stats_json_on_a_shipped_profile() -> None:
+    result = CliRunner().invoke(
+        build_app(), ["organism", "stats", "qwen-math-like", "--n", "4", "--problems", "6", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert {"code_frequency", "acc_given_code", "acc_given_language", "boxed_rate", "pass_at_k"} <= set(table)
+    assert list(table["pass_at_k"]) == ["1", "2", "4"]
+    assert 0.0 <= table["pass_at_k"]["1"] <= table["pass_at_k"]["4"] <= 1.0
+    assert 0.0 <= table["code_frequency"] <= 1.0 and 0.0 <= table["boxed_rate"] <= 1.0
+    assert set(table["by_type"]) == {"add1", "mul1", "word", "add2", "mul21", "mul22"}
+    assert table["config"]["n"] == 4 and table["config"]["rule"] == "contains_python"
+
+
+def test_stats_rejects_an_unknown_rule() -> None:
+    result = CliRunner().invoke(build_app(), ["organism", "stats", "qwen-math-like", "--rule", "python"])
+    assert result.exit_code != 0

@@ -1,0 +1,159 @@
+"""The report: run loading, input discovery, summary.json values and the HTML page's structure.
+
+``make_study`` writes a small but complete study (a training run, base and RL graded files with sample files,
+a perplexity matrix); the Chromium test renders the same study.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rlvr_lab.cli import report as report_cli
+from rlvr_lab.report import collect_inputs, load_run, write_report
+from rlvr_lab.report.plots import figure_png, plot_training_curves
+from test_metrics_graded import write_graded
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(path: Path, steps: int = 12) -> Path:
+    """A training run folder as the trainer writes it: config.yaml and one metrics.jsonl line per step."""
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text("reward: random\nseed: 3\nlr: 1.0e-5\n")
+    lines = []
+    for step in range(steps):
+        record = {
+            "step": step,
+            "reward/mean": 0.5 + 0.01 * step,
+            "actor/clip_frac_low": 0.01,
+            "actor/clip_frac_high": 0.02 + 0.001 * step,
+            "strategy/code_frequency": 0.4 + 0.05 * step,
+            "run/note": "text values are skipped",
+        }
+        if step % 4 == 0:
+            record["eval/accuracy"] = 0.2 + 0.1 * step / 4
+        lines.append(json.dumps(record))
+    (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_samples(path: Path, code: dict[str, list[bool]]) -> None:
+    """A sample file (JSONL, no header) whose completions mention Python where ``code`` says so."""
+    with path.open("w") as handle:
+        for pid, flags in code.items():
+            for i, is_code in enumerate(flags):
+                text = "```python\nprint(6 * 7)\n```" if is_code else "Six times seven is 42."
+                handle.write(json.dumps({"problem_id": pid, "sample_idx": i, "completion": text}) + "\n")
+
+
+def make_study(root: Path) -> list[Path]:
+    """Paths to pass to the report: a run folder and an evaluation folder."""
+    run = write_run(root / "runs" / "random-0.5")
+    evals = root / "eval"
+    evals.mkdir(parents=True)
+    # 4 problems x 4 samples. Base: accuracies 0, 1/4, 1/2, 1; RL: 0, 1, 1/4, 1.
+    base = {"p0": [0, 0, 0, 0], "p1": [1, 0, 0, 0], "p2": [1, 1, 0, 0], "p3": [1, 1, 1, 1]}
+    rl = {"p0": [0, 0, 0, 0], "p1": [1, 1, 1, 1], "p2": [1, 0, 0, 0], "p3": [1, 1, 1, 1]}
+    write_graded(evals / "base.parquet", {k: [bool(x) for x in v] for k, v in base.items()})
+    write_graded(evals / "rl.graded.parquet", {k: [bool(x) for x in v] for k, v in rl.items()})
+    # Base: p0, p1 language; p2, p3 code. RL: everything code except p2 (so p2 switches Code -> Lang).
+    write_samples(evals / "base.samples.jsonl", {"p0": [0] * 4, "p1": [0, 0, 0, 1], "p2": [1] * 4, "p3": [1, 1, 1, 0]})
+    write_samples(evals / "rl.samples.jsonl", {"p0": [1] * 4, "p1": [1] * 4, "p2": [0] * 4, "p3": [1] * 4})
+    matrix = {"responses_of": ["base", "rl"], "scored_by": ["base", "rl"], "perplexity": [[1.8, 2.4], [1.9, 1.3]]}
+    (evals / "perplexity.json").write_text(json.dumps(matrix))
+    return [run, evals]
+
+
+def test_load_run(tmp_path: Path) -> None:
+    run = load_run(write_run(tmp_path / "r"))
+    assert run.name == "r" and run.config == {"reward": "random", "seed": 3, "lr": 1e-5}
+    assert run.series["eval/accuracy"].steps.tolist() == [0, 4, 8]
+    assert run.last("eval/accuracy") == pytest.approx(0.4) and run.first("reward/mean") == 0.5
+    assert "run/note" not in run.series and run.last("missing") is None
+    png = figure_png(plot_training_curves(run))
+    assert png.startswith(PNG)
+
+
+def test_load_run_errors_and_partial_last_line(tmp_path: Path) -> None:
+    path = write_run(tmp_path / "r", steps=3)
+    with (path / "metrics.jsonl").open("a") as handle:
+        handle.write('{"step": 3, "reward/me')  # a killed writer's last line
+    assert load_run(path).series["reward/mean"].steps.tolist() == [0, 1, 2]
+    (path / "metrics.jsonl").write_text('{"step": 0}\nnot json\n{"step": 2}\n')
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:2: not JSON"):
+        load_run(path)
+    with pytest.raises(FileNotFoundError, match=r"no metrics\.jsonl"):
+        load_run(tmp_path)
+
+
+def test_collect_and_write(tmp_path: Path) -> None:
+    inputs = collect_inputs(make_study(tmp_path), resamples=200)
+    assert [name for name, _ in inputs.eval_sets] == ["eval/base", "eval/rl"]
+    assert len(inputs.runs) == 1 and len(inputs.comparisons) == 1 and inputs.notes == ()
+    files = write_report(inputs, tmp_path / "out", title="Test <study>")
+    summary = json.loads(files.summary.read_text())
+
+    base = summary["eval_sets"]["eval/base"]
+    assert base["n"] == 4 and base["pass_at_k"]["1"] == pytest.approx(0.4375)
+    assert base["code_frequency"] == pytest.approx((0 + 0.25 + 1 + 0.75) / 4)
+    comp = summary["comparisons"][0]
+    assert comp["labels"] == {"a": "eval/base", "b": "eval/rl"}
+    assert comp["pass_at_k"]["eval/rl"] == pytest.approx({"1": 0.5625, "2": 0.625, "4": 0.75})
+    assert comp["coverage"] == {"both": 3, "only_a": 0, "only_b": 0, "neither": 1}
+    assert comp["delta_se"]["value"] == pytest.approx(0.75 - 0.5625)
+
+    # Base labels by majority: p0 Lang, p1 Lang (1 of 4 code), p2 Code, p3 Code (3 of 4).
+    # RL: p0 Code, p1 Code, p2 Lang, p3 Code. Accuracy change: p1 +0.75, p2 -0.25; total +0.5.
+    groups = summary["strategy_switches"][0]["groups"]
+    assert summary["strategy_switches"][0]["title"] == "eval/base → eval/rl"
+    assert groups["Lang→Code"]["problems"] == 2 and groups["Lang→Code"]["contribution"] == pytest.approx(1.5)
+    assert groups["Code→Lang"]["contribution"] == pytest.approx(-0.5)
+    assert groups["Code→Code"]["contribution"] == 0.0
+    assert groups["Lang→Lang"]["problems"] == 0 and groups["Lang→Lang"]["acc_before"] is None  # NaN -> null
+    assert summary["perplexity"]["perplexity"] == [[1.8, 2.4], [1.9, 1.3]]
+    assert summary["runs"]["random-0.5"]["last"]["eval/accuracy"] == pytest.approx(0.4)
+
+    page = files.html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>Test &lt;study&gt;</title>" in page
+    assert page.count('<img src="data:image/png;base64,') == 6  # run, histograms, pass@k, coverage, switches, ppl
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    for heading in ("Training", "Evaluation", "Reasoning boundary", "Strategy switches", "Perplexity"):
+        assert f"<h2>{heading}</h2>" in page
+
+
+def test_base_choice_and_notes(tmp_path: Path) -> None:
+    paths = make_study(tmp_path)
+    write_graded(tmp_path / "eval" / "other.parquet", {"q0": [True, False]})
+    inputs = collect_inputs(paths, base="rl", resamples=50)
+    assert inputs.eval_sets[0][0] == "eval/rl"
+    assert any("eval/other not compared" in note and "cover different problems" in note for note in inputs.notes)
+    with pytest.raises(ValueError, match="matches no evaluation set"):
+        collect_inputs(paths, base="nope")
+    # A graded file given directly, without texts: no switch table, and a note says why.
+    only = collect_inputs([tmp_path / "eval" / "base.parquet", tmp_path / "eval" / "other.parquet"], resamples=50)
+    assert only.switches == () and len(only.comparisons) == 0
+    empty = write_report(collect_inputs([tmp_path / "runs" / "random-0.5"]), tmp_path / "o2")
+    assert "<h2>Evaluation</h2>" not in empty.html.read_text()
+    assert math.isclose(json.loads(empty.summary.read_text())["runs"]["random-0.5"]["first"]["reward/mean"], 0.5)
+
+
+def test_report_command(tmp_path: Path) -> None:
+    app = typer.Typer()
+    report_cli.register(app)
+    app.command("unused")(lambda: None)  # two commands, so `report` is a subcommand as under `rlvr`
+    out = tmp_path / "out"
+    args = ["report", *map(str, make_study(tmp_path)), "--out", str(out), "--resamples", "100", "--title", "Demo"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 runs, 2 evaluation sets, 1 comparisons" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["title"] == "Demo" and summary["comparisons"][0]["coverage"]["neither"] == 1
+    assert (out / "report.html").is_file()
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere"), "--out", str(out)])
+    assert bad.exit_code == 1 and "does not exist" in bad.output

@@ -1,0 +1,172 @@
+"""The trainer end to end on a tiny config-built Llama with the character tokenizer (no organism needed).
+
+Checks: a killed-and-resumed run logs exactly the metrics of an uninterrupted one (in process, and with a real
+subprocess killed by SIGKILL); each clipping preset runs and logs its clip fractions, exactly zero for the
+on-policy presets; one-shot training fills every slot with one problem; the logs carry the documented keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rlvr_lab.models import tiny_llama
+from rlvr_lab.organism.tokenizer import build_char_tokenizer
+from rlvr_lab.rl.config import TrainConfig, resolve_config
+from rlvr_lab.rl.logger import STEP_KEYS
+from rlvr_lab.rl.trainer import train
+
+TIMING = ("perf/step_time", "perf/tokens_per_s", "perf/samples_per_s")
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model folder and a problem file of 12 sums."""
+    root = tmp_path_factory.mktemp("assets")
+    tokenizer = build_char_tokenizer()
+    model = tiny_llama(len(tokenizer), hidden_size=32, num_layers=2, num_heads=2, seed=0)
+    model.save_pretrained(root / "model")
+    tokenizer.save_pretrained(root / "model")
+    with (root / "problems.jsonl").open("w") as f:
+        for i in range(12):
+            f.write(json.dumps({"id": f"q{i:02d}", "problem": f"{i}+{i}=", "answer": str(2 * i)}) + "\n")
+    return root
+
+
+SMALL_SCHEDULE = {"prompts_per_step": 3, "group_size": 4, "mini_batch_size": 6}
+"""12 completions per step, two updates of 6: off-policy, so the old-log-prob pass and clipping are exercised."""
+
+
+def _config(assets: Path, out: Path, schedule: dict | None = None, **overrides: object) -> TrainConfig:
+    values = {
+        "model": str(assets / "model"),
+        "out": str(out),
+        "train_data": str(assets / "problems.jsonl"),
+        "eval_data": str(assets / "problems.jsonl"),
+        "eval_limit": 3,
+        "eval_samples": 2,
+        "prompt": "none",
+        "steps": 4,
+        **(SMALL_SCHEDULE if schedule is None else schedule),
+        "max_new_tokens": 10,
+        "reward": "random:0.5",
+        "lr": 1e-2,
+        "eval_every": 2,
+        "save_every": 1,
+        "tensorboard": False,
+        "seed": 3,
+        **overrides,
+    }
+    return resolve_config(cli_values=values)
+
+
+def _records(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(run_dir / "model" / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(_config(assets, tmp_path_factory.mktemp("full") / "run"), show_progress=False)
+
+
+def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
+    records = _records(uninterrupted)
+    assert [r["step"] for r in records] == [0, 1, 2, 3, 4]
+    assert set(records[0]) == {
+        "step",
+        "eval/accuracy",
+        "eval/pass@2",
+        "eval/code_frequency",
+        "eval/boxed_rate",
+        "eval/length_mean",
+    }
+    for record in records[1:]:
+        assert set(STEP_KEYS) - set(TIMING) <= set(record)
+        assert 0.0 <= record["reward/mean"] <= 1.0 and record["train/accuracy"] == 0.0  # random model, random reward
+        assert record["optim/updates"] == 2.0  # 12 completions / mini-batch 6, one epoch
+    assert "eval/accuracy" in records[2] and "eval/accuracy" in records[4] and "eval/accuracy" not in records[3]
+    problems = [json.loads(line) for line in (uninterrupted / "problems.jsonl").read_text().splitlines()]
+    assert [p["step"] for p in problems] == [1, 2, 3, 4]
+    assert all(len(p["accuracy"]) == 3 for p in problems)  # 3 distinct problems per step (12 per epoch)
+    assert (uninterrupted / "model" / "model.safetensors").is_file()
+    assert (uninterrupted / "eval" / "step_000004.jsonl").is_file()
+
+
+def test_stopped_and_resumed_run_matches_uninterrupted(assets: Path, tmp_path: Path, uninterrupted: Path) -> None:
+    config = _config(assets, tmp_path / "run")
+    train(config, stop_after=2, show_progress=False)
+    assert [r["step"] for r in _records(tmp_path / "run")] == [0, 1, 2]
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(config, show_progress=False)
+    train(config, resume=True, show_progress=False)
+    assert _records(tmp_path / "run") == _records(uninterrupted)
+    resumed, full = _weights(tmp_path / "run"), _weights(uninterrupted)
+    assert all(torch.equal(resumed[k], full[k]) for k in full)
+
+
+def test_resume_refuses_a_different_config(assets: Path, tmp_path: Path) -> None:
+    train(_config(assets, tmp_path / "run", steps=1), show_progress=False)
+    with pytest.raises(ValueError, match="lr: saved 0.01, now 0.02"):
+        train(_config(assets, tmp_path / "run", steps=2, lr=2e-2), resume=True, show_progress=False)
+
+
+def test_killed_subprocess_resumes_the_same_trajectory(assets: Path, tmp_path: Path, uninterrupted: Path) -> None:
+    """SIGKILL a real `rlvr train` process after its second step is logged, then resume it."""
+    config = _config(assets, tmp_path / "run")
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in config.to_dict().items() if v is not None]
+    args = [a.replace("--tensorboard=False", "--no-tensorboard") for a in args]
+    args = [a for a in args if not a.startswith(("--track-ref-kl", "--one-shot"))]
+    cli = [sys.executable, "-c", "from rlvr_lab.cli import main; main()", "train", "--quiet", *args]
+    proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if metrics.is_file() and '"step": 2' in metrics.read_text():
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    resumed = subprocess.run([*cli, "--resume"], capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    assert _records(tmp_path / "run") == _records(uninterrupted)
+
+
+@pytest.mark.parametrize(
+    ("preset", "on_policy"), [("clip", False), ("no-clip", False), ("on-policy-batch", True), ("small-rollout", True)]
+)
+def test_presets_log_clip_fractions(assets: Path, tmp_path: Path, preset: str, on_policy: bool) -> None:
+    # The presets' own schedules (up to 128 completions) with 6-token answers and a large learning rate.
+    config = _config(
+        assets, tmp_path / "run", schedule={}, preset=preset, steps=1, max_new_tokens=6, lr=5e-2, eval_every=0
+    )
+    assert config.schedule().on_policy == on_policy
+    assert config.clip == ("none" if preset == "no-clip" else "clip")
+    record = _records(train(config, show_progress=False))[1]
+    low, high = record["actor/clip_frac_low"], record["actor/clip_frac_high"]
+    if on_policy:
+        assert low == high == 0.0
+        assert record["optim/updates"] == 1.0
+    else:
+        assert record["optim/updates"] == 4.0
+        assert low + high > 0.0  # four updates at lr 0.05 move the policy out of the trust region
+
+
+def test_one_shot_fills_every_slot(assets: Path, tmp_path: Path) -> None:
+    run = train(_config(assets, tmp_path / "run", one_shot="q05", steps=1, eval_every=0), show_progress=False)
+    problems = json.loads((run / "problems.jsonl").read_text().splitlines()[0])
+    assert list(problems["accuracy"]) == ["q05"]
