@@ -4,7 +4,9 @@ Config-built Llama models of about 2M and 20M parameters (:func:`rlvr_lab.models
 prompts of 16 tokens (batch 64, one sample each, so prompt sharing gives the engine no edge), 128 new tokens,
 sampling at temperature 1 with no truncation, eos disabled on both sides so every completion has full length.
 The engines alternate ``--repeats`` times and each keeps its fastest run: the machine is shared and noisy, so
-only ratios measured side by side in one run mean anything.
+only ratios measured side by side in one run mean anything. One intra-op thread by default: on a shared
+two-core machine a second OpenMP thread makes every parallel kernel (SDPA above all) wait a scheduler slice
+for a busy core, and the timings then measure the other tenants rather than the engines.
 
 ``torch`` does more than ``generate`` here (it also returns raw log-probs and decoded text), so the ratio
 is conservative. ``--paths`` adds the engine's generic decoder (the HF forward with ``past_key_values``).
@@ -22,7 +24,7 @@ from collections.abc import Callable
 import torch
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
-from rlvr_lab.engines.torch_engine import TorchEngine
+from rlvr_lab.engines.torch_engine import DecoderPath, TorchEngine
 from rlvr_lab.models import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
@@ -31,7 +33,6 @@ MODELS = {
     "2M": (512, 128, 8, 4),
     "20M": (2048, 384, 8, 6),
 }
-BATCH = 64
 PROMPT_LEN = 16
 
 
@@ -67,26 +68,25 @@ def time_engine(engine: TorchEngine, prompts: torch.Tensor, new_tokens: int) -> 
     return elapsed
 
 
-def bench_model(name: str, new_tokens: int, repeats: int, paths: bool) -> None:
+def bench_model(name: str, batch: int, new_tokens: int, repeats: int, paths: bool) -> None:
     vocab, hidden, layers, heads = MODELS[name]
     model = tiny_llama(vocab, hidden_size=hidden, num_layers=layers, num_heads=heads)
     params = sum(p.numel() for p in model.parameters())
     tokenizer = build_char_tokenizer()  # only decodes the text field; ids above its vocabulary decode to ""
-    prompts = torch.randint(3, vocab, (BATCH, PROMPT_LEN), generator=torch.Generator().manual_seed(0))
-    runners: dict[str, Callable[[], float]] = {
-        "hf generate": lambda: time_generate(model, prompts, new_tokens),
-        "torch (lean)": lambda: time_engine(TorchEngine(model, tokenizer, eos_token_ids=(), path="lean"), prompts, new_tokens),
-    }
+    prompts = torch.randint(3, vocab, (batch, PROMPT_LEN), generator=torch.Generator().manual_seed(0))
+
+    def engine_runner(path: DecoderPath) -> Callable[[], float]:
+        return lambda: time_engine(TorchEngine(model, tokenizer, eos_token_ids=(), path=path), prompts, new_tokens)
+
+    runners = {"hf generate": lambda: time_generate(model, prompts, new_tokens), "torch (lean)": engine_runner("lean")}
     if paths:
-        runners["torch (generic)"] = lambda: time_engine(
-            TorchEngine(model, tokenizer, eos_token_ids=(), path="generic"), prompts, new_tokens
-        )
+        runners["torch (generic)"] = engine_runner("generic")
     best = {label: float("inf") for label in runners}
     for _ in range(repeats):
         for label, run in runners.items():
             best[label] = min(best[label], run())
-    tokens = BATCH * new_tokens
-    print(f"\n{name} model: {params / 1e6:.1f}M parameters, batch {BATCH}, {new_tokens} new tokens, best of {repeats}")
+    tokens = batch * new_tokens
+    print(f"\n{name} model: {params / 1e6:.1f}M parameters, batch {batch}, {new_tokens} new tokens, best of {repeats}")
     for label, seconds in best.items():
         ratio = best["hf generate"] / seconds
         print(f"  {label:<16} {tokens / seconds:9.0f} tokens/s   {seconds:7.2f} s   {ratio:5.2f}x generate")
@@ -97,16 +97,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the 2M model only, 32 new tokens, one repeat")
     parser.add_argument("--repeats", type=int, default=None, help="runs per engine (default 3, quick 1)")
     parser.add_argument("--new-tokens", type=int, default=None, help="tokens per completion (default 128)")
+    parser.add_argument("--batch", type=int, default=64, help="completions sampled together (default 64)")
     parser.add_argument("--paths", action="store_true", help="also time the engine's generic decoder")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads; 0 keeps torch's default")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
     new_tokens = args.new_tokens or (32 if args.quick else 128)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name in ["2M"] if args.quick else list(MODELS):
-        bench_model(name, new_tokens, repeats, args.paths)
+        bench_model(name, args.batch, new_tokens, repeats, args.paths)
 
 
 if __name__ == "__main__":

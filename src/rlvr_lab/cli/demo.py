@@ -1,7 +1,61 @@
-"""`rlvr demo` (placeholder until its issue lands)."""
+"""``rlvr demo [--quick] --out DIR``: both papers' studies on the shipped organisms, one report.
+
+A thin command over :func:`rlvr_lab.studies.demo.run_demo`; the sizes of both configurations live in
+:mod:`rlvr_lab.studies.demo` (:data:`~rlvr_lab.studies.demo.FULL`, :data:`~rlvr_lab.studies.demo.QUICK`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.passk import fail, reflow
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (re-running with the same settings resumes).")],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Fewer steps, runs, problems and samples; the same code paths (~3 min).")
+    ] = False,
+    docs: Annotated[
+        Path | None,
+        typer.Option(help="Also write the Markdown tables and the pass@k plot (base vs GT-RL) here, for the README."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default 2: one per core, one torch thread each).")
+    ] = None,
+) -> None:
+    """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
+
+    1. Spurious rewards: qwen-math-like and olmo-like, each trained with ground_truth, majority_vote, format,
+    random:0.5, incorrect and python; held-out accuracy and code frequency before and after.
+
+    2. Clipping ablation: random:0.5 on qwen-math-like under the clip, no-clip, on-policy-batch and small-rollout
+    presets, 3 seeds each (2 with --quick): mean and spread of the changes, clip fractions.
+
+    3. Reasoning boundary: 256 samples per problem (64 with --quick) from the base, ground-truth RL and random RL
+    models: pass@k with bootstrap bands, crossover k, coverage, accuracy histograms, ΔSE, strategy switches and the
+    perplexity matrix.
+
+    Also writes OUT/demo.yaml (the resolved settings) and OUT/README_table.md (the tables in Markdown). The full
+    demo takes about 20 minutes on two idle cores; each phase's wall time is printed at the end.
+    """
+    from rlvr_lab.studies.demo import FULL, QUICK, run_demo
+
+    config = QUICK if quick else FULL
+    if workers is not None:
+        if workers < 1:
+            raise typer.BadParameter(f"--workers must be >= 1, got {workers}")
+        config = dataclasses.replace(config, workers=workers)
+    try:
+        run_demo(config, out, docs=docs)
+    except (ValueError, FileNotFoundError) as error:
+        raise fail(error) from None
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the app."""
+    """Add ``rlvr demo`` to the app."""
+    app.command("demo", help=reflow(demo.__doc__))(demo)

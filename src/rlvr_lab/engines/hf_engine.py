@@ -37,7 +37,7 @@ _LOGIT_BUDGET = 1 << 26
 """Most logits (floats) the teacher-forced pass materialises at once: 256 MiB in float32."""
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ids, mask)``, both ``(B, longest)``, prompts aligned on the right as ``generate`` expects."""
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long, device=device)

@@ -233,7 +233,12 @@ class LeanDecoder:
         h = self.embed(tokens)  # (R, C)
         cos, sin = self.cos[positions].unsqueeze(1), self.signed_sin[positions].unsqueeze(1)  # (R, 1, D)
         slots = self.slot_offsets + positions.repeat_interleave(2 * self.kv_heads)  # (R * 2 * Hkv,)
-        visible = (self.positions[:span] <= positions.unsqueeze(1)).view(rows, 1, 1, span)
+        # rows see keys up to their own position; when every row sits at span - 1 nothing needs hiding
+        hidden = self.positions[:span] > positions.unsqueeze(1)  # (R, span)
+        mask = None
+        if bool(hidden.any()):
+            mask = torch.zeros(hidden.shape, dtype=h.dtype, device=h.device).masked_fill_(hidden, float("-inf"))
+            mask = mask.view(rows, 1, 1, span)
         gqa = self.kv_heads != self.heads
         for layer, cache in zip(self.layers, self.cache, strict=True):
             q, kv = self._attention_inputs(layer, h, cos, sin)  # (R, H, D), (R, 2, Hkv, D)
@@ -242,7 +247,7 @@ class LeanDecoder:
                 q.unsqueeze(2),
                 cache[:, 0, :, :span],
                 cache[:, 1, :, :span],
-                attn_mask=visible,
+                attn_mask=mask,
                 scale=self.scale,
                 enable_gqa=gqa,
             )  # (R, H, 1, D)

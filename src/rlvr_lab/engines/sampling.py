@@ -10,7 +10,8 @@ generators" (OOPSLA 2014); it runs vectorised over the batch in numpy's wrapping
 The uniform is turned into a token by inverse-CDF sampling over the (truncated, tempered) distribution: one
 number per token rather than one per vocabulary entry, so the noise costs nothing next to the model.
 Candidates are visited in vocabulary order, or in descending probability (stable sort, ties by id) when top-k
-or top-p truncates, exactly as the order is fixed by the logits alone.
+or top-p truncates: either way the order depends on the logits alone. Probabilities are float32 (as the
+model's logits) and their running sums float64.
 
 Truncation follows transformers' logits-processor order: temperature, then top-k, then top-p, where top-p keeps
 the smallest descending-probability prefix whose mass reaches ``top_p`` (always at least one token).
@@ -62,17 +63,17 @@ def choose_tokens(
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    scores = logits.to(torch.float64) / temperature
+    scores = logits.float() / temperature
     order: torch.Tensor | None = None
     if 0 < top_k < scores.shape[-1]:
         scores, order = scores.topk(top_k, dim=-1)  # sorted, descending
     elif top_p < 1:
         scores, order = scores.sort(dim=-1, descending=True, stable=True)
     probs = torch.softmax(scores, dim=-1)
+    cdf = probs.cumsum(dim=-1, dtype=torch.float64)  # float64: exact sums even over 150k-token vocabularies
     if top_p < 1:
-        mass_before = probs.cumsum(dim=-1) - probs
-        probs = probs.masked_fill(mass_before >= top_p, 0.0)
-    cdf = probs.cumsum(dim=-1)
+        mass_before = cdf - probs
+        cdf = probs.masked_fill(mass_before >= top_p, 0.0).cumsum(dim=-1, dtype=torch.float64)
     targets = uniforms.to(cdf.device, torch.float64).unsqueeze(-1) * cdf[:, -1:]
     picked = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[-1] - 1)
     return picked.squeeze(-1) if order is None else order.gather(-1, picked).squeeze(-1)

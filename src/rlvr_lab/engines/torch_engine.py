@@ -135,13 +135,11 @@ class _Run:
         results: list[list[Completion | None]],
         progress: ProgressFn | None,
     ) -> None:
-        self.engine, self.requests, self.config, self.results, self.progress = (
-            engine,
-            requests,
-            config,
-            results,
-            progress,
-        )
+        self.engine = engine
+        self.requests = requests
+        self.config = config
+        self.results = results
+        self.progress = progress
         self.stop_ids = frozenset(engine.eos_token_ids) | frozenset(config.stop_token_ids)
         self.queue = deque(items)
         rows = min(engine.batch_size, len(items))

@@ -22,6 +22,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+from transformers import PreTrainedModel
+
 from rlvr_lab.engines.base import ENGINES, Completion, ProgressFn, SampleRequest, SamplingConfig
 from rlvr_lab.engines.common import check_fits, collect, empty_results, work_items
 from rlvr_lab.engines.sampling import stream_id
@@ -62,34 +64,35 @@ def sampling_params_kwargs(
 class VLLMEngine:
     """Sampling with ``vllm.LLM``.
 
-    ``model``: a model folder or hub id (vLLM loads its own copy; live training weights are not seen).
+    ``model``: a model folder or hub id, or a loaded Hugging Face model, whose ``name_or_path`` is used (vLLM
+    loads its own copy from there, so in-memory weight changes are not seen: save them first).
     ``tokenizer``: unused (vLLM loads the model's own); accepted so every engine has the same factory shape.
-    ``batch_size`` becomes vLLM's ``max_num_seqs``; ``llm_options`` go to ``vllm.LLM`` (``dtype``,
-    ``gpu_memory_utilization``, ``tensor_parallel_size``, ``max_model_len``...).
+    ``batch_size`` becomes vLLM's ``max_num_seqs``. ``device`` is accepted for the same reason and not
+    used: vLLM picks its platform itself (a GPU, or the CPU with vLLM's CPU build). ``llm_options`` go to
+    ``vllm.LLM`` (``dtype``, ``gpu_memory_utilization``, ``tensor_parallel_size``, ``max_model_len``...).
     """
 
     name = "vllm"
 
     def __init__(
         self,
-        model: str,
+        model: str | PreTrainedModel,
         tokenizer: object = None,
         *,
         batch_size: int = 256,
+        device: str | None = None,
         eos_token_ids: Sequence[int] | None = None,
         **llm_options: Any,
     ) -> None:
-        del tokenizer
-        if not isinstance(model, str):
-            raise TypeError(
-                f"the vllm engine takes a model folder or hub id, got {type(model).__name__}; save the model "
-                "with save_pretrained and pass its folder"
-            )
+        del tokenizer, device
+        path = model if isinstance(model, str) else model.name_or_path
+        if not path:
+            raise ValueError("the vllm engine needs a model folder or hub id; this model has no name_or_path")
         vllm = import_vllm()
         self.vllm = vllm
         self.eos_token_ids = tuple(eos_token_ids) if eos_token_ids is not None else None
         options = {"max_num_seqs": batch_size, "logprobs_mode": "raw_logprobs", **llm_options}
-        self.llm = vllm.LLM(model=model, **options)
+        self.llm = vllm.LLM(model=path, **options)
 
     def sample(
         self,

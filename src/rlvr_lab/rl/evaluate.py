@@ -19,7 +19,6 @@ from rlvr_lab.analysis.strategy import code_frequency
 from rlvr_lab.engines.base import Engine, SamplingConfig
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.metrics.passk import avg_at_n, pass_at_k
-from rlvr_lab.prompts import PromptTemplate
 from rlvr_lab.rewards.text import has_boxed_answer
 from rlvr_lab.sampling import sample_missing
 from rlvr_lab.store import SampleStore, StoreHeader, read_sample_table

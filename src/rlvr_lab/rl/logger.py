@@ -35,6 +35,8 @@ STEP_KEYS = (
     "optim/lr",
     "optim/updates",
     "perf/step_time",
+    "perf/rollout_time",
+    "perf/update_time",
     "perf/tokens_per_s",
     "perf/samples_per_s",
 )

@@ -14,6 +14,7 @@ the logit at column ``P - 1 + t`` predicts completion token ``t``. Position ids 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,10 @@ class PackedBatch:
     @property
     def num_completion_columns(self) -> int:
         return self.completion_ids.shape[1]
+
+    def to(self, device: str | torch.device) -> PackedBatch:
+        """The same batch on ``device``."""
+        return PackedBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
     def rows(self, index: slice | torch.Tensor) -> PackedBatch:
         """A sub-batch of rows (same column layout)."""

@@ -174,21 +174,29 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     """Train as ``config`` says; return the run directory.
 
     ``resume`` continues from the last checkpoint in ``config.out``; ``stop_after`` ends the process's work after
-    that step, as if it had been killed (tests and budgeted runs).
+    that step, as if it had been killed (tests and budgeted runs). ``config.threads`` applies for the duration of
+    the call; torch's previous thread count is restored afterwards.
     """
-    console = Console(stderr=True, quiet=not show_progress)
-    run_dir, checkpoint = prepare_run_dir(config, resume)
+    threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    try:
+        return _run(config, resume, stop_after, show_progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progress: bool) -> Path:
+    console = Console(stderr=True, quiet=not show_progress)
+    run_dir, checkpoint = prepare_run_dir(config, resume)
     torch.manual_seed(config.seed)
 
     # -- model, reference, optimiser ------------------------------------------------------------------------------
-    model, tokenizer = load_model(config.model, device=config.device)
-    reference = None
+    model, tokenizer = load_model(config.model if checkpoint is None else str(checkpoint), device=config.device)
+    reference = None  # the frozen initial policy, for the KL term and the actor/kl diagnostic
     if config.needs_reference:
-        reference = copy.deepcopy(model).requires_grad_(False)
-    if checkpoint is not None:
-        model, _ = load_model(str(checkpoint), device=config.device)
+        initial = model if checkpoint is None else load_model(config.model, device=config.device)[0]
+        reference = copy.deepcopy(initial).requires_grad_(False)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
     )
@@ -278,11 +286,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                     group["lr"] = lr
                 problems = step_problems(train_problems, config.seed, step, schedule.prompts_per_step)
                 rollout = collect_rollout(engine, prompt_ids, problems, reward, grader, rollout_sampling, step)
+                t1 = time.perf_counter()
                 advantages = advantage_fn(rollout.rewards).flatten()  # (P·G,), slot-major like the batch
                 flat = [(p, c) for p, group in zip(problems, rollout.completions, strict=True) for c in group]
                 batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
+                batch, advantages = batch.to(config.device), advantages.to(config.device)
                 stats = update_policy(model, reference, optimizer, batch, advantages, update_config, config.seed, step)
-                elapsed = time.perf_counter() - t0
+                t2 = time.perf_counter()
+                elapsed = t2 - t0
                 generated = sum(c.num_tokens for _, c in flat)
                 record = {
                     "step": step,
@@ -290,6 +301,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                     **stats,
                     "optim/lr": lr,
                     "perf/step_time": elapsed,
+                    "perf/rollout_time": t1 - t0,
+                    "perf/update_time": t2 - t1,
                     "perf/tokens_per_s": generated / elapsed,
                     "perf/samples_per_s": len(flat) / elapsed,
                 }

@@ -48,13 +48,19 @@ def epoch_order(num_rows: int, seed: int, step: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, step, epoch, 0x5EED]).permutation(num_rows)
 
 
-def micro_batches(config: UpdateConfig, order: np.ndarray) -> list[list[torch.Tensor]]:
-    """``order`` cut into mini-batches, each a list of micro-batch row indices."""
+def micro_batches(config: UpdateConfig, order: np.ndarray, lengths: np.ndarray) -> list[list[torch.Tensor]]:
+    """``order`` cut into mini-batches, each a list of micro-batch row indices.
+
+    Within a mini-batch, rows are sorted by sequence length (longest first, stable) before being cut into
+    micro-batches, so each micro-batch pads to a similar length; which rows form a mini-batch, and hence the
+    update, does not change.
+    """
     mini = config.schedule.mini_batch_size
     micro = config.micro_batch_size or mini
     out = []
     for start in range(0, len(order), mini):
         rows = order[start : start + mini]
+        rows = rows[np.argsort(-lengths[rows], kind="stable")]
         out.append([torch.from_numpy(rows[i : i + micro]) for i in range(0, len(rows), micro)])
     return out
 
@@ -102,7 +108,8 @@ def update_policy(
     ``actor/grad_norm`` (before clipping) and ``optim/updates``.
     """
     num_rows = batch.input_ids.shape[0]
-    plan = [micro_batches(config, epoch_order(num_rows, seed, step, e)) for e in range(config.schedule.epochs)]
+    lengths = batch.attention_mask.sum(dim=1).cpu().numpy()
+    plan = [micro_batches(config, epoch_order(num_rows, seed, step, e), lengths) for e in range(config.schedule.epochs)]
     first_epoch_chunks = [rows for mini in plan[0] for rows in mini]
     old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks)
     ref = None if reference is None else reference_logprobs(reference, batch, first_epoch_chunks)

@@ -1,0 +1,11 @@
+"""The studies: the papers' experiments as code, on any model the pipeline can load (by default the organisms).
+
+- :mod:`.parallel`: a small dependency-aware process pool with one rich progress display;
+- :mod:`.jobs`: the units of work it runs (a training run, a sampled and graded evaluation set, a perplexity
+  matrix), each resumable from its files;
+- :mod:`.evaluation`: the shared sample-then-grade step and the numbers read from a graded set;
+- :mod:`.spurious`: the *Spurious Rewards* table (profiles × training signals, before and after);
+- :mod:`.ablation`: the clipping ablation (presets × seeds, mean and spread);
+- :mod:`.boundary`: the reasoning-boundary study (pass@k to large k, coverage, switches, perplexity);
+- :mod:`.demo`: ``rlvr demo``, which sizes, schedules and reports all three.
+"""

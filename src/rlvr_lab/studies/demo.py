@@ -1,0 +1,221 @@
+"""``rlvr demo``: both papers' studies on the shipped organisms, in one resumable run with one report.
+
+What runs (each part in its own module): the spurious-rewards table (:mod:`.spurious`), the clipping ablation
+(:mod:`.ablation`) and the reasoning-boundary study (:mod:`.boundary`). Their jobs are pooled and de-duplicated
+(the ablation's ``clip`` seed-0 run *is* the table's random-reward run of the same profile; the boundary study
+samples the table's ground-truth and random-reward models) and run by :func:`.parallel.run_jobs` in worker
+processes, in an order that lets the long boundary sampling start as soon as its two runs are done.
+
+Sizing: :data:`FULL` fits 20 minutes and :data:`QUICK` 3 minutes on two idle cores. Both run the same code
+paths; the quick one trains fewer steps, evaluates fewer problems and samples, and runs two seeds per preset.
+The sizes were set from measured costs (a training step and an evaluation on the organism); they are knobs of
+the study, not of its measurements, and ``demo.yaml`` in the output folder records them.
+
+Files under ``DIR``: ``demo.yaml`` (this config), ``base/`` (base evaluations and label stores), ``runs/`` (one
+training run per folder), ``boundary/`` (256-sample stores, graded files, ``perplexity.json``), ``report.html``,
+``summary.json`` and ``README_table.md``. A re-run with the same settings skips finished work and resumes the
+rest; a different config for the same ``DIR`` is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from rlvr_lab.report import ReportInputs, Table, TrainingRun, load_run, write_report
+from rlvr_lab.studies import ablation, boundary, spurious
+from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
+from rlvr_lab.studies.markdown import markdown_table
+from rlvr_lab.studies.parallel import PhaseTiming, run_jobs
+from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+
+Job = SampleJob | TrainJob | PerplexityJob
+CONFIG_FILE = "demo.yaml"
+TABLE_FILE = "README_table.md"
+PASSK_PLOT = "passk_base_vs_gt_rl.png"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Everything the demo runs; saved as ``DIR/demo.yaml``."""
+
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    """Knobs shared by every training run."""
+    evaluation: EvalSettings = field(default_factory=EvalSettings)
+    """The held-out evaluation behind every before/after number."""
+    spurious: spurious.SpuriousConfig = field(default_factory=spurious.SpuriousConfig)
+    ablation: ablation.AblationConfig = field(default_factory=ablation.AblationConfig)
+    boundary: boundary.BoundaryConfig = field(default_factory=boundary.BoundaryConfig)
+    workers: int = 2
+    """Worker processes (one per core is fastest for the organisms)."""
+    quick: bool = False
+    """Whether this is the quick configuration (recorded for the reader of ``summary.json``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML/JSON types (tuples as lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+FULL = DemoConfig()
+"""The default demo (about 20 minutes on two idle cores)."""
+
+QUICK = DemoConfig(
+    training=TrainingSettings(steps=4, train_problems=120, eval_every=2, save_every=2),
+    evaluation=EvalSettings(problems=36, samples=4),
+    ablation=ablation.AblationConfig(seeds=(0, 1)),
+    boundary=boundary.BoundaryConfig(problems=12, samples=64, perplexity_samples=2, resamples=200),
+    quick=True,
+)
+"""Fewer steps, problems, samples and seeds, same code paths (about 3 minutes on two idle cores)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Jobs
+
+
+def demo_jobs(config: DemoConfig, root: Path) -> list[Job]:
+    """Every job of the three studies, de-duplicated by name, in priority order (see the module docstring)."""
+    t, e = config.training, config.evaluation
+    everything: list[Job] = [
+        *spurious.spurious_jobs(root, config.spurious, t, e),
+        *ablation.ablation_jobs(root, config.ablation, t, e),
+    ]
+    boundary_jobs = boundary.boundary_jobs(root, config.boundary, config.spurious, t, e)
+    waited_on = {name for job in boundary_jobs for name in job.after}
+    unique: dict[str, Job] = {}
+    for job in everything:
+        if unique.setdefault(job.name, job) != job:
+            raise ValueError(f"two different jobs are both named {job.name!r}")
+
+    def rank(job: Job) -> int:
+        if isinstance(job, SampleJob):
+            return 0  # base evaluations and label stores: short, and everything else waits on them
+        return 1 if job.name in waited_on else 3
+
+    ordered = sorted(unique.values(), key=rank)  # stable: studies' own order within a rank
+    head = [job for job in ordered if rank(job) < 3]
+    return [*head, *boundary_jobs, *(job for job in ordered if rank(job) == 3)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output
+
+
+def check_saved_config(config: DemoConfig, root: Path) -> None:
+    """Write ``demo.yaml``, or refuse a folder that holds a demo made with other settings."""
+    path = root / CONFIG_FILE
+    wanted = config.to_dict()
+    if path.is_file():
+        saved = yaml.safe_load(path.read_text()) or {}
+        if saved != wanted:
+            changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+            raise ValueError(
+                f"{root} holds a demo run with other settings (differences in {changed}); "
+                "choose another --out, or delete the folder to start over"
+            )
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(wanted, sort_keys=False))
+
+
+def training_runs(jobs: list[Job]) -> tuple[TrainingRun, ...]:
+    """Every training run, named ``model · reward · preset · seed`` for the report."""
+    runs = []
+    for job in jobs:
+        if isinstance(job, TrainJob):
+            name = job.name.removeprefix("train ").replace(" ", " · ")
+            runs.append(load_run(job.run_dir, name=name))
+    return tuple(runs)
+
+
+def timing_table(timings: list[PhaseTiming], extra: dict[str, float]) -> Table:
+    rows = [(t.phase, t.jobs, t.skipped, round(t.seconds, 1)) for t in timings]
+    rows += [(phase, None, None, round(seconds, 1)) for phase, seconds in extra.items()]
+    note = "phases overlap: a job starts as soon as the jobs it needs are done; skipped = finished by an earlier run"
+    return Table("Wall time per phase (s)", ("phase", "jobs", "skipped", "seconds"), tuple(rows), note=note)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the demo wrote its outputs, and its tables."""
+
+    report: Path
+    summary: Path
+    markdown: Path
+    tables: tuple[Table, ...]
+    seconds: float
+
+
+def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: Console | None = None) -> DemoResult:
+    """Run (or resume) the demo into ``out``; with ``docs``, also copy its Markdown tables and pass@k plot there."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    root = Path(out)
+    check_saved_config(config, root)
+    jobs = demo_jobs(config, root)
+    mode = "quick" if config.quick else "full"
+    console.print(f"[bold]rlvr demo[/] ({mode}): {len(jobs)} jobs in {config.workers} worker process(es) → {root}")
+    timings = run_jobs(jobs, workers=config.workers, threads=config.training.threads, console=console)
+
+    t0 = time.monotonic()
+    t, e = config.training, config.evaluation
+    spurious_rows = spurious.spurious_rows(root, config.spurious, t, e)
+    ablation_result = ablation.ablation_result(root, config.ablation, t, e)
+    boundary_result = boundary.boundary_result(root, config.boundary)
+    tables = (
+        spurious.spurious_table(spurious_rows, t.steps),
+        ablation.ablation_table(ablation_result, config.ablation),
+        boundary.boundary_table(boundary_result),
+    )
+    analysis_s = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    extra_timings = {"analysis (main process)": analysis_s}
+    inputs = ReportInputs(
+        runs=training_runs(jobs),
+        eval_sets=boundary_result.eval_sets,
+        comparisons=boundary_result.comparisons,
+        switches=boundary_result.switches,
+        perplexity=boundary_result.perplexity,
+        tables=(*tables, timing_table(timings, extra_timings)),
+        sources=(str(root),),
+        extra={
+            "demo": {"mode": mode, "config": config.to_dict()},
+            "spurious_rewards": [row.as_dict() for row in spurious_rows],
+            "clipping_ablation": ablation_result.as_dict(),
+            "boundary": boundary_result.as_dict(),
+            "timings_s": {t.phase: t.seconds for t in timings} | extra_timings,
+        },
+    )
+    title = f"rlvr demo ({mode}): spurious rewards, clipping ablation, reasoning boundary"
+    files = write_report(inputs, root, title=title)
+    markdown = root / TABLE_FILE
+    markdown.write_text("\n".join(markdown_table(table) for table in tables))
+    if docs is not None:
+        write_docs(root, boundary_result, Path(docs))
+    report_s = time.monotonic() - t0
+
+    seconds = time.monotonic() - started
+    for timing in timings:
+        console.print(f"  {timing.phase:<24} {timing.seconds:7.1f} s  ({timing.jobs} jobs, {timing.skipped} skipped)")
+    console.print(f"  {'analysis':<24} {analysis_s:7.1f} s")
+    console.print(f"  {'report':<24} {report_s:7.1f} s")
+    console.print(f"[bold]done in {seconds:.0f} s[/]: {files.html}, {files.summary}, {markdown}")
+    return DemoResult(files.html, files.summary, markdown, tables, seconds)
+
+
+def write_docs(root: Path, result: boundary.BoundaryResult, docs: Path) -> None:
+    """Copy the Markdown tables and draw the pass@k plot (base vs GT-RL) into ``docs`` for the README."""
+    from rlvr_lab.report.plots import figure_png, plot_passk
+
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(root / TABLE_FILE, docs / TABLE_FILE)
+    (docs / PASSK_PLOT).write_bytes(figure_png(plot_passk(result.comparisons[0])))

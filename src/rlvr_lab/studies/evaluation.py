@@ -1,0 +1,151 @@
+"""The evaluation every study shares: sample a model into a store, grade the store, read the numbers back.
+
+Each evaluation set is two files beside each other, the pipeline's own stages:
+
+- ``<stem>.jsonl``: the sample store (its header records model, engine, prompt template and sampling config;
+  a killed run resumes it with nothing lost or duplicated);
+- ``<stem>.graded.parquet``: the graded table plus the samples' texts (``completion``), with the grading config
+  in its schema metadata, written to a temporary name and renamed, so its presence means it is complete.
+
+The trainer's own held-out evaluations are stores of exactly this kind (``RUN/eval/step_000030.jsonl``), so a
+run's final evaluation is graded by :func:`grade_store` like any other and compared with the base model's
+evaluation sampled with the same :class:`~rlvr_lab.engines.SamplingConfig`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rlvr_lab.analysis.strategy import StrategyRule, code_frequency
+from rlvr_lab.engines import SamplingConfig
+from rlvr_lab.metrics import GradedSamples, avg_at_n, load_graded
+from rlvr_lab.tasks.problem import Problem
+
+TEMPLATE = "organism"
+"""Prompt template of every study (the organism's corpus prompt); the same for base and RL models."""
+
+
+@dataclass(frozen=True)
+class ProblemSet:
+    """The first ``limit`` problems of a benchmark split (organism problems come in round-robin type order, so a
+    prefix keeps every problem type equally represented)."""
+
+    split: str
+    """``train`` or ``test``."""
+    limit: int
+    """Number of problems."""
+    benchmark: str = "organism"
+    """Benchmark name (see :data:`rlvr_lab.tasks.BENCHMARKS`)."""
+
+    @property
+    def label(self) -> str:
+        """What a store header records as its problem set (spec and split, not the limit)."""
+        return f"{self.benchmark}:{self.split}"
+
+    def load(self) -> list[Problem]:
+        from rlvr_lab.tasks import load_problems
+
+        return load_problems(self.benchmark, split=self.split, limit=self.limit)
+
+
+def graded_path(store: Path) -> Path:
+    """``x.jsonl`` -> ``x.graded.parquet`` (the name the report pairs with its sample file)."""
+    return Path(store).with_suffix(".graded.parquet")
+
+
+def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Path, batch_size: int = 256) -> None:
+    """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine).
+
+    The model is loaded only if samples are missing; chunks of 4 × ``batch_size`` samples are appended as they
+    finish, so a kill loses at most one chunk.
+    """
+    from rlvr_lab.engines import make_engine
+    from rlvr_lab.models import load_model
+    from rlvr_lab.prompts import encode_prompt, resolve_template
+    from rlvr_lab.sampling import sample_missing
+    from rlvr_lab.store import SampleStore, StoreHeader
+
+    template = resolve_template(TEMPLATE)
+    header = StoreHeader.for_run(
+        model=model, engine="torch", template=template, sampling=sampling, problems=problems.label
+    )
+
+    def load() -> tuple[object, object]:
+        loaded, tokenizer = load_model(model)
+        engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size)
+        return engine, lambda p: encode_prompt(template, p, tokenizer)
+
+    with SampleStore.open(Path(store), header) as opened:
+        sample_missing(load, opened, problems.load(), sampling, chunk_size=4 * batch_size)  # type: ignore[arg-type]
+
+
+def grade_store(store: Path, problems: ProblemSet) -> Path:
+    """Grade every sample of ``store`` against its problem's gold answer into :func:`graded_path` (atomic)."""
+    from rlvr_lab.cli.grade import with_sample_columns, write_graded
+    from rlvr_lab.grading import Grader, grade_samples
+    from rlvr_lab.store import read_sample_table
+
+    out = graded_path(store)
+    table = read_sample_table(Path(store))
+    by_id = {p.id: p for p in problems.load()}
+    rows = zip(
+        table.column("problem_id").to_pylist(),
+        table.column("sample_idx").to_pylist(),
+        table.column("completion").to_pylist(),
+        strict=True,
+    )
+    with Grader() as grader:
+        graded = grade_samples(by_id, rows, grader=grader)
+        metadata = {
+            "grading": grader.config,
+            "samples": str(store),
+            "problems": problems.label,
+            "limit": problems.limit,
+        }
+    tmp = out.with_name(out.name + ".tmp")
+    write_graded(with_sample_columns(graded, table), tmp, metadata)
+    os.replace(tmp, out)
+    return out
+
+
+@dataclass(frozen=True)
+class SetStats:
+    """The headline numbers of one graded evaluation set."""
+
+    problems: int
+    samples: int
+    """Samples per problem (the smallest, if they differ)."""
+    accuracy: float
+    """avg@n: mean over problems of the fraction of correct samples (= pass@1)."""
+    code_frequency: float
+    """Share of all samples labelled code."""
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "problems": self.problems,
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "code_frequency": self.code_frequency,
+        }
+
+
+def set_stats(graded: GradedSamples, rule: StrategyRule = "contains_python") -> SetStats:
+    """Accuracy and code frequency of a graded set (it must carry its texts)."""
+    if graded.completions is None:
+        raise ValueError(f"{graded.path}: no completion column, so no strategy labels")
+    texts = [t for group in graded.completions for t in group]
+    return SetStats(
+        problems=graded.num_problems,
+        samples=int(np.min(graded.n)),
+        accuracy=avg_at_n(graded.n, graded.c),
+        code_frequency=code_frequency(texts, rule),
+    )
+
+
+def load_set(store: Path) -> GradedSamples:
+    """The graded set of ``store`` (texts included)."""
+    return load_graded(graded_path(store))

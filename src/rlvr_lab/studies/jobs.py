@@ -1,0 +1,161 @@
+"""The units of work of a study, as :func:`rlvr_lab.studies.parallel.run_jobs` runs them.
+
+Each job is a frozen, picklable dataclass that knows its output files: ``finished()`` reads them (a re-run skips
+finished jobs), ``run()`` resumes from whatever a killed run left, and ``progress_file()`` names the file that
+grows by one line per unit of work.
+
+- :class:`TrainJob`: one training run (:func:`rlvr_lab.rl.trainer.train`, resumed from its last checkpoint when
+  its directory already holds one), then its final held-out evaluation store graded;
+- :class:`SampleJob`: sample a model on a problem set and grade the samples (:mod:`.evaluation`);
+- :class:`PerplexityJob`: the perplexity of each model's responses under every model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlvr_lab.engines import SamplingConfig
+from rlvr_lab.rl.config import TrainConfig
+from rlvr_lab.studies.evaluation import ProblemSet, grade_store, graded_path, sample
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One training run and the grading of its final evaluation."""
+
+    name: str
+    phase: str
+    config: TrainConfig
+    after: tuple[str, ...] = ()
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.out)
+
+    @property
+    def model_dir(self) -> Path:
+        """The final policy (written by the trainer after the last step)."""
+        return self.run_dir / "model"
+
+    @property
+    def eval_problems(self) -> ProblemSet:
+        return ProblemSet(self.config.eval_split, self.config.eval_limit or 0, self.config.eval_data)
+
+    @property
+    def final_store(self) -> Path:
+        from rlvr_lab.rl.evaluate import eval_store_path
+
+        return eval_store_path(self.run_dir, self.config.steps)
+
+    @property
+    def total(self) -> int:
+        return self.config.steps
+
+    def progress_file(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def finished(self) -> bool:
+        return (self.model_dir / "rlvr_train.json").is_file() and graded_path(self.final_store).is_file()
+
+    def run(self) -> None:
+        from rlvr_lab.rl.trainer import train
+
+        if not (self.model_dir / "rlvr_train.json").is_file():
+            resume = (self.run_dir / "config.yaml").is_file()
+            train(self.config, resume=resume, show_progress=False)
+        grade_store(self.final_store, self.eval_problems)
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    """Sample ``model`` on ``problems`` into ``store`` and grade it."""
+
+    name: str
+    phase: str
+    model: str
+    """A model spec for :func:`rlvr_lab.models.load_model` (profile name or folder)."""
+    problems: ProblemSet
+    sampling: SamplingConfig
+    store: Path
+    batch_size: int = 256
+    after: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.problems.limit * self.sampling.n
+
+    def progress_file(self) -> Path:
+        return self.store
+
+    def finished(self) -> bool:
+        return graded_path(self.store).is_file()
+
+    def run(self) -> None:
+        sample(self.model, self.problems, self.sampling, self.store, self.batch_size)
+        grade_store(self.store, self.problems)
+
+
+@dataclass(frozen=True)
+class PerplexityJob:
+    """Perplexity of each store's responses under each model, written as ``out`` (JSON, atomically).
+
+    ``responses`` holds (label, store) pairs; the first ``per_problem`` samples of each problem are scored, with
+    the same prompt the samples were drawn from. All models must share one tokenizer (the organisms do).
+    """
+
+    name: str
+    phase: str
+    models: tuple[tuple[str, str], ...]
+    """(label, model spec) pairs: the columns."""
+    responses: tuple[tuple[str, Path], ...]
+    """(label, sample store) pairs: the rows."""
+    problems: ProblemSet
+    per_problem: int
+    out: Path
+    after: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return 1
+
+    def progress_file(self) -> None:
+        return None
+
+    def finished(self) -> bool:
+        return self.out.is_file()
+
+    def run(self) -> None:
+        from rlvr_lab.analysis.perplexity import ScoredResponses, perplexity_matrix
+        from rlvr_lab.models import load_model
+        from rlvr_lab.prompts import encode_prompt, resolve_template
+        from rlvr_lab.store import read_sample_table
+        from rlvr_lab.studies.evaluation import TEMPLATE
+
+        loaded = {label: load_model(spec) for label, spec in self.models}
+        tokenizer = next(iter(loaded.values()))[1]
+        template = resolve_template(TEMPLATE)
+        prompts = {p.id: encode_prompt(template, p, tokenizer) for p in self.problems.load()}
+        responses = {}
+        for label, store in self.responses:
+            table = read_sample_table(store)
+            rows = zip(
+                table.column("problem_id").to_pylist(),
+                table.column("sample_idx").to_pylist(),
+                table.column("token_ids").to_pylist(),
+                strict=True,
+            )
+            kept = sorted((pid, idx, ids) for pid, idx, ids in rows if idx < self.per_problem and pid in prompts)
+            responses[label] = ScoredResponses([prompts[pid] for pid, _, _ in kept], [ids for _, _, ids in kept])
+        matrix = perplexity_matrix(
+            {label: model for label, (model, _) in loaded.items()},
+            responses,
+            batch_size=64,
+            pad_token_id=tokenizer.pad_token_id or 0,
+        )
+        tmp = self.out.with_name(self.out.name + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(matrix.as_dict(), indent=2) + "\n")
+        os.replace(tmp, self.out)
