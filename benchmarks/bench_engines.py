@@ -3,7 +3,8 @@
 Config-built Llama models of about 2M and 20M parameters (:func:`rlvr_lab.models.tiny_llama`), 64 distinct
 prompts of 16 tokens (batch 64, one sample each, so prompt sharing gives the engine no edge), 128 new tokens,
 sampling at temperature 1 with no truncation, eos disabled on both sides so every completion has full length.
-The engines alternate ``--repeats`` times and each keeps its fastest run: the machine is shared and noisy, so
+The engines alternate ``--repeats`` times and each keeps its fastest run (wall clock and, more stable
+on a shared machine, the process's CPU time): the machine is shared and noisy, so
 only ratios measured side by side in one run mean anything. One intra-op thread by default: on a shared
 two-core machine a second OpenMP thread makes every parallel kernel (SDPA above all) wait a scheduler slice
 for a busy core, and the timings then measure the other tenants rather than the engines.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -36,10 +38,22 @@ MODELS = {
 PROMPT_LEN = 16
 
 
-def time_generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int) -> float:
-    """Seconds for one batched ``generate`` call (sampling, T=1, no top-k/top-p, no eos)."""
+class Timing(NamedTuple):
+    """Wall-clock seconds, and CPU seconds of this process (what the work cost, whoever else shares the cores)."""
+
+    wall: float
+    cpu: float
+
+
+def timed(work: Callable[[], object]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def run_generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int) -> None:
+    """One batched ``generate`` call: sampling at T=1, no top-k/top-p, no eos."""
     torch.manual_seed(0)
-    start = time.perf_counter()
     with torch.inference_mode():
         out = model.generate(
             input_ids=prompts,
@@ -52,20 +66,14 @@ def time_generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int
             eos_token_id=None,
             pad_token_id=0,
         )
-    elapsed = time.perf_counter() - start
     assert out.shape == (prompts.shape[0], prompts.shape[1] + new_tokens), out.shape
-    return elapsed
 
 
-def time_engine(engine: TorchEngine, prompts: torch.Tensor, new_tokens: int) -> float:
-    """Seconds for one ``engine.sample`` call over the same prompts and settings."""
+def run_engine(engine: TorchEngine, prompts: torch.Tensor, new_tokens: int) -> None:
+    """One ``engine.sample`` call over the same prompts and settings."""
     requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
-    config = SamplingConfig(temperature=1.0, max_new_tokens=new_tokens)
-    start = time.perf_counter()
-    out = engine.sample(requests, config)
-    elapsed = time.perf_counter() - start
+    out = engine.sample(requests, SamplingConfig(temperature=1.0, max_new_tokens=new_tokens))
     assert all(c[0].num_tokens == new_tokens for c in out)
-    return elapsed
 
 
 def bench_model(name: str, batch: int, new_tokens: int, repeats: int, paths: bool) -> None:
@@ -75,21 +83,26 @@ def bench_model(name: str, batch: int, new_tokens: int, repeats: int, paths: boo
     tokenizer = build_char_tokenizer()  # only decodes the text field; ids above its vocabulary decode to ""
     prompts = torch.randint(3, vocab, (batch, PROMPT_LEN), generator=torch.Generator().manual_seed(0))
 
-    def engine_runner(path: DecoderPath) -> Callable[[], float]:
-        return lambda: time_engine(TorchEngine(model, tokenizer, eos_token_ids=(), path=path), prompts, new_tokens)
+    def engine_runner(path: DecoderPath) -> Callable[[], None]:
+        return lambda: run_engine(TorchEngine(model, tokenizer, eos_token_ids=(), path=path), prompts, new_tokens)
 
-    runners = {"hf generate": lambda: time_generate(model, prompts, new_tokens), "torch (lean)": engine_runner("lean")}
+    runners = {"hf generate": lambda: run_generate(model, prompts, new_tokens), "torch (lean)": engine_runner("lean")}
     if paths:
         runners["torch (generic)"] = engine_runner("generic")
-    best = {label: float("inf") for label in runners}
+    runs: dict[str, list[Timing]] = {label: [] for label in runners}
     for _ in range(repeats):
-        for label, run in runners.items():
-            best[label] = min(best[label], run())
+        for label, work in runners.items():
+            runs[label].append(timed(work))
+    best = {label: Timing(min(t.wall for t in ts), min(t.cpu for t in ts)) for label, ts in runs.items()}
+    base = best["hf generate"]
     tokens = batch * new_tokens
     print(f"\n{name} model: {params / 1e6:.1f}M parameters, batch {batch}, {new_tokens} new tokens, best of {repeats}")
-    for label, seconds in best.items():
-        ratio = best["hf generate"] / seconds
-        print(f"  {label:<16} {tokens / seconds:9.0f} tokens/s   {seconds:7.2f} s   {ratio:5.2f}x generate")
+    print(f"  {'':<16} {'tokens/s':>9}  {'wall s':>7}  {'cpu s':>7}  {'x generate (wall)':>17}  {'(cpu)':>6}")
+    for label, t in best.items():
+        print(
+            f"  {label:<16} {tokens / t.wall:9.0f}  {t.wall:7.2f}  {t.cpu:7.2f}  "
+            f"{base.wall / t.wall:17.2f}  {base.cpu / t.cpu:6.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Differential test: our clipped GRPO loss against the loss TRL's real ``GRPOTrainer._compute_loss`` computes.
 
 A real ``GRPOTrainer`` is built on a tiny config-built Llama; both sides score the same prompt/completion ids
+(each in its own padding layout)
 with the same model, advantages and old log-probs (perturbed so that tokens are clipped on both sides).
 Aggregations TRL shares with us: ``grpo`` = seq-mean-token-mean, ``bnpo`` = token-mean (per batch),
 ``dapo`` = token-mean with a global token count, ``dr_grpo`` = seq-mean-token-sum-norm with L_max =
@@ -58,6 +59,21 @@ def _trainer(loss_type: str, beta: float, tmp_path) -> trl.GRPOTrainer:
     return trainer
 
 
+def _trl_layout(prompts: list[list[int]], completions: list[list[int]]) -> dict[str, torch.Tensor]:
+    """TRL's layout: prompts left-padded, completions right-padded (pad id 0)."""
+    P, C = max(map(len, prompts)), max(map(len, completions))
+    out = {
+        name: torch.zeros(len(prompts), width, dtype=torch.long)
+        for name, width in (("prompt_ids", P), ("prompt_mask", P), ("completion_ids", C), ("completion_mask", C))
+    }
+    for i, (p, c) in enumerate(zip(prompts, completions, strict=True)):
+        out["prompt_ids"][i, P - len(p) :] = torch.tensor(p)
+        out["prompt_mask"][i, P - len(p) :] = 1
+        out["completion_ids"][i, : len(c)] = torch.tensor(c)
+        out["completion_mask"][i, : len(c)] = 1
+    return out
+
+
 def _inputs(seed: int) -> tuple[list[list[int]], list[list[int]], torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     prompts = [[int(t) for t in torch.randint(3, 90, (n,), generator=gen)] for n in (3, 5, 2, 4, 5)]
@@ -82,19 +98,11 @@ def test_clipped_loss_matches_trl(loss_type: str, aggregation: str, beta: float,
     model = trainer.model
     for seed in (0, 1):
         prompts, completions, advantages, noise = _inputs(seed)
-        batch = pack(prompts, completions, pad_id=0)
-        P = batch.input_ids.shape[1] - batch.num_completion_columns
+        batch = pack(prompts, completions, pad_id=0)  # ours: prompt + completion, right-padded
         logprobs, _ = token_logprobs(model, batch)
         old = (logprobs.detach() + noise) * batch.completion_mask  # ratios far from 1: both sides clip
         ref = (logprobs.detach() - noise.flip(0)) * batch.completion_mask
-        inputs = {
-            "prompt_ids": batch.input_ids[:, :P],
-            "prompt_mask": batch.attention_mask[:, :P],
-            "completion_ids": batch.completion_ids,
-            "completion_mask": batch.completion_mask.long(),
-            "advantages": advantages,
-            "old_per_token_logps": old,
-        }
+        inputs = {**_trl_layout(prompts, completions), "advantages": advantages, "old_per_token_logps": old}
         norm = Normaliser.of(batch.completion_mask, max_len=MAX_COMPLETION)
         if loss_type == "dapo":
             # dapo divides by the token count of the whole generation batch: pretend it is twice this batch.
@@ -115,3 +123,9 @@ def test_clipped_loss_matches_trl(loss_type: str, aggregation: str, beta: float,
         assert metrics["actor/clip_frac_high"] == pytest.approx(trainer._metrics["train"]["clip_ratio/high_mean"][0])
         if beta:
             assert metrics["actor/kl"] == pytest.approx(trainer._metrics["train"]["kl"][0], abs=1e-6)
+        # The same loss means the same update: compare the gradients too.
+        params = [p for p in model.parameters() if p.requires_grad]
+        ours_grad = torch.autograd.grad(ours, params)
+        theirs_grad = torch.autograd.grad(theirs, params)
+        for mine, trl_grad in zip(ours_grad, theirs_grad, strict=True):
+            torch.testing.assert_close(mine, trl_grad, atol=1e-6, rtol=1e-4)

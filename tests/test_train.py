@@ -169,7 +169,9 @@ def test_presets_log_clip_fractions(assets: Path, tmp_path: Path, preset: str, o
         assert low + high > 0.0  # four updates at lr 0.05 move the policy out of the trust region
 
 
-def test_one_shot_fills_every_slot(assets: Path, tmp_path: Path) -> None:
-    run = train(_config(assets, tmp_path / "run", one_shot="q05", steps=1, eval_every=0), show_progress=False)
+def test_one_shot_fills_every_slot_and_tensorboard_logs(assets: Path, tmp_path: Path) -> None:
+    config = _config(assets, tmp_path / "run", one_shot="q05", steps=1, eval_every=0, tensorboard=True)
+    run = train(config, show_progress=False)
     problems = json.loads((run / "problems.jsonl").read_text().splitlines()[0])
     assert list(problems["accuracy"]) == ["q05"]
+    assert list((run / "tb").glob("events.out.tfevents.*"))

@@ -65,7 +65,8 @@ def stats(
     problems: Annotated[int, typer.Option(help="Test problems (problem types in round-robin order).")] = 120,
     rule: Annotated[RuleName, typer.Option(help="Code/language rule.")] = "contains_python",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 512,
+    batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 256,
+    threads: Annotated[int, typer.Option(help="Torch CPU threads (one is fastest on a shared CPU).")] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead.")] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
@@ -80,7 +81,7 @@ def stats(
 
     console = Console(stderr=True)
     try:
-        config = StatsConfig(n=n, problems=problems, rule=rule, seed=seed, batch_size=batch_size)
+        config = StatsConfig(n=n, problems=problems, rule=rule, seed=seed, batch_size=batch_size, threads=threads)
         columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("sampling", total=n * problems)

@@ -1,8 +1,8 @@
 """A lean forward pass for Llama-like models (Llama, Qwen2, Qwen3, Mistral) over a preallocated KV cache.
 
 Why: on CPU with small models, ``generate`` spends most of a decode step in Python (module calls, mask
-building, cache bookkeeping) and in ``torch.cat`` growing the cache. This path runs the same maths with a
-few dozen tensor ops per layer and writes each new key/value into its place.
+building, cache bookkeeping) and in ``torch.cat`` growing the cache. This path runs the same maths with
+about twenty tensor ops per layer and writes each new key/value into its place.
 
 - Weights are taken from the live model at the start of every ``sample`` call, never kept across calls:
   the RL trainer changes them between calls. The q/k/v and gate/up projections are concatenated then (one

@@ -40,6 +40,10 @@ class TrainConfig:
     """AdamW decoupled weight decay."""
     bucket_batches: int = 16
     """Batches drawn at a time, sorted by length and cut into batches of similar lengths."""
+    threads: int = 1
+    """Torch CPU threads while training. Pinned because float sums depend on the thread count, so the same seed
+    gives the same weights on any machine; one thread is also the fastest on a shared, oversubscribed CPU, where
+    each op of a multi-threaded torch waits for its descheduled sibling threads (measured here: 9x slower)."""
 
     def lr_at(self, step: int) -> float:
         """Learning rate for 0-based ``step``: warmup, then cosine from ``lr`` to ``lr * min_lr_ratio``."""

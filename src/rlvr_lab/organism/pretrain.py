@@ -22,6 +22,7 @@ import itertools
 import json
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,17 @@ def collate(examples: list[Example], tokenizer: PreTrainedTokenizerBase) -> Batc
     return ids, mask, labels
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def bucketed_batches(examples: Iterator[Example], batch_size: int, pool: int, seed: int) -> Iterator[list[Example]]:
     """Batches of similar-length examples: ``pool`` batches' worth sorted by length, served in a random order."""
     rng = random.Random(f"organism-batches:{seed}")
@@ -84,6 +96,17 @@ def pretrain(
     progress: ProgressFn | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
     """Train a fresh organism; return ``(model, tokenizer, per-step losses)``, the model in eval mode."""
+    with torch_threads(train.threads):
+        return _pretrain(corpus, model_config, train, seed, progress)
+
+
+def _pretrain(
+    corpus: CorpusConfig,
+    model_config: ModelConfig,
+    train: TrainConfig,
+    seed: int,
+    progress: ProgressFn | None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
     tokenizer = build_char_tokenizer()
     model = tiny_llama(
         vocab_size=len(tokenizer),

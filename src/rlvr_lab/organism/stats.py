@@ -40,8 +40,10 @@ class StatsConfig:
     """Sampling seed."""
     max_new_tokens: int = 128
     """Cap on a response's length (corpus solutions stay under ~90 characters)."""
-    batch_size: int = 512
+    batch_size: int = 256
     """Rows the torch engine keeps busy."""
+    threads: int = 1
+    """Torch CPU threads while sampling (one is fastest on a shared, oversubscribed CPU)."""
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.problems < 1:
@@ -132,6 +134,7 @@ def measure(
     from rlvr_lab.grading import Grader, last_boxed
     from rlvr_lab.metrics import pass_at_k_curve
     from rlvr_lab.models import load_model
+    from rlvr_lab.organism.pretrain import torch_threads
     from rlvr_lab.organism.tasks import organism_problems
     from rlvr_lab.prompts import PROMPTS, encode_prompt
 
@@ -146,7 +149,8 @@ def measure(
     ]
     sampling = SamplingConfig(n=config.n, temperature=1.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
     engine = make_engine("torch", model, tokenizer, batch_size=config.batch_size)
-    completions = engine.sample(requests, sampling, progress)
+    with torch_threads(config.threads):
+        completions = engine.sample(requests, sampling, progress)
 
     texts = [[c.text for c in group] for group in completions]
     with Grader() as grader:

@@ -1,15 +1,18 @@
 """Teacher-forced per-token log-probabilities and entropies of completions under a causal LM.
 
-Layout (the one TRL's ``GRPOTrainer`` uses, so the two compute the same numbers): prompts are LEFT-padded to the
-longest prompt ``P`` and completions RIGHT-padded to the longest completion ``C``::
+Layout: each row is its prompt followed directly by its completion, RIGHT-padded to the longest row::
 
-    [pad pad p0 p1 p2 | c0 c1 c2 pad]      input_ids      (B, P + C)
-    [ 0   0  1  1  1  |  1  1  1   0 ]      attention_mask (B, P + C)
-                      [  1  1  1   0 ]      completion_mask (B, C)
+    input_ids        [p0 p1 p2 c0 c1 c2 pad pad]      (B, T)
+    completion_ids            [c0 c1 c2 pad]           (B, C)
+    completion_mask           [ 1  1  1   0]           (B, C)
+    positions                 [ 2  3  4   5]           (B, C): the logit column that predicts c_t, len(p) - 1 + t
 
-so every completion starts at column ``P`` and only the last ``C + 1`` positions need logits (``logits_to_keep``):
-the logit at column ``P - 1 + t`` predicts completion token ``t``. Position ids count real tokens only
-(``cumsum(mask) - 1``), so a left-padded prompt sees the same positions as an unpadded one.
+Why this layout and not TRL's (prompts left-padded, completions right-padded, which pads every row to
+``max prompt + max completion``): a row here costs only ``max(prompt + completion)`` columns, a large saving when
+both prompts and completions vary in length, as on the organism. Padding sits after every real token, so a causal
+model needs no attention mask: real positions never attend to it, positions count from 0 in every row, and the
+model can use its fused causal attention path. Only the logits from the earliest completion start onward are
+computed (``logits_to_keep``).
 """
 
 from __future__ import annotations
@@ -27,13 +30,11 @@ class PackedBatch:
     """Prompt + completion token ids laid out for one forward pass (see the module docstring)."""
 
     input_ids: torch.Tensor
-    """(B, P + C) token ids, pads where the attention mask is 0."""
-    attention_mask: torch.Tensor
-    """(B, P + C) 1 for real tokens."""
-    position_ids: torch.Tensor
-    """(B, P + C) position of each real token within its own sequence."""
+    """(B, T) prompt then completion, right-padded."""
+    prompt_lengths: torch.Tensor
+    """(B,) prompt tokens per row."""
     completion_ids: torch.Tensor
-    """(B, C) completion token ids (right-padded)."""
+    """(B, C) completion token ids, right-padded."""
     completion_mask: torch.Tensor
     """(B, C) float, 1 for real completion tokens."""
 
@@ -41,18 +42,29 @@ class PackedBatch:
     def num_completion_columns(self) -> int:
         return self.completion_ids.shape[1]
 
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(B,) real tokens per row (prompt + completion)."""
+        return self.prompt_lengths + self.completion_mask.sum(dim=1).long()
+
+    @property
+    def positions(self) -> torch.Tensor:
+        """(B, C) logit column predicting completion token t: ``prompt_length - 1 + t``."""
+        t = torch.arange(self.num_completion_columns, device=self.input_ids.device)
+        return self.prompt_lengths.unsqueeze(1) - 1 + t
+
     def to(self, device: str | torch.device) -> PackedBatch:
         """The same batch on ``device``."""
         return PackedBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
 
-    def rows(self, index: slice | torch.Tensor) -> PackedBatch:
-        """A sub-batch of rows (same column layout)."""
+    def rows(self, index: torch.Tensor) -> PackedBatch:
+        """The rows ``index``, with columns that are padding in all of them dropped."""
+        lengths = self.lengths[index]
+        completion = self.completion_mask[index]
+        T = int(lengths.max())
+        C = int(completion.sum(dim=1).max())
         return PackedBatch(
-            self.input_ids[index],
-            self.attention_mask[index],
-            self.position_ids[index],
-            self.completion_ids[index],
-            self.completion_mask[index],
+            self.input_ids[index, :T], self.prompt_lengths[index], self.completion_ids[index, :C], completion[:, :C]
         )
 
 
@@ -62,15 +74,18 @@ def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
         raise ValueError(f"need as many prompts as completions (> 0), got {len(prompts)} and {len(completions)}")
     if min(map(len, prompts)) < 1 or min(map(len, completions)) < 1:
         raise ValueError("every prompt and completion needs at least one token")
-    B, P, C = len(prompts), max(map(len, prompts)), max(map(len, completions))
-    ids = torch.full((B, P + C), pad_id, dtype=torch.long)
-    attn = torch.zeros((B, P + C), dtype=torch.long)
+    B = len(prompts)
+    T = max(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
+    C = max(map(len, completions))
+    ids = torch.full((B, T), pad_id, dtype=torch.long)
+    completion_ids = torch.full((B, C), pad_id, dtype=torch.long)
+    mask = torch.zeros((B, C))
     for i, (p, c) in enumerate(zip(prompts, completions, strict=True)):
-        ids[i, P - len(p) : P] = torch.tensor(p, dtype=torch.long)
-        ids[i, P : P + len(c)] = torch.tensor(c, dtype=torch.long)
-        attn[i, P - len(p) : P + len(c)] = 1
-    position_ids = (attn.cumsum(dim=1) - 1).clamp(min=0)
-    return PackedBatch(ids, attn, position_ids, ids[:, P:], attn[:, P:].float())
+        ids[i, : len(p) + len(c)] = torch.tensor([*p, *c], dtype=torch.long)
+        completion_ids[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[i, : len(c)] = 1.0
+    prompt_lengths = torch.tensor([len(p) for p in prompts], dtype=torch.long)
+    return PackedBatch(ids, prompt_lengths, completion_ids, mask)
 
 
 def token_logprobs(
@@ -78,24 +93,20 @@ def token_logprobs(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(log π(c_t | prefix) (B, C), entropy of π at each completion position (B, C) or None)``.
 
-    Raw temperature-1 distribution. Gradients flow through the log-probs when grad mode is on; the entropy
-    carries gradient only when the caller's grad mode is on as well (it is needed for an entropy bonus).
-    Computed as ``logit[y] - logsumexp(logits)`` so no (B, C, V) log-softmax copy is kept for the log-probs.
+    Raw temperature-1 distribution; values at padded completion columns are meaningless (mask them). Gradients
+    flow when grad mode is on, through the entropy as well. Computed as ``logit[y] - logsumexp(logits)``, so no
+    (B, C, V) log-softmax is kept for the log-probs.
     """
-    C = batch.num_completion_columns
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        position_ids=batch.position_ids,
-        logits_to_keep=C + 1,
-        use_cache=False,
-    )
-    logits = out.logits[:, :-1].float()  # (B, C, V): column t predicts completion token t
+    T = batch.input_ids.shape[1]
+    first = int(batch.prompt_lengths.min()) - 1  # the earliest logit column any completion needs
+    out = model(input_ids=batch.input_ids, logits_to_keep=T - first, use_cache=False)
+    logits = out.logits[:, :-1].float()  # (B, T - 1 - first, V): column j predicts token first + j + 1
+    columns = (batch.positions - first).clamp(max=logits.shape[1] - 1)  # (B, C); padded columns clamp harmlessly
+    logits = logits.gather(1, columns.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, C, V)
     lse = torch.logsumexp(logits, dim=-1)  # (B, C)
     picked = logits.gather(-1, batch.completion_ids.unsqueeze(-1)).squeeze(-1)  # (B, C)
-    logprobs = picked - lse
     entropy = None
     if with_entropy:
         probs = torch.softmax(logits, dim=-1)
         entropy = lse - (probs * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
-    return logprobs, entropy
+    return picked - lse, entropy

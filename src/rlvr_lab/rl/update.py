@@ -65,27 +65,12 @@ def micro_batches(config: UpdateConfig, order: np.ndarray, lengths: np.ndarray) 
     return out
 
 
-def trim(batch: PackedBatch) -> PackedBatch:
-    """Drop prompt columns that are padding in every row and completion columns past the longest completion."""
-    prompt_width = batch.input_ids.shape[1] - batch.num_completion_columns
-    used = batch.attention_mask.any(dim=0)
-    first = int(used[:prompt_width].nonzero()[0])
-    last = int(batch.completion_mask.any(dim=0).nonzero()[-1]) + 1
-    return PackedBatch(
-        batch.input_ids[:, first : prompt_width + last],
-        batch.attention_mask[:, first : prompt_width + last],
-        batch.position_ids[:, first : prompt_width + last],
-        batch.completion_ids[:, :last],
-        batch.completion_mask[:, :last],
-    )
-
-
 @torch.no_grad()
 def reference_logprobs(model: PreTrainedModel, batch: PackedBatch, chunks: list[torch.Tensor]) -> torch.Tensor:
     """``log π(c_t)`` of every row under ``model`` (B, C), computed chunk by chunk in the given grouping."""
     out = torch.zeros_like(batch.completion_mask)
     for rows in chunks:
-        part = trim(batch.rows(rows))
+        part = batch.rows(rows)
         logprobs, _ = token_logprobs(model, part)
         out[rows, : part.num_completion_columns] = logprobs
     return out
@@ -108,7 +93,7 @@ def update_policy(
     ``actor/grad_norm`` (before clipping) and ``optim/updates``.
     """
     num_rows = batch.input_ids.shape[0]
-    lengths = batch.attention_mask.sum(dim=1).cpu().numpy()
+    lengths = batch.lengths.cpu().numpy()
     plan = [micro_batches(config, epoch_order(num_rows, seed, step, e), lengths) for e in range(config.schedule.epochs)]
     first_epoch_chunks = [rows for mini in plan[0] for rows in mini]
     old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks)
@@ -128,7 +113,7 @@ def update_policy(
                 max_len=config.max_len,
             )
             for rows in mini:
-                part = trim(batch.rows(rows))
+                part = batch.rows(rows)
                 C = part.num_completion_columns
                 logprobs, entropy = token_logprobs(model, part, with_entropy=True)
                 if not wants_entropy_grad:

@@ -22,16 +22,10 @@ from typing import Any
 import numpy as np
 
 from rlvr_lab.report import Table
+from rlvr_lab.studies import settings
 from rlvr_lab.studies.evaluation import SetStats, load_set, set_stats
 from rlvr_lab.studies.jobs import SampleJob, TrainJob
-from rlvr_lab.studies.settings import (
-    EvalSettings,
-    TrainingSettings,
-    base_eval_job,
-    base_store,
-    run_dir,
-    train_config,
-)
+from rlvr_lab.studies.settings import EvalSettings, TrainingSettings, base_eval_job, base_store, run_dir
 
 PRESET_ORDER: tuple[str, ...] = ("clip", "no-clip", "on-policy-batch", "small-rollout")
 
@@ -53,18 +47,16 @@ class AblationConfig:
 def train_job(
     root: Path, preset: str, seed: int, config: AblationConfig, training: TrainingSettings, evaluation: EvalSettings
 ) -> TrainJob:
-    return TrainJob(
-        name=f"train {config.profile} {config.reward} {preset} s{seed}",
-        phase="training",
-        config=train_config(
-            training,
-            evaluation,
-            model=config.profile,
-            reward=config.reward,
-            preset=preset,
-            seed=seed,
-            out=run_dir(root, config.profile, config.reward, preset, seed),
-        ),
+    """The run of one (preset, seed) cell (``clip`` with seed 0 may be a spurious-rewards run: same name, same run)."""
+    return settings.train_job(
+        f"train {config.profile} {config.reward} {preset} s{seed}",
+        training,
+        evaluation,
+        model=config.profile,
+        reward=config.reward,
+        preset=preset,
+        seed=seed,
+        out=run_dir(root, config.profile, config.reward, preset, seed),
     )
 
 

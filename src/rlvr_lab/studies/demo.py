@@ -68,7 +68,7 @@ FULL = DemoConfig()
 """The default demo (about 20 minutes on two idle cores)."""
 
 QUICK = DemoConfig(
-    training=TrainingSettings(steps=4, train_problems=120, eval_every=2, save_every=2),
+    training=TrainingSettings(steps=4, train_problems=120, save_every=2, curve_problems=12),
     evaluation=EvalSettings(problems=36, samples=4),
     ablation=ablation.AblationConfig(seeds=(0, 1)),
     boundary=boundary.BoundaryConfig(problems=12, samples=64, perplexity_samples=2, resamples=200),

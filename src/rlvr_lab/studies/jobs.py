@@ -5,7 +5,7 @@ finished jobs), ``run()`` resumes from whatever a killed run left, and ``progres
 grows by one line per unit of work.
 
 - :class:`TrainJob`: one training run (:func:`rlvr_lab.rl.trainer.train`, resumed from its last checkpoint when
-  its directory already holds one), then its final held-out evaluation store graded;
+  its directory already holds one), then its final policy sampled and graded on the study's evaluation set;
 - :class:`SampleJob`: sample a model on a problem set and grade the samples (:mod:`.evaluation`);
 - :class:`PerplexityJob`: the perplexity of each model's responses under every model.
 """
@@ -24,11 +24,20 @@ from rlvr_lab.studies.evaluation import ProblemSet, grade_store, graded_path, sa
 
 @dataclass(frozen=True)
 class TrainJob:
-    """One training run and the grading of its final evaluation."""
+    """One training run, then its final policy evaluated like the base model (``final_eval.jsonl``, graded).
+
+    The trainer's own held-out evaluations (before the first step and after the last) draw the training curves;
+    the final evaluation here uses the study's problems, samples and seed, so it compares with the base model's
+    evaluation sample for sample.
+    """
 
     name: str
     phase: str
     config: TrainConfig
+    problems: ProblemSet
+    """Problems of the final evaluation."""
+    sampling: SamplingConfig
+    """Sampling of the final evaluation."""
     after: tuple[str, ...] = ()
 
     @property
@@ -41,14 +50,8 @@ class TrainJob:
         return self.run_dir / "model"
 
     @property
-    def eval_problems(self) -> ProblemSet:
-        return ProblemSet(self.config.eval_split, self.config.eval_limit or 0, self.config.eval_data)
-
-    @property
     def final_store(self) -> Path:
-        from rlvr_lab.rl.evaluate import eval_store_path
-
-        return eval_store_path(self.run_dir, self.config.steps)
+        return self.run_dir / "final_eval.jsonl"
 
     @property
     def total(self) -> int:
@@ -66,7 +69,8 @@ class TrainJob:
         if not (self.model_dir / "rlvr_train.json").is_file():
             resume = (self.run_dir / "config.yaml").is_file()
             train(self.config, resume=resume, show_progress=False)
-        grade_store(self.final_store, self.eval_problems)
+        sample(str(self.model_dir), self.problems, self.sampling, self.final_store, self.config.engine_batch_size)
+        grade_store(self.final_store, self.problems)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ A study varies only a few things per run (model, reward, preset, seed); everythi
 the same run, in the same folder (:func:`run_dir`), trained once. The ablation's ``clip`` run with seed 0 is, for
 example, the spurious-rewards table's random-reward run of the same profile.
 
-"Before" and "after" are measured alike: the base model's evaluation and the trainer's final held-out evaluation
-share problems, samples per problem, temperature and generation budget; the base is sampled with seed 0 and a
-run's final evaluation with the run's seed (seed-0 runs therefore see the same random numbers as the base).
+"Before" and "after" are measured alike, by the same evaluation (:class:`EvalSettings`): the base model once per
+model, each run's final policy after training. All of them sample with seed 0, so every model draws with the same
+random numbers for the same (problem, sample index) and a change is the model's, not the dice's; a run's seed
+changes its training (data order, rollouts, random rewards), not its evaluation. The trainer's own small periodic
+evaluations (``curve_problems`` × ``curve_samples``) only draw the training curves.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.rl.config import TrainConfig, resolve_config
 from rlvr_lab.studies.evaluation import TEMPLATE, ProblemSet
-from rlvr_lab.studies.jobs import SampleJob
+from rlvr_lab.studies.jobs import SampleJob, TrainJob
 
 BASE_SEED = 0
 """Sampling seed of every base-model evaluation."""
@@ -37,8 +39,12 @@ class TrainingSettings:
     """Training problems: the first N of the organism train split."""
     max_new_tokens: int = 128
     """Generation budget of rollouts and evaluations (organism solutions stay under ~90 tokens)."""
-    eval_every: int = 10
-    """Held-out evaluation every N steps, for the training curves (also before the first and after the last)."""
+    eval_every: int = 0
+    """The trainer's held-out evaluation every N steps (0: only before the first step and after the last)."""
+    curve_problems: int = 30
+    """Problems of the trainer's evaluations (training curves only; the tables use :class:`EvalSettings`)."""
+    curve_samples: int = 2
+    """Samples per problem of the trainer's evaluations."""
     save_every: int = 10
     """Resumable checkpoint every N steps."""
     engine_batch_size: int = 128
@@ -78,6 +84,29 @@ def run_dir(root: Path, model: str, reward: str, preset: str, seed: int) -> Path
     return Path(root) / "runs" / slug(model) / slug(reward) / f"{slug(preset)}-s{seed}"
 
 
+def train_job(
+    name: str,
+    training: TrainingSettings,
+    evaluation: EvalSettings,
+    *,
+    model: str,
+    reward: str,
+    preset: str,
+    seed: int,
+    out: Path,
+    after: tuple[str, ...] = (),
+) -> TrainJob:
+    """One run of a study: its resolved config, and the final evaluation of its policy."""
+    return TrainJob(
+        name=name,
+        phase="training",
+        config=train_config(training, evaluation, model=model, reward=reward, preset=preset, seed=seed, out=out),
+        problems=evaluation.problem_set(),
+        sampling=evaluation.sampling(training.max_new_tokens),
+        after=after,
+    )
+
+
 def train_config(
     training: TrainingSettings,
     evaluation: EvalSettings,
@@ -100,8 +129,8 @@ def train_config(
             "train_limit": training.train_problems,
             "eval_data": "organism",
             "eval_split": "test",
-            "eval_limit": evaluation.problems,
-            "eval_samples": evaluation.samples,
+            "eval_limit": training.curve_problems,
+            "eval_samples": training.curve_samples,
             "eval_temperature": evaluation.temperature,
             "prompt": TEMPLATE,
             "reward": reward,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_lab.report import Table
+from rlvr_lab.studies import settings
 from rlvr_lab.studies.evaluation import ProblemSet, SetStats, load_set, set_stats
 from rlvr_lab.studies.jobs import SampleJob, TrainJob
 from rlvr_lab.studies.settings import (
@@ -32,7 +33,6 @@ from rlvr_lab.studies.settings import (
     base_store,
     run_dir,
     slug,
-    train_config,
 )
 
 SIGNALS: tuple[str, ...] = ("ground_truth", "majority_vote", "format", "random:0.5", "incorrect", "python")
@@ -88,18 +88,15 @@ def train_job(
     root: Path, model: str, reward: str, config: SpuriousConfig, training: TrainingSettings, evaluation: EvalSettings
 ) -> TrainJob:
     """The run of ``model`` with ``reward`` (its name and folder are shared with any study training the same)."""
-    return TrainJob(
-        name=f"train {model} {reward} {config.preset} s{config.seed}",
-        phase="training",
-        config=train_config(
-            training,
-            evaluation,
-            model=model,
-            reward=reward_spec(reward, root, model, config.incorrect_votes),
-            preset=config.preset,
-            seed=config.seed,
-            out=run_dir(root, model, reward, config.preset, config.seed),
-        ),
+    return settings.train_job(
+        f"train {model} {reward} {config.preset} s{config.seed}",
+        training,
+        evaluation,
+        model=model,
+        reward=reward_spec(reward, root, model, config.incorrect_votes),
+        preset=config.preset,
+        seed=config.seed,
+        out=run_dir(root, model, reward, config.preset, config.seed),
         after=(f"base votes {model}",) if reward == "incorrect" else (),
     )
 

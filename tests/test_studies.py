@@ -1,0 +1,110 @@
+"""The studies' plans and tables, without training: which jobs the demo runs, in which order, with which configs;
+the refusal to mix settings in one folder; the Markdown tables.
+
+The end-to-end run (training, sampling, the report) is ``tests/test_demo.py`` (slow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from rlvr_lab.report import Table
+from rlvr_lab.studies.demo import FULL, QUICK, DemoConfig, check_saved_config, demo_jobs
+from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
+from rlvr_lab.studies.markdown import markdown_table
+from rlvr_lab.studies.settings import run_dir
+from rlvr_lab.studies.spurious import votes_store
+
+
+def _train_jobs(jobs: list) -> list[TrainJob]:
+    return [job for job in jobs if isinstance(job, TrainJob)]
+
+
+@pytest.mark.parametrize(("config", "runs"), [(FULL, 12 + 4 * 3 - 1), (QUICK, 12 + 4 * 2 - 1)])
+def test_the_ablation_shares_its_clip_seed0_run_with_the_table(config: DemoConfig, runs: int, tmp_path: Path) -> None:
+    jobs = demo_jobs(config, tmp_path)
+    trains = _train_jobs(jobs)
+    assert len(trains) == runs
+    assert len({job.name for job in jobs}) == len(jobs)
+    assert len({job.run_dir for job in trains}) == runs
+    shared = run_dir(tmp_path, "qwen-math-like", "random:0.5", "clip", 0)
+    assert shared == tmp_path / "runs" / "qwen-math-like" / "random-0.5" / "clip-s0"
+    assert [job.run_dir for job in trains].count(shared) == 1
+
+
+def test_jobs_come_in_dependency_friendly_order(tmp_path: Path) -> None:
+    jobs = demo_jobs(FULL, tmp_path)
+    kinds = [type(job).__name__ for job in jobs]
+    # base evaluations and label stores first (two profiles), then the two runs the boundary study samples
+    assert kinds[:4] == ["SampleJob"] * 4
+    assert [job.name for job in jobs[4:6]] == [
+        "train qwen-math-like ground_truth clip s0",
+        "train qwen-math-like random:0.5 clip s0",
+    ]
+    boundary = [job for job in jobs if job.phase == "boundary"]
+    assert [job.name for job in boundary] == [
+        "boundary sample base",
+        "boundary sample GT-RL",
+        "boundary sample random-RL",
+        "boundary perplexity",
+    ]
+    assert boundary[1].after == ("train qwen-math-like ground_truth clip s0",)
+    assert boundary[1].model == str(tmp_path / "runs" / "qwen-math-like" / "ground_truth" / "clip-s0" / "model")
+    assert isinstance(boundary[3], PerplexityJob)
+    assert boundary[3].after == tuple(job.name for job in boundary[:3])
+    assert all(isinstance(job, TrainJob) for job in jobs[jobs.index(boundary[-1]) + 1 :])
+    position = {job.name: i for i, job in enumerate(jobs)}
+    assert all(position[name] < position[job.name] for job in jobs for name in job.after)
+
+
+def test_run_configs_follow_presets_and_shared_settings(tmp_path: Path) -> None:
+    trains = {job.name: job for job in _train_jobs(demo_jobs(FULL, tmp_path))}
+    updates = {
+        preset: trains[f"train qwen-math-like random:0.5 {preset} s1"].config.schedule().updates_per_rollout
+        for preset in ("clip", "no-clip", "on-policy-batch", "small-rollout")
+    }
+    assert updates == {"clip": 4, "no-clip": 4, "on-policy-batch": 1, "small-rollout": 1}
+    assert trains["train qwen-math-like random:0.5 no-clip s1"].config.clip == "none"
+    incorrect = trains["train olmo-like incorrect clip s0"]
+    assert incorrect.config.reward == f"incorrect:store={votes_store(tmp_path, 'olmo-like')},votes=8"
+    assert incorrect.after == ("base votes olmo-like",)
+    for job in trains.values():
+        c = job.config
+        assert (c.steps, c.eval_limit, c.eval_samples, c.threads, c.prompt) == (
+            FULL.training.steps,
+            FULL.evaluation.problems,
+            FULL.evaluation.samples,
+            1,
+            "organism",
+        )
+    base = next(job for job in demo_jobs(FULL, tmp_path) if job.name == "base eval qwen-math-like")
+    assert isinstance(base, SampleJob)
+    assert (base.sampling.n, base.sampling.seed, base.problems.limit) == (FULL.evaluation.samples, 0, 120)
+
+
+def test_a_folder_refuses_a_demo_with_other_settings(tmp_path: Path) -> None:
+    check_saved_config(QUICK, tmp_path)
+    assert (tmp_path / "demo.yaml").is_file()
+    check_saved_config(QUICK, tmp_path)  # same settings: fine (a resumed run)
+    with pytest.raises(ValueError, match=r"other settings \(differences in \['workers'\]\)"):
+        check_saved_config(dataclasses.replace(QUICK, workers=1), tmp_path)
+
+
+def test_markdown_table() -> None:
+    table = Table(
+        "Spurious rewards",
+        ("model", "reward", "acc. after", "Δ acc."),
+        (("qwen-math-like", "random:0.5", 0.41234, 0.0512), ("olmo|like", "format", None, -0.2)),
+        note="avg@8",
+    )
+    assert markdown_table(table) == (
+        "**Spurious rewards**\n\n"
+        "| model | reward | acc. after | Δ acc. |\n"
+        "|---|---:|---:|---:|\n"
+        "| qwen-math-like | random:0.5 | 0.412 | +0.051 |\n"
+        "| olmo\\|like | format | — | -0.200 |\n\n"
+        "*avg@8*\n"
+    )
