@@ -1,10 +1,11 @@
 """Training throughput: our trainer against TRL's ``GRPOTrainer``, same model, batch, group size and lengths.
 
 Both run the same on-policy GRPO step: sample ``P × G`` completions (temperature 1, at most ``L`` new tokens),
-score them with the same reward (``random:0.5`` through our TRL adapter, so scoring costs the same), compute
-group advantages, and take one AdamW step on the seq-mean-token-mean clipped loss in float32, with no reference
-model. Throughput is completions per second *including generation*: the median over timed steps (the first
-step of each is a warm-up and not timed) of ``P·G / step time``. Ours comes from ``perf/samples_per_s`` in its
+score them with the same reward (``ground_truth``, through our TRL adapter for TRL, so both grade every
+completion with the same grader), compute group advantages, and take one AdamW step on the seq-mean-token-mean
+clipped loss in float32, with no reference model. Throughput is completions per second *including generation*:
+the median over timed steps of ``P·G / step time``; the first ``WARMUP`` steps of each are not timed (they
+include the grading workers' start-up). Ours comes from ``perf/samples_per_s`` in its
 ``metrics.jsonl`` (rollout, rewards, update; evaluation and checkpoint writes excluded); TRL's from a callback
 timing each optimiser step (generation happens inside it). TRL's ``bf16`` and gradient checkpointing, both on
 by default, are turned off so the two do the same arithmetic.
@@ -25,6 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+WARMUP = 2
+"""Untimed steps at the start of each trainer."""
+REWARD = "ground_truth"
 
 
 def _tiny_model(folder: Path) -> str:
@@ -74,28 +79,30 @@ def bench_ours(model: str, data: str, prompt: str, problems: Any, args: argparse
             "eval_limit": 1,
             "eval_samples": 1,
             "prompt": prompt,
-            "steps": args.steps + 1,
+            "steps": args.steps + WARMUP,
             "preset": "on-policy-batch",
             "prompts_per_step": args.prompts,
             "group_size": args.group_size,
             "mini_batch_size": rollout,
             "max_new_tokens": args.max_new_tokens,
             "engine_batch_size": rollout,
-            "reward": "random:0.5",
+            "reward": REWARD,
             "track_ref_kl": False,
             "lr": 1e-5,
             "eval_every": 0,
-            "save_every": args.steps + 1,
+            "save_every": args.steps + WARMUP,
             "tensorboard": False,
         }
     )
     train(config, show_progress=False)
     records = [json.loads(line) for line in (work / "ours" / "metrics.jsonl").read_text().splitlines()]
-    timed = [r for r in records if r["step"] >= 2]
+    timed = [r for r in records if r["step"] > WARMUP]
     return {
         "samples_per_s": statistics.median(r["perf/samples_per_s"] for r in timed),
         "step_time_s": statistics.median(r["perf/step_time"] for r in timed),
         "mean_length": statistics.mean(r["response/length_mean"] for r in timed),
+        "rollout_time_s": statistics.median(r["perf/rollout_time"] for r in timed),
+        "update_time_s": statistics.median(r["perf/update_time"] for r in timed),
     }
 
 
@@ -139,7 +146,7 @@ def bench_trl(model_spec: str, prompt: str, problems: Any, args: argparse.Namesp
         beta=0.0,
         loss_type="grpo",
         num_iterations=1,
-        max_steps=args.steps + 1,
+        max_steps=args.steps + WARMUP,
         use_cpu=True,
         bf16=False,
         gradient_checkpointing=False,
@@ -151,7 +158,7 @@ def bench_trl(model_spec: str, prompt: str, problems: Any, args: argparse.Namesp
     timer = StepTimer()
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[TRLReward("random:0.5", group_size=args.group_size)],
+        reward_funcs=[TRLReward(REWARD, group_size=args.group_size)],
         args=config,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
@@ -159,11 +166,11 @@ def bench_trl(model_spec: str, prompt: str, problems: Any, args: argparse.Namesp
     )
     torch.manual_seed(0)
     trainer.train()
-    timed = timer.times[1:]
+    timed = timer.times[WARMUP:]
     return {
         "samples_per_s": statistics.median(rollout / t for t in timed),
         "step_time_s": statistics.median(timed),
-        "mean_length": statistics.mean(timer.lengths[1:]) if len(timer.lengths) > 1 else float("nan"),
+        "mean_length": statistics.mean(timer.lengths[WARMUP:]),
     }
 
 
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="2 timed steps of 4 prompts × 4 (CI smoke run)")
     parser.add_argument("--model", default="qwen-math-like", help="model spec (default: the shipped organism)")
     parser.add_argument("--tiny", action="store_true", help="use a config-built Llama with the char tokenizer")
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per trainer (one more is a warm-up)")
+    parser.add_argument("--steps", type=int, default=4, help=f"timed steps per trainer (after {WARMUP} warm-up steps)")
     parser.add_argument("--prompts", type=int, default=8, help="prompts per step (P)")
     parser.add_argument("--group-size", type=int, default=8, help="completions per prompt (G)")
     parser.add_argument("--max-new-tokens", type=int, default=128, help="generation budget (L)")
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
             if not available:
                 print(f"{args.model} is not available; using a config-built tiny Llama", file=sys.stderr)
                 model = _tiny_model(work / "tiny")
-        data, prompt, problems = _problems(limit=max(64, args.prompts * (args.steps + 1)))
+        data, prompt, problems = _problems(limit=max(64, args.prompts * (args.steps + WARMUP)))
         ours = bench_ours(model, data, prompt, problems, args, work)
         theirs = bench_trl(model, prompt, problems, args, work)
 
@@ -226,6 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"  {name:5s} {r['samples_per_s']:8.2f} samples/s  step {r['step_time_s']:7.2f} s  "
             f"mean length {r['mean_length']:6.1f}"
         )
+    print(f"  ours: rollout {ours['rollout_time_s']:.2f} s + update {ours['update_time_s']:.2f} s per step (median)")
     print(f"  ratio ours / TRL: {result['ratio']:.1f}x")
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=2))

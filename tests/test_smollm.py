@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlvr_lab.smollm import INSTALL_COMMAND, MODEL_NAME, SOURCE_FILE, find_gguf, read_source, smollm2_dir
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+
+Loaded = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
 def _installed() -> bool:
@@ -74,7 +77,7 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def loaded(model_dir: Path):  # noqa: ANN201 (a (model, tokenizer) pair)
+def loaded() -> Loaded:
     from rlvr_lab.models import load_model
 
     return load_model(MODEL_NAME)
@@ -105,7 +108,7 @@ def test_converted_folder_is_complete_and_reused(model_dir: Path) -> None:
 
 
 @needs_smollm
-def test_loads_as_fp32_llama_with_chat_template(loaded) -> None:  # noqa: ANN001
+def test_loads_as_fp32_llama_with_chat_template(loaded: Loaded) -> None:
     from transformers import LlamaForCausalLM
 
     from rlvr_lab.prompts import PROMPTS, render_prompt
@@ -127,7 +130,7 @@ def test_loads_as_fp32_llama_with_chat_template(loaded) -> None:  # noqa: ANN001
 
 
 @needs_smollm
-def test_greedy_additions_are_sampled_and_graded(loaded) -> None:  # noqa: ANN001
+def test_greedy_additions_are_sampled_and_graded(loaded: Loaded) -> None:
     from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
     from rlvr_lab.grading import Grader, GradingConfig
     from rlvr_lab.prompts import PROMPTS, encode_prompt
@@ -150,7 +153,7 @@ def test_greedy_additions_are_sampled_and_graded(loaded) -> None:  # noqa: ANN00
 
 
 @needs_smollm
-def test_one_backward_pass_reaches_every_parameter(loaded) -> None:  # noqa: ANN001
+def test_one_backward_pass_reaches_every_parameter(loaded: Loaded) -> None:
     model, tokenizer = loaded
     ids = torch.tensor([tokenizer("What is 12 + 34? The answer is 46.")["input_ids"]])
     model.train()

@@ -2,7 +2,7 @@
 
 Design choices:
 - **Graded difficulty by construction.** Six problem types run from facts a 1M-parameter model memorises
-  (``add1``: 14-5) through carries (``add2``: 47+38) and two-step word problems to multi-digit multiplication
+  (``add1``: 9-5) through carries (``add2``: 47+38) and two-step word problems to multi-digit multiplication
   (``mul22``: 47*38), which is beyond a model this small. Pass@k curves only rise with k when some problems are
   solved rarely and others almost always, so the spread is designed in, not hoped for.
 - **Splits are a function of the text.** A problem belongs to the test split when a hash of its text falls in the
@@ -101,8 +101,8 @@ def _binary(kind: str, rng: random.Random, a: int, op: str, b: int) -> Task:
 
 
 def _add1(rng: random.Random) -> Task:
-    """Add or subtract a digit to or from a number below 20 (easy: a small table of facts)."""
-    a, b = rng.randint(0, 19), rng.randint(1, 9)
+    """Add or subtract two digits (easy: a table of 155 facts)."""
+    a, b = rng.randint(0, 9), rng.randint(0, 9)
     op = rng.choice("+-") if a >= b else "+"
     return _binary("add1", rng, a, op, b)
 

@@ -210,6 +210,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
 
     # -- data, signal, sampler ------------------------------------------------------------------------------------
     grader = Grader()
+    grader.pool.start()  # workers boot (import math-verify) while the model loads and the first evaluation runs
     reward = build_reward(config.reward, grader)
     train_problems = load_problems(
         config.train_data, split=_split(config.train_data, config.train_split), limit=config.train_limit
