@@ -55,7 +55,7 @@ def test_stats_json_on_a_shipped_profile() -> None:
     assert list(table["pass_at_k"]) == ["1", "2", "4"]
     assert 0.0 <= table["pass_at_k"]["1"] <= table["pass_at_k"]["4"] <= 1.0
     assert 0.0 <= table["code_frequency"] <= 1.0 and 0.0 <= table["boxed_rate"] <= 1.0
-    assert set(table["by_type"]) == {"add1", "mul1", "word", "add2", "mul21", "mul22"}
+    assert set(table["by_type"]) == {"unit", "add1", "mul1", "word", "add2", "mul22"}
     assert table["config"]["n"] == 4 and table["config"]["rule"] == "contains_python"
 
 

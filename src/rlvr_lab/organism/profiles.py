@@ -10,7 +10,7 @@ profile by name with no build step. The knobs were calibrated against the target
 - ``olmo-like``: code is just as frequent, but code answers are *less* accurate than language ones, as for the
   models on which spurious rewards do not help.
 
-In both, difficulty comes from the problem types (``add1`` is near-certain, ``mul22`` beyond the model) and the
+In both, difficulty comes from the problem types (``unit`` is near-certain, ``mul22`` beyond the model) and the
 per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k.
 """
 
@@ -48,14 +48,17 @@ class Profile:
 PROFILES: Registry[Profile] = Registry("organism profile")
 
 
-def _rates(add1: float, mul1: float, word: float, add2: float, mul21: float, mul22: float) -> dict[str, float]:
+def _rates(unit: float, add1: float, mul1: float, word: float, add2: float, mul22: float) -> dict[str, float]:
     """A per-problem-type rate table, in the order of :data:`rlvr_lab.organism.tasks.KINDS`."""
-    return {"add1": add1, "mul1": mul1, "word": word, "add2": add2, "mul21": mul21, "mul22": mul22}
+    return {"unit": unit, "add1": add1, "mul1": mul1, "word": word, "add2": add2, "mul22": mul22}
 
 
-# Format slips grow with difficulty, as in a model that trails off when unsure; the easiest types keep none so
+# Format slips grow with difficulty, as in a model that trails off when unsure; the easiest type keeps none so
 # some problems are solved in over 95% of samples.
-_FORMAT_SLIP = _rates(0.0, 0.02, 0.08, 0.10, 0.15, 0.25)
+_FORMAT_SLIP = _rates(0.0, 0.03, 0.05, 0.10, 0.15, 0.25)
+# Slips of the careful strategy and of the sloppy one.
+_CAREFUL = _rates(0.0, 0.03, 0.03, 0.05, 0.05, 0.30)
+_SLOPPY = _rates(0.02, 0.40, 0.40, 0.40, 0.40, 0.50)
 
 PROFILES.add(
     "qwen-math-like",
@@ -67,8 +70,8 @@ PROFILES.add(
         ),
         corpus=CorpusConfig(
             code_share=0.65,
-            code_error=_rates(0.0, 0.02, 0.03, 0.05, 0.10, 0.30),
-            language_error=_rates(0.02, 0.15, 0.35, 0.45, 0.50, 0.50),
+            code_error=_CAREFUL,
+            language_error=_SLOPPY,
             format_slip=_FORMAT_SLIP,
         ),
         seed=0,
@@ -85,8 +88,8 @@ PROFILES.add(
         ),
         corpus=CorpusConfig(
             code_share=0.60,
-            code_error=_rates(0.02, 0.15, 0.35, 0.45, 0.50, 0.50),
-            language_error=_rates(0.0, 0.02, 0.03, 0.05, 0.10, 0.30),
+            code_error=_SLOPPY,
+            language_error=_CAREFUL,
             format_slip=_FORMAT_SLIP,
         ),
         seed=0,

@@ -1,10 +1,11 @@
 """The organism's synthetic problems: arithmetic and short word problems with integer answers.
 
 Design choices:
-- **Graded difficulty by construction.** Six problem types run from facts a 1M-parameter model memorises
-  (``add1``: 9-5) through carries (``add2``: 47+38) and two-step word problems to multi-digit multiplication
-  (``mul22``: 47*38), which is beyond a model this small. Pass@k curves only rise with k when some problems are
-  solved rarely and others almost always, so the spread is designed in, not hoped for.
+- **Graded difficulty by construction.** Six problem types run from problems whose answer is in the text
+  (``unit``: 47*1), through small tables of facts (``add1``: 9-5, ``mul1``: 7*8), two-step word problems and
+  carries (``add2``: 47+38), to two-digit multiplication (``mul22``: 47*38), which is beyond a model this small.
+  Pass@k curves only rise with k when some problems are solved rarely and others almost always, so the spread is
+  designed in, not hoped for.
 - **Splits are a function of the text.** A problem belongs to the test split when a hash of its text falls in the
   first ``TEST_PERCENT`` buckets, else to train. Generators draw candidates and keep those of the wanted split, so
   train and test can never share a problem, whatever seeds or sizes are asked for.
@@ -100,6 +101,12 @@ def _binary(kind: str, rng: random.Random, a: int, op: str, b: int) -> Task:
     return Task(kind=kind, text=text, start=a, ops=((op, b),))
 
 
+def _unit(rng: random.Random) -> Task:
+    """Add or subtract 0, or multiply by 1: the answer is in the problem (trivial once the model can copy)."""
+    op, b = rng.choice((("+", 0), ("-", 0), ("*", 1)))
+    return _binary("unit", rng, rng.randint(0, 99), op, b)
+
+
 def _add1(rng: random.Random) -> Task:
     """Add or subtract two digits (easy: a table of 155 facts)."""
     a, b = rng.randint(0, 9), rng.randint(0, 9)
@@ -133,22 +140,17 @@ def _add2(rng: random.Random) -> Task:
     return _binary("add2", rng, max(a, b), "-", min(a, b))
 
 
-def _mul21(rng: random.Random) -> Task:
-    """A two-digit number times a digit."""
-    return _binary("mul21", rng, rng.randint(11, 99), "*", rng.randint(2, 9))
-
-
 def _mul22(rng: random.Random) -> Task:
     """Two-digit times two-digit: beyond the organism, the source of never-solved problems."""
     return _binary("mul22", rng, rng.randint(11, 99), "*", rng.randint(11, 99))
 
 
 GENERATORS: dict[str, Generator] = {
+    "unit": _unit,
     "add1": _add1,
     "mul1": _mul1,
     "word": _word,
     "add2": _add2,
-    "mul21": _mul21,
     "mul22": _mul22,
 }
 """Problem types, easiest first; the order is also the round-robin order of :func:`organism_problems`."""

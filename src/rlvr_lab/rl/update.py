@@ -34,7 +34,9 @@ class UpdateConfig:
     """What the update needs beyond the loss."""
 
     schedule: Schedule
+    """Mini-batch size and epochs (and so whether the update is on-policy)."""
     loss: LossConfig
+    """Clip mode, ranges, aggregation, KL and entropy coefficients."""
     micro_batch_size: int | None
     """Rows per forward/backward; None = the whole mini-batch."""
     max_len: int
