@@ -31,7 +31,7 @@ import yaml
 from rich.console import Console
 
 from rlvr_lab.report import ReportInputs, Table, TrainingRun, load_run, write_report
-from rlvr_lab.studies import ablation, boundary, spurious
+from rlvr_lab.studies import ablation, boundary, findings, spurious
 from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import PhaseTiming, run_jobs
@@ -68,7 +68,7 @@ FULL = DemoConfig()
 """The default demo (about 20 minutes on two idle cores)."""
 
 QUICK = DemoConfig(
-    training=TrainingSettings(steps=4, train_problems=120, save_every=2, curve_problems=12),
+    training=TrainingSettings(steps=3, train_problems=64, save_every=3, curve_problems=12),
     evaluation=EvalSettings(problems=36, samples=4),
     ablation=ablation.AblationConfig(seeds=(0, 1)),
     boundary=boundary.BoundaryConfig(problems=12, samples=64, perplexity_samples=2, resamples=200),
@@ -170,7 +170,13 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
     spurious_rows = spurious.spurious_rows(root, config.spurious, t, e)
     ablation_result = ablation.ablation_result(root, config.ablation, t, e)
     boundary_result = boundary.boundary_result(root, config.boundary)
+    observed = [
+        *findings.spurious_findings(spurious_rows, ablation_result),
+        *findings.ablation_findings(ablation_result),
+        *findings.boundary_findings(boundary_result),
+    ]
     tables = (
+        findings.findings_table(observed),
         spurious.spurious_table(spurious_rows, t.steps),
         ablation.ablation_table(ablation_result, config.ablation),
         boundary.boundary_table(boundary_result),
@@ -192,6 +198,7 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
             "spurious_rewards": [row.as_dict() for row in spurious_rows],
             "clipping_ablation": ablation_result.as_dict(),
             "boundary": boundary_result.as_dict(),
+            "findings": [finding.as_dict() for finding in observed],
             "timings_s": {t.phase: t.seconds for t in timings} | extra_timings,
         },
     )

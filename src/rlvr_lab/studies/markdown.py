@@ -20,8 +20,9 @@ def cell(value: Any, signed: bool = False) -> str:
 
 
 def markdown_table(table: Table) -> str:
-    """A heading line, the table, and its note in italics; columns named with Δ show signed numbers."""
-    signed = ["Δ" in column for column in table.columns]
+    """A heading line, the table, and its note in italics; changes (columns named Δ, but not their spread) are
+    signed."""
+    signed = ["Δ" in column and "std" not in column for column in table.columns]
     lines = [
         f"**{table.title}**",
         "",

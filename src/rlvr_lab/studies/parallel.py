@@ -124,13 +124,15 @@ def check_graph(jobs: Sequence[Job]) -> None:
 
 
 def _init_worker(threads: int) -> None:
-    """Pin the worker's torch to ``threads`` intra-op threads.
+    """Pin the worker's torch to ``threads`` intra-op threads, and silence per-file progress bars.
 
-    Through the environment, which torch reads when first imported, so a worker whose jobs never need torch does
-    not pay for importing it; a torch already imported (by the spawned copy of ``__main__``) is set directly.
+    Threads go through the environment, which torch reads when first imported, so a worker whose jobs never need
+    torch does not pay for importing it; a torch already imported (by the spawned copy of ``__main__``) is set
+    directly. The Hugging Face loading and saving bars of every job would otherwise scroll through the display.
     """
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(threads)
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 

@@ -44,7 +44,8 @@ class SpuriousConfig:
     """Which profiles and signals the table crosses, and the schedule they train with."""
 
     profiles: tuple[str, ...] = ("qwen-math-like", "olmo-like")
-    """Models to train (shipped organism profiles or model folders)."""
+    """Models to train (shipped organism profiles or model folders): first the prior whose code answers are the
+    more accurate, then the one whose code answers are the less accurate (the findings compare them in this order)."""
     rewards: tuple[str, ...] = SIGNALS
     """Training signals (reward specs; ``incorrect`` is completed with the base model's label store)."""
     preset: str = "clip"
