@@ -75,11 +75,14 @@ def test_run_configs_follow_presets_and_shared_settings(tmp_path: Path) -> None:
         c = job.config
         assert (c.steps, c.eval_limit, c.eval_samples, c.threads, c.prompt) == (
             FULL.training.steps,
-            FULL.evaluation.problems,
-            FULL.evaluation.samples,
+            FULL.training.curve_problems,
+            FULL.training.curve_samples,
             1,
             "organism",
         )
+        # the final policy is evaluated exactly like the base model: same problems, samples and seed
+        assert (job.problems.limit, job.sampling.n, job.sampling.seed) == (FULL.evaluation.problems, 8, 0)
+        assert job.final_store == job.run_dir / "final_eval.jsonl"
     base = next(job for job in demo_jobs(FULL, tmp_path) if job.name == "base eval qwen-math-like")
     assert isinstance(base, SampleJob)
     assert (base.sampling.n, base.sampling.seed, base.problems.limit) == (FULL.evaluation.samples, 0, 120)

@@ -193,6 +193,11 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
         perplexity=boundary_result.perplexity,
         tables=(*tables, timing_table(timings, extra_timings)),
         sources=(str(root),),
+        notes=(
+            f"Training curves' eval/ points come from each trainer's own small evaluation ({t.curve_problems} "
+            f"problems × {t.curve_samples} samples, the run's seed); the study tables use the shared evaluation "
+            f"({e.problems} problems × {e.samples} samples, seed 0) of the base model and of every final policy.",
+        ),
         extra={
             "demo": {"mode": mode, "config": config.to_dict()},
             "spurious_rewards": [row.as_dict() for row in spurious_rows],
