@@ -34,12 +34,15 @@ class TrainConfig:
     """Peak learning rate."""
     warmup_steps: int = 100
     """Linear warmup from 0 to ``lr``."""
-    min_lr_ratio: float = 0.1
+    min_lr_ratio: float = 0.05
     """The cosine decay ends at ``lr * min_lr_ratio``."""
     weight_decay: float = 0.01
     """AdamW decoupled weight decay."""
     bucket_batches: int = 16
     """Batches drawn at a time, sorted by length and cut into batches of similar lengths."""
+    loss_tokens: int = 64
+    """A batch's summed token loss is divided by ``batch_size * loss_tokens`` (a constant, so every token weighs
+    the same in every batch; about the mean tokens per solution, so the learning rate keeps its usual scale)."""
     threads: int = 1
     """Torch CPU threads while training. Pinned because float sums depend on the thread count, so the same seed
     gives the same weights on any machine; one thread is also the fastest on a shared, oversubscribed CPU, where

@@ -6,6 +6,10 @@ Design choices:
 - **Loss on the solution only.** Prompts are read, not predicted: the model's capacity goes to the conditional
   the studies measure (strategy, arithmetic, format given a problem). The end-of-text token is predicted, so
   generation stops by itself.
+- **Every token weighs the same.** A batch's summed token loss is divided by a constant (``loss_tokens`` per
+  example), not by its own token count. With length buckets, a per-batch mean would weigh each token of a batch of
+  short language answers about twice as much as one of long code answers, and the model would learn a strategy
+  mix near 40% code from a corpus with 65%: the mix at temperature 1 is only the corpus mix under uniform weights.
 - **One example per row, right-padded, batches bucketed by length.** Every row starts at position 0 exactly as a
   prompt does at sampling time. Examples run from ~30 to ~170 characters, so a pool of batches is sorted by length
   and cut into batches (served in a seeded random order): padding drops from about half the tokens to a few
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from rlvr_lab.models import tiny_llama
@@ -95,7 +100,7 @@ def pretrain(
     seed: int,
     progress: ProgressFn | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
-    """Train a fresh organism; return ``(model, tokenizer, per-step losses)``, the model in eval mode."""
+    """Train a fresh organism; return ``(model, tokenizer, per-step mean token losses)``, the model in eval mode."""
     with torch_threads(train.threads):
         return _pretrain(corpus, model_config, train, seed, progress)
 
@@ -127,12 +132,13 @@ def _pretrain(
         for group in optimizer.param_groups:
             group["lr"] = train.lr_at(step)
         ids, mask, labels = collate(next(batches), tokenizer)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
+        summed = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), reduction="sum")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (summed / (ids.shape[0] * train.loss_tokens)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(summed.item() / int((labels != IGNORE).sum()))
         if progress is not None:
             progress(step + 1, losses[-1])
     model.eval()
