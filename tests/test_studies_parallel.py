@@ -7,6 +7,10 @@ Jobs are real and run in real spawned processes; they write files, and the tests
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +73,27 @@ class GradeJob:
             pool_used = grader._pool is not None
         record = {"verdicts": [[v.correct, v.status] for v in verdicts], "pool_used": pool_used}
         self.out.write_text(json.dumps(record))
+
+
+@dataclass(frozen=True)
+class SleepJob:
+    """Writes its worker's pid, then sleeps far longer than the test."""
+
+    name: str
+    out: Path
+    after: tuple[str, ...] = ()
+    phase: str = "sleep"
+    total: int = 1
+
+    def progress_file(self) -> None:
+        return None
+
+    def finished(self) -> bool:
+        return False
+
+    def run(self) -> None:
+        self.out.write_text(str(os.getpid()))
+        time.sleep(120)
 
 
 def _span(job: StampJob) -> dict[str, float]:
@@ -136,3 +161,38 @@ def test_line_counter_reads_only_new_bytes_and_restarts_on_truncation(tmp_path: 
     assert counter.offset == len("a\nb\nc\npartial")
     path.write_text("x\n")  # a resumed run cut the log back
     assert counter.update() == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by its new parent) counts as dead
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    pid_file = tmp_path / "worker.pid"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from pathlib import Path; from test_studies_parallel import SleepJob;"
+        "from rlvr_lab.studies.parallel import run_jobs;"
+        "run_jobs([SleepJob('sleep', Path(sys.argv[2]))], workers=1)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parent), str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)

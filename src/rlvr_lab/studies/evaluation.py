@@ -15,13 +15,14 @@ evaluation sampled with the same :class:`~rlvr_lab.engines.SamplingConfig`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rlvr_lab.analysis.strategy import StrategyRule, code_frequency
-from rlvr_lab.engines import SamplingConfig
+from rlvr_lab.engines import Engine, SamplingConfig
 from rlvr_lab.metrics import GradedSamples, avg_at_n, load_graded
 from rlvr_lab.tasks.problem import Problem
 
@@ -74,13 +75,13 @@ def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Pa
         model=model, engine="torch", template=template, sampling=sampling, problems=problems.label
     )
 
-    def load() -> tuple[object, object]:
+    def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
         loaded, tokenizer = load_model(model)
         engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size)
         return engine, lambda p: encode_prompt(template, p, tokenizer)
 
     with SampleStore.open(Path(store), header) as opened:
-        sample_missing(load, opened, problems.load(), sampling, chunk_size=4 * batch_size)  # type: ignore[arg-type]
+        sample_missing(load, opened, problems.load(), sampling, chunk_size=4 * batch_size)
 
 
 def grade_store(store: Path, problems: ProblemSet) -> Path:

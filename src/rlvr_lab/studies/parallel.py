@@ -23,8 +23,10 @@ Design choices:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -133,6 +135,10 @@ def _init_worker(threads: int) -> None:
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(threads)
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if sys.platform.startswith("linux"):
+        # PR_SET_PDEATHSIG (1): the kernel kills this worker when the parent dies, so a killed run leaves no orphan
+        # still writing into the folder that the next run resumes. Elsewhere a worker ends after its current job.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 

@@ -31,11 +31,11 @@ BASE_SEED = 0
 class TrainingSettings:
     """The training knobs every run of the demo shares (the schedule comes from each run's preset)."""
 
-    steps: int = 40
+    steps: int = 25
     """Training steps (rollouts) per run."""
     lr: float = 2e-4
     """Peak AdamW learning rate (constant schedule)."""
-    train_problems: int = 600
+    train_problems: int = 400
     """Training problems: the first N of the organism train split."""
     max_new_tokens: int = 128
     """Generation budget of rollouts and evaluations (organism solutions stay under ~90 tokens)."""
