@@ -11,11 +11,13 @@ The completion is the problem's real reference solution with its final box holdi
 samples are cut before the box (no answer).
 
 Both sides run the same extraction (:func:`~rlvr_lab.grading.extract.extract_answer`) and the same math-verify
-call (:func:`~rlvr_lab.grading.equivalence.reference_equal` in the loop, worker processes in the grader), so the
-verdicts must be identical, and are asserted to be. The loop runs in file order (problem by problem, as a sample
-store is written), which lets math-verify's own small parse cache help it. The grader is timed end to end
-(extraction, dedupe, workers, table), cold verdict cache; the fork server that the worker processes start from
-is started once before timing, a one-time cost per process that is printed separately.
+call (:func:`~rlvr_lab.grading.equivalence.reference_equal` in the loop, worker processes in the grader),
+except that the grader decides pairs of plain numeric
+literals itself, exactly (:mod:`rlvr_lab.grading.numeric`); the verdicts must be identical, and are asserted to
+be. The loop runs in file order (problem by problem, as a sample store is written), which lets math-verify's own
+small parse cache help it. The grader is timed end to end (extraction, dedupe, workers, table), cold verdict
+cache; the fork server that the worker processes start from is started once before timing, a one-time cost per
+process that is printed separately.
 
 Run: ``python benchmarks/bench_grading.py`` (all 500 problems) or ``--quick`` (60 problems).
 """

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from rlvr_lab.grading import Grader, GradingConfig, grade_samples
-from rlvr_lab.grading.equivalence import integer_verdict, reference_equal
 from rlvr_lab.grading.grade import grade_schema, status_counts
 from rlvr_lab.tasks.problem import Problem
 
@@ -84,24 +83,6 @@ def test_labelled_equivalence_pairs(grader: Grader) -> None:
     assert agreement >= 0.99
 
 
-def test_integer_shortcut_matches_math_verify(data_dir: Path) -> None:
-    """The one shortcut past math-verify gives math-verify's own verdict on every integer gold of MATH-500."""
-    is_integer = [integer_verdict(row["answer"], "0") is not None for row in read_math500(data_dir)]
-    golds = sorted({row["answer"] for row, integer in zip(read_math500(data_dir), is_integer, strict=True) if integer})
-    assert len(golds) > 100
-    checked = 0
-    for gold in golds:
-        slip = str(int(gold) + 1)
-        for answer in (gold, slip, str(-int(gold)) if gold != "0" else "1"):
-            assert integer_verdict(gold, answer) == reference_equal(gold, answer), (gold, answer)
-            checked += 1
-    for gold, answer in [("123456789012345678", "123456789012345679"), ("-5", "-5"), ("-5", "5")]:
-        assert integer_verdict(gold, answer) == reference_equal(gold, answer), (gold, answer)
-    assert checked == 3 * len(golds)
-    for not_canonical in ("007", "-0", "1,000", "+5", "5.0", "1e3", "1234567890123456789"):
-        assert integer_verdict("7", not_canonical) is None
-
-
 TOWER = "\\boxed{10^{10^{10^{10}}}}"
 NESTED = "\\boxed{" + "{" * 3000 + "1" + "}" * 3000 + "}"
 MEGABYTE = "\\boxed{" + "1+" * 500_000 + "1}"
@@ -144,19 +125,19 @@ def test_a_gold_that_hangs_the_parser_costs_one_timeout() -> None:
 
 
 def test_repeated_pairs_are_verified_once_and_each_gold_parsed_once() -> None:
-    answers = ["0.5", "\\frac{1}{2}", "0.5", "\\frac{2}{4}", "1/3"] * 13
+    answers = ["\\sqrt{8}", "2\\sqrt{2}", "\\sqrt{8}", "2 \\sqrt 2", "3\\sqrt{2}"] * 13
     completions = [f"step... \\boxed{{{answer}}}" for answer in answers]
     with Grader(GradingConfig(workers=1)) as grader:
-        verdicts = grader.grade("\\frac{1}{2}", completions)
+        verdicts = grader.grade("2\\sqrt{2}", completions)
         assert [v.correct for v in verdicts] == [True, True, True, True, False] * 13
-        assert grader.pool.dispatched == 4  # distinct answers: 0.5, \frac{1}{2}, \frac{2}{4}, 1/3
+        assert grader.pool.dispatched == 4  # distinct answers: \sqrt{8}, 2\sqrt{2}, 2 \sqrt 2, 3\sqrt{2}
         assert grader.pool.gold_parses == 1
-        again = grader.grade("\\frac{1}{2}", completions[:5])  # a later training step: all cached
+        again = grader.grade("2\\sqrt{2}", completions[:5])  # a later training step: all cached
         assert again == verdicts[:5]
         assert grader.pool.dispatched == 4
-        integers = grader.grade("12", ["\\boxed{12}", "\\boxed{13}", "\\boxed{12.0}"])
-        assert [v.correct for v in integers] == [True, False, True]
-        assert grader.pool.dispatched == 5  # only 12.0 needed math-verify
+        numbers = grader.grade("12", ["\\boxed{12}", "\\boxed{13}", "\\boxed{12.0}", "\\boxed{\\sqrt{144}}"])
+        assert [v.correct for v in numbers] == [True, False, True, True]
+        assert grader.pool.dispatched == 5  # only \sqrt{144} needed math-verify
 
 
 def test_grader_can_be_called_from_threads() -> None:
@@ -167,8 +148,8 @@ def test_grader_can_be_called_from_threads() -> None:
 
         def work(index: int) -> None:
             try:
-                gold = f"\\frac{{1}}{{{index + 2}}}"
-                right = str(1 / (index + 2))[:8]
+                gold = f"\\frac{{\\pi}}{{{index + 2}}}"
+                right = f"\\pi/{index + 2}"
                 results[index] = [v.correct for v in grader.grade(gold, [f"\\boxed{{{right}}}", "\\boxed{7}"])]
             except BaseException as error:  # surfaced below, in the main thread
                 errors.append(error)
@@ -191,7 +172,7 @@ def test_interrupt_kills_the_workers_and_the_grader_recovers() -> None:
     pids = grader.pool.pids
     assert len(pids) == 2
     with pytest.raises(KeyboardInterrupt):
-        grader.verify([("\\frac{1}{2}", "0.5"), ("\\frac{1}{3}", "0.5")], progress=interrupt)
+        grader.verify([("\\frac{\\pi}{2}", "\\pi/2"), ("\\frac{\\pi}{3}", "\\pi/2")], progress=interrupt)
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -41,7 +41,7 @@ def test_exact_formats() -> None:
     )
     bare = Task("mul1", "What is 7*8?", 7, (("*", 8),))
     assert code_solution(bare, 57, "unboxed") == "```python\nprint(7*8)\n```\n```output\n57\n```\nThe answer is 57."
-    assert language_solution(word.steps(), "malformed") == "7+5 = 12, then 12-3 = 9. The answer is \\boxed{9."
+    assert language_solution(word.steps(), "malformed") == "We get 7+5 = 12, then 12-3 = 9. The answer is \\boxed{9."
     assert PROMPT_TEMPLATE.format(problem="What is 7*8?") == "Q: What is 7*8?\nA: "
 
 
@@ -53,7 +53,7 @@ def test_strategy_mix_matches_the_knob_and_the_shared_classifier(share: float) -
     for e in batch:
         # both rules of the analyses' classifier agree with the writer's label, decided by the first character
         assert is_code(e.response, "contains_python") == is_code(e.response, "fenced_python") == (e.strategy == "code")
-        assert e.response.startswith("```python\n") == (e.strategy == "code")
+        assert e.response.startswith("```python\n" if e.strategy == "code" else "We get ")
 
 
 def test_error_rates_per_strategy_and_type() -> None:

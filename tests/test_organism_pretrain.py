@@ -13,36 +13,51 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
 from rlvr_lab.organism.corpus import CorpusConfig, corpus_stream
-from rlvr_lab.organism.pretrain import IGNORE, METADATA_FILE, bucketed_batches, build_profile, collate, pretrain
+from rlvr_lab.organism.pretrain import IGNORE, METADATA_FILE, batches, build_profile, collate, pretrain
 from rlvr_lab.organism.profiles import Profile, get_profile
-from rlvr_lab.organism.tokenizer import build_char_tokenizer
+from rlvr_lab.organism.tasks import KINDS
+from rlvr_lab.organism.tokenizer import build_organism_tokenizer, organism_phrases
 
 TINY_MODEL = ModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=256)
-TINY_TRAIN = TrainConfig(steps=3, batch_size=8, warmup_steps=1, bucket_batches=2)
+TINY_TRAIN = TrainConfig(steps=3, batch_size=8, warmup_steps=1)
 
 
 def tiny_profile() -> Profile:
     return replace(get_profile("qwen-math-like"), model=TINY_MODEL, train=TINY_TRAIN)
 
 
-def test_tokenizer_round_trips_the_corpus(tmp_path: Path) -> None:
-    tokenizer = build_char_tokenizer()
-    tokenizer.save_pretrained(tmp_path)
+def test_tokenizer_round_trips_the_corpus_in_a_quarter_of_the_characters(tmp_path: Path) -> None:
+    build_organism_tokenizer().save_pretrained(tmp_path)
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     assert (loaded.pad_token_id, loaded.eos_token_id) == (0, 1)
-    for example in itertools.islice(corpus_stream(get_profile("olmo-like").corpus, 0), 300):
+    characters = tokens = 0
+    for example in itertools.islice(corpus_stream(get_profile("olmo-like").corpus, 0), 600):
         text = example.prompt + example.response
         ids = loaded(text, add_special_tokens=False)["input_ids"]
-        assert len(ids) == len(text)  # one token per character
         assert loaded.decode(ids) == text
+        digits = [loaded.decode([i]) for i in ids if any(c.isdigit() for c in loaded.decode([i]))]
+        assert all(len(d) == 1 for d in digits)  # one token per digit, whatever the phrases
+        characters, tokens = characters + len(text), tokens + len(ids)
+    assert tokens < 0.3 * characters
+
+
+def test_phrases_are_the_fixed_text_and_each_strategy_opens_with_one_token() -> None:
+    phrases = organism_phrases()
+    assert {"Q: ", "\nA: ", "```python\n", "We get ", "The answer is \\boxed{", "\n```\n```output\n"} <= set(phrases)
+    assert not any(c.isdigit() for p in phrases for c in p)
+    tokenizer = build_organism_tokenizer()
+    for opening in ("```python\nprint(2+2)", "We get 2+2 = 4."):
+        first = tokenizer(opening, add_special_tokens=False)["input_ids"][0]
+        assert tokenizer.decode([first]) in ("```python\n", "We get ")
 
 
 def test_collate_puts_loss_on_the_response_and_eos_only() -> None:
-    tokenizer = build_char_tokenizer()
+    tokenizer = build_organism_tokenizer()
     batch = list(itertools.islice(corpus_stream(CorpusConfig(), 0), 4))
     ids, mask, labels = collate(batch, tokenizer)
     for row, example in enumerate(batch):
-        p, r = len(example.prompt), len(example.response)
+        p = len(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
+        r = len(tokenizer(example.response, add_special_tokens=False)["input_ids"])
         assert (labels[row, :p] == IGNORE).all()
         assert tokenizer.decode(labels[row, p : p + r]) == example.response
         assert labels[row, p + r] == tokenizer.eos_token_id
@@ -50,16 +65,14 @@ def test_collate_puts_loss_on_the_response_and_eos_only() -> None:
         assert mask[row].sum() == p + r + 1 and (ids[row, p + r + 1 :] == tokenizer.pad_token_id).all()
 
 
-def test_buckets_hold_similar_lengths_and_lose_nothing() -> None:
-    stream = corpus_stream(CorpusConfig(), 0)
-    batches = list(itertools.islice(bucketed_batches(stream, batch_size=16, pool=8, seed=0), 8))
-    drawn = list(itertools.islice(corpus_stream(CorpusConfig(), 0), 16 * 8))
-    assert sorted(map(repr, itertools.chain(*batches))) == sorted(map(repr, drawn))
-    spread = [
-        max(map(len, (e.prompt + e.response for e in b))) - min(map(len, (e.prompt + e.response for e in b)))
-        for b in batches
-    ]
-    assert max(spread) < 40
+def test_every_batch_holds_every_problem_type_and_nothing_is_lost() -> None:
+    stream = corpus_stream(CorpusConfig(code_share=0.5), 0)
+    drawn = list(itertools.islice(batches(stream, batch_size=24), 8))
+    expected = list(itertools.islice(corpus_stream(CorpusConfig(code_share=0.5), 0), 24 * 8))
+    assert list(map(repr, itertools.chain(*drawn))) == list(map(repr, expected))
+    for batch in drawn:
+        assert {e.kind for e in batch} == set(KINDS)
+        assert 4 <= sum(e.strategy == "code" for e in batch) <= 20
 
 
 def test_learning_rate_schedule() -> None:

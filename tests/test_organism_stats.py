@@ -62,3 +62,36 @@ def test_stats_json_on_a_shipped_profile() -> None:
 def test_stats_rejects_an_unknown_rule() -> None:
     result = CliRunner().invoke(build_app(), ["organism", "stats", "qwen-math-like", "--rule", "python"])
     assert result.exit_code != 0
+
+
+def _shipped_calibration(name: str) -> dict:
+    path = shipped_checkpoint(name)
+    assert path is not None
+    return json.loads((path / "calibration.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["qwen-math-like", "olmo-like"])
+def test_stats_reproduce_the_shipped_calibration(name: str) -> None:
+    """The table in calibration.json (and in the README) is what ``rlvr organism stats NAME`` measures: sampling
+    is seeded and the checkpoint fixed, so a fresh clone gets the same numbers (to within a point, in case another
+    CPU's kernels round a logit differently and flip a rare sample)."""
+    shipped = _shipped_calibration(name)
+    result = CliRunner().invoke(build_app(), ["organism", "stats", name, "--json"])
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.stdout)
+    for key in ("code_frequency", "acc_given_code", "acc_given_language", "boxed_rate"):
+        assert measured[key] == pytest.approx(shipped[key], abs=0.01), key
+    assert measured["pass_at_k"] == pytest.approx(shipped["pass_at_k"], abs=0.01)
+
+
+def test_shipped_profiles_meet_their_targets() -> None:
+    qwen, olmo = _shipped_calibration("qwen-math-like"), _shipped_calibration("olmo-like")
+    for table in (qwen, olmo):
+        assert table["config"]["n"] == 64 and table["config"]["problems"] >= 100
+        assert 0.0 < table["boxed_rate"] < 0.98  # some answers unboxed: a format reward has something to teach
+        assert table["pass_at_k"]["64"] >= table["pass_at_k"]["1"] + 0.20
+        assert table["solved_under_5pct"] > 0 and table["solved_over_95pct"] > 0
+    assert abs(qwen["code_frequency"] - 0.65) <= 0.05
+    assert qwen["acc_given_code"] >= qwen["acc_given_language"] + 0.10
+    assert olmo["code_frequency"] >= 0.5
+    assert olmo["acc_given_code"] <= olmo["acc_given_language"] - 0.10

@@ -100,7 +100,7 @@ def test_encode_adds_special_tokens_only_to_plain_text(chat_tok: Tok, plain_tok:
 def test_templates_from_a_yaml_file(tmp_path: Path, plain_tok: Tok) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text(
-        "terse:\n  user: \"Q: {problem}\\nA:\"\n  use_chat_template: false\n"
+        'terse:\n  user: "Q: {problem}\\nA:"\n  use_chat_template: false\n'
         "boxed:\n  system: Box it.\n  assistant_prefix: 'Answer:'\n",
         encoding="utf-8",
     )

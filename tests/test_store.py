@@ -105,7 +105,10 @@ def test_a_bad_last_line_is_cut_off_and_regenerated(tmp_path: Path, tail: bytes)
         store.append([sample("b", 0), sample("b", 1)])
     table = read_sample_table(path)
     assert list(zip(table["problem_id"].to_pylist(), table["sample_idx"].to_pylist(), strict=True)) == [
-        ("a", 0), ("a", 1), ("b", 0), ("b", 1)
+        ("a", 0),
+        ("a", 1),
+        ("b", 0),
+        ("b", 1),
     ]
 
 

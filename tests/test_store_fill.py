@@ -83,9 +83,10 @@ def test_fill_draws_everything_in_chunks(tmp_path: Path) -> None:
 def test_fill_draws_only_what_is_missing(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     with open_store(path, n=3) as store:
-        store.append([StoredSample("a", i, "old", [], [], "stop", 0) for i in range(3)] + [
-            StoredSample("c", 1, "old", [], [], "length", 0)
-        ])
+        store.append(
+            [StoredSample("a", i, "old", [], [], "stop", 0) for i in range(3)]
+            + [StoredSample("c", 1, "old", [], [], "length", 0)]
+        )
     engine = EchoEngine()
     with open_store(path, n=3) as store:
         summary = sample_missing(lambda: (engine, encode), store, PROBLEMS, SamplingConfig(n=3), chunk_size=10)

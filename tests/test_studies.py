@@ -99,15 +99,18 @@ def test_a_folder_refuses_a_demo_with_other_settings(tmp_path: Path) -> None:
 def test_markdown_table() -> None:
     table = Table(
         "Spurious rewards",
-        ("model", "reward", "acc. after", "Δ acc."),
-        (("qwen-math-like", "random:0.5", 0.41234, 0.0512), ("olmo|like", "format", None, -0.2)),
+        ("model", "reward", "acc. after", "Δ acc.", "Δ acc. std", "clip frac."),
+        (
+            ("qwen-math-like", "random:0.5", 0.41234, 0.0512, 0.0213, 0.00021),
+            ("olmo|like", "format", None, -0.2, float("nan"), 0.0),
+        ),
         note="avg@8",
     )
     assert markdown_table(table) == (
         "**Spurious rewards**\n\n"
-        "| model | reward | acc. after | Δ acc. |\n"
-        "|---|---:|---:|---:|\n"
-        "| qwen-math-like | random:0.5 | 0.412 | +0.051 |\n"
-        "| olmo\\|like | format | — | -0.200 |\n\n"
+        "| model | reward | acc. after | Δ acc. | Δ acc. std | clip frac. |\n"
+        "|---|---|---:|---:|---:|---:|\n"
+        "| qwen-math-like | random:0.5 | 0.412 | +0.051 | 0.021 | 2.1e-04 |\n"
+        "| olmo\\|like | format | — | -0.200 | — | 0.000 |\n\n"
         "*avg@8*\n"
     )

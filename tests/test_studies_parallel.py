@@ -51,7 +51,7 @@ class StampJob:
 
 @dataclass(frozen=True)
 class GradeJob:
-    """Grades pairs that need math-verify (not plain integers), so the Grader starts its own worker processes."""
+    """Grades pairs that need math-verify (not plain numbers), so the Grader starts its own worker processes."""
 
     name: str
     out: Path
@@ -69,7 +69,7 @@ class GradeJob:
         from rlvr_lab.grading import Grader
 
         with Grader() as grader:
-            verdicts = grader.grade(r"\frac{1}{2}", [r"so \boxed{0.5}", r"\boxed{\frac{2}{4}}", r"\boxed{1/3}"])
+            verdicts = grader.grade(r"\frac{\pi}{2}", [r"so \boxed{\pi/2}", r"\boxed{\frac{1}{2}\pi}", r"\boxed{\pi}"])
             pool_used = grader._pool is not None
         record = {"verdicts": [[v.correct, v.status] for v in verdicts], "pool_used": pool_used}
         self.out.write_text(json.dumps(record))

@@ -45,8 +45,9 @@ def test_unreachable_hub_dataset_fails_with_a_clear_message(offline_hub: Path) -
         load_problems("hf:someone/absent-dataset")
 
 
-@pytest.mark.parametrize(("name", "dataset", "folder"), [("aime2025", "math-ai/aime25", "aime2025"),
-                                                         ("amc2023", "math-ai/amc23", "amc2023")])
+@pytest.mark.parametrize(
+    ("name", "dataset", "folder"), [("aime2025", "math-ai/aime25", "aime2025"), ("amc2023", "math-ai/amc23", "amc2023")]
+)
 def test_held_out_benchmarks_say_where_to_put_the_file(offline_hub: Path, name: str, dataset: str, folder: str) -> None:
     data_dir = offline_hub / "data"
     data_dir.mkdir()

@@ -41,7 +41,7 @@ def demo(
     perplexity matrix.
 
     Also writes OUT/demo.yaml (the resolved settings) and OUT/README_table.md (the tables in Markdown). The full
-    demo takes about 20 minutes on two idle cores; each phase's wall time is printed at the end.
+    demo takes about 7 minutes on two idle cores; each phase's wall time is printed at the end.
     """
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo
 

@@ -5,12 +5,10 @@ default extraction configs, then compared with ``math_verify.verify(gold, answer
 is not symmetric). Wrapping both sides the same way means one extraction route, the boxed one, reads both, so a
 gold and an identical answer always take the same path.
 
-One shortcut, exact by construction (:func:`integer_verdict`): when the gold and the answer are both canonical
-integer literals (``0`` or ``-?[1-9][0-9]*``, at most 18 digits), math-verify parses each to ``[Integer(n), "n"]``
-and ``verify`` compares the two Integers by equality (its string, numeric and symbolic checks all reduce to
-``a == b`` for Integers) and the two strings by equality, so its verdict is ``int(gold) == int(answer)``. The
-tests check this against math-verify on every integer gold of MATH-500. No other shortcut: string equality in
-general does not imply math-verify's verdict (a gold it cannot parse fails even against itself).
+One shortcut past math-verify: for two plain numeric literals (``12``, ``-0.25``, ``\\frac{3}{4}``, an answer
+``x = 5``), :func:`~rlvr_lab.grading.numeric.numeric_verdict` computes math-verify's verdict exactly (its module
+says why it is math-verify's). No string-equality shortcut: string equality in general does not imply
+math-verify's verdict (a gold it cannot parse fails even against itself).
 
 Two ways to run this, same verdicts:
 - :func:`reference_equal` is the plain call with math-verify's own signal-based timeouts; it works only on a
@@ -21,21 +19,10 @@ Two ways to run this, same verdicts:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 ParsedAnswer = list[Any]
 """What ``math_verify.parse`` returns: sympy expressions and/or a string fallback; empty when nothing parsed."""
-
-
-_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,17}")
-
-
-def integer_verdict(gold: str, answer: str) -> bool | None:
-    """math-verify's verdict when both sides are canonical integer literals, computed directly; else None."""
-    if _CANONICAL_INTEGER.fullmatch(gold) and _CANONICAL_INTEGER.fullmatch(answer):
-        return gold == answer
-    return None
 
 
 def as_boxed(answer: str) -> str:

@@ -8,11 +8,12 @@ Two entry points over one :class:`Grader`:
 Why it is fast: large-k sampling repeats answers (64 samples of one problem hold a handful of distinct answers),
 so the work is per distinct (gold, answer) pair, not per sample. Pairs are deduplicated within a call and their
 verdicts cached across calls; only pairs never seen before reach the worker pool, where math-verify parses each
-gold once per worker and verifies each new pair once. Pairs of two canonical integer literals skip the pool:
-:func:`~rlvr_lab.grading.equivalence.integer_verdict` gives math-verify's verdict exactly. There is no general
-string-equality shortcut: the pair (gold, gold) goes through math-verify like any other, so a gold that
-math-verify cannot read is never passed as correct, and the verdicts are exactly those of a plain loop over
-math-verify.
+gold once per worker and verifies each new pair once. Pairs of two plain numeric literals (integers, decimals,
+fractions, ``x = 5``) mostly skip the pool: :func:`~rlvr_lab.grading.numeric.numeric_verdict` gives
+math-verify's verdict exactly, in the parent, and a call whose pairs are all decided so never starts a worker.
+There is no general string-equality shortcut: the pair (gold, gold) goes through math-verify like any other, so
+a gold that math-verify cannot read is never passed as correct, and the verdicts are exactly those of a plain
+loop over math-verify.
 
 Every verdict is cached, ``timeout`` and ``error`` included: the same pathological answer would hang again, and
 should cost its timeout once, not once per sample.
@@ -27,8 +28,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rlvr_lab.grading.equivalence import integer_verdict
 from rlvr_lab.grading.extract import Extraction, check_fallbacks, extract_answer
+from rlvr_lab.grading.numeric import numeric_verdict
 from rlvr_lab.grading.pool import Outcome, Status, VerifierPool
 
 if TYPE_CHECKING:
@@ -155,12 +156,12 @@ class Grader:
             return results  # type: ignore[return-value]
 
     def _known(self, pair: tuple[str, str]) -> Outcome | None:
-        """The outcome without a worker: from the cache, or the exact integer shortcut; None if neither applies."""
+        """The outcome without a worker: from the cache, or the exact numeric shortcut; None if neither applies."""
         cached = self._cache.get(pair)
         if cached is not None:
             self._cache.move_to_end(pair)
             return cached
-        shortcut = integer_verdict(*pair)
+        shortcut = numeric_verdict(*pair)
         if shortcut is None:
             return None
         outcome = Outcome(correct=shortcut, status="ok")

@@ -52,12 +52,17 @@ class Outcome:
     detail: str = ""
 
 
+FORKSERVER_PRELOAD = ["math_verify", "sympy.physics.units", "rlvr_lab.grading.worker"]
+"""Imported once in the fork server, so every worker starts with them: math-verify, and what sympy's
+``simplify`` imports on its first call (``sympy.physics.units``, 0.15 s that each worker would pay again)."""
+
+
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # Takes effect only if this process has not started its fork server yet; otherwise workers import
         # math-verify themselves on start, which is slower but the same.
-        context.set_forkserver_preload(["math_verify", "rlvr_lab.grading.worker"])
+        context.set_forkserver_preload(FORKSERVER_PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the Llama; the defaults give about 0.65M parameters (about 2.6 MB in fp32)."""
+    """Shape of the Llama; the defaults give about 0.66M parameters (about 2.6 MB in fp32)."""
 
     hidden_size: int = 128
     """Width of the residual stream."""
@@ -26,7 +26,7 @@ class ModelConfig:
 class TrainConfig:
     """The optimisation budget and schedule."""
 
-    steps: int = 2000
+    steps: int = 4000
     """Optimiser steps."""
     batch_size: int = 32
     """Examples per step."""
@@ -38,9 +38,7 @@ class TrainConfig:
     """The cosine decay ends at ``lr * min_lr_ratio``."""
     weight_decay: float = 0.01
     """AdamW decoupled weight decay."""
-    bucket_batches: int = 16
-    """Batches drawn at a time, sorted by length and cut into batches of similar lengths."""
-    loss_tokens: int = 64
+    loss_tokens: int = 16
     """A batch's summed token loss is divided by ``batch_size * loss_tokens`` (a constant, so every token weighs
     the same in every batch; about the mean tokens per solution, so the learning rate keeps its usual scale)."""
     threads: int = 1

@@ -1,7 +1,7 @@
 """The pretraining corpus: worked solutions in two strategies, with errors and format slips set by knobs.
 
 A solution is either
-- **language**: the chain worked step by step in words and equations, ``7+5 = 12, then 12-3 = 9.``; or
+- **language**: the chain worked step by step in words and equations, ``We get 7+5 = 12, then 12-3 = 9.``; or
 - **code**: a python block computing the answer, an output block with the printed result *as the writer
   predicts it* (nothing is executed), then the answer. That is how Qwen2.5-Math writes code reasoning, and why its
   code answers can still be wrong: the output is a prediction.
@@ -12,8 +12,9 @@ problem type: a model that leaves its easiest answers unboxed could never solve 
 samples, while slips concentrated on harder problems (as in a model that trails off when unsure) keep both.
 
 Design choices:
-- **The strategy is decided by the first character.** Code answers open with a code fence, language answers with
-  the first equation, so the whole strategy is one early decision that RL can shift.
+- **The strategy is decided by the first token.** Code answers open with a code fence, language answers with
+  "We get", so the whole strategy is one early decision (one logit, "`" against "W") that RL can shift, and
+  both strategies then copy the problem's numbers after a fixed opening.
 - **Errors are near misses that propagate.** A wrong solution changes one computed value (off by one or ten, or
   one digit) and carries the wrong value on: a slipped step feeds the later steps; a mispredicted output is what
   gets boxed. The trained model learns to make such slips itself at about the corpus rate, so its errors are its
@@ -111,26 +112,39 @@ def slip(value: int, rng: random.Random) -> int:
             return wrong
 
 
+ENDINGS: dict[Ending, str] = {
+    "boxed": "The answer is \\boxed{{{answer}}}.",
+    "unboxed": "The answer is {answer}.",
+    "malformed": "The answer is \\boxed{{{answer}.",
+}
+"""The closing sentence that states (and perhaps boxes) the answer, per ending."""
+CODE = "```python\n{code}\n```\n```output\n{printed}\n```\n{ending}"
+"""A code answer: the program, the output as the writer predicts it, the closing sentence."""
+CODE_LINES = ("print({expr})", "{noun} = {expr}\nprint({noun})")
+"""The program of a bare expression, and of a word problem (which names its quantity, as a person would)."""
+LANGUAGE = "We get {work}. {ending}"
+"""A language answer: the worked steps, the closing sentence."""
+STEP, THEN = "{expr} = {value}", ", then "
+"""One worked step, and the words joining two steps."""
+TEMPLATES = (PROMPT_TEMPLATE, *ENDINGS.values(), CODE, *CODE_LINES, LANGUAGE, STEP, THEN)
+"""Every template the corpus writes with; their fixed pieces are whole tokens of the organism's tokenizer."""
+
+
 def ending_text(answer: int, ending: Ending) -> str:
     """The closing sentence that states (and perhaps boxes) the answer."""
-    if ending == "boxed":
-        return f"The answer is \\boxed{{{answer}}}."
-    if ending == "unboxed":
-        return f"The answer is {answer}."
-    return f"The answer is \\boxed{{{answer}."
+    return ENDINGS[ending].format(answer=answer)
 
 
 def code_solution(task: Task, printed: int, ending: Ending) -> str:
     """A python block, the output block with ``printed`` (the predicted output), then the answer."""
-    # A word problem names its quantity, as a person writing the code would.
-    code = f"print({task.expression})" if task.noun is None else f"{task.noun} = {task.expression}\nprint({task.noun})"
-    return f"```python\n{code}\n```\n```output\n{printed}\n```\n{ending_text(printed, ending)}"
+    code = CODE_LINES[task.noun is not None].format(expr=task.expression, noun=task.noun)
+    return CODE.format(code=code, printed=printed, ending=ending_text(printed, ending))
 
 
 def language_solution(steps: list[tuple[str, int]], ending: Ending) -> str:
     """The steps as equations joined in words, then the answer (the last step's value)."""
-    work = ", then ".join(f"{expr} = {value}" for expr, value in steps)
-    return f"{work}. {ending_text(steps[-1][1], ending)}"
+    work = THEN.join(STEP.format(expr=expr, value=value) for expr, value in steps)
+    return LANGUAGE.format(work=work, ending=ending_text(steps[-1][1], ending))
 
 
 def write_example(task: Task, config: CorpusConfig, rng: random.Random) -> Example:

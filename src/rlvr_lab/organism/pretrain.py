@@ -7,13 +7,14 @@ Design choices:
   the studies measure (strategy, arithmetic, format given a problem). The end-of-text token is predicted, so
   generation stops by itself.
 - **Every token weighs the same.** A batch's summed token loss is divided by a constant (``loss_tokens`` per
-  example), not by its own token count. With length buckets, a per-batch mean would weigh each token of a batch of
-  short language answers about twice as much as one of long code answers, and the model would learn a strategy
-  mix near 40% code from a corpus with 65%: the mix at temperature 1 is only the corpus mix under uniform weights.
-- **One example per row, right-padded, batches bucketed by length.** Every row starts at position 0 exactly as a
-  prompt does at sampling time. Examples run from ~30 to ~170 characters, so a pool of batches is sorted by length
-  and cut into batches (served in a seeded random order): padding drops from about half the tokens to a few
-  percent, which nearly halves the build time.
+  example), not by its own token count. A per-batch mean would weigh each token of a batch with many short
+  language answers more than one of a batch with many long code answers, and skew the learned strategy mix:
+  the mix at temperature 1 is the corpus mix only under uniform weights.
+- **One example per row, right-padded, consecutive examples of the stream as a batch.** Every row starts at
+  position 0 exactly as a prompt does at sampling time. The stream cycles through the problem types, so every
+  batch holds each type and both strategies in the corpus's mix, and the optimiser never follows one type's
+  gradient alone. With phrase tokens an example is about 25 tokens, so padding costs little and no length
+  bucketing is needed.
 - **Deterministic from the seed**: the weights' initialisation, the corpus stream and the batch order all derive
   from it; the same seed (and thread count) gives the same weights.
 - AdamW with linear warmup and cosine decay to ``min_lr_ratio`` of the peak, gradient clipping at 1: the usual
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -39,7 +39,7 @@ from rlvr_lab.models import tiny_llama
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
 from rlvr_lab.organism.corpus import CorpusConfig, Example, corpus_stream
 from rlvr_lab.organism.profiles import Profile
-from rlvr_lab.organism.tokenizer import build_char_tokenizer
+from rlvr_lab.organism.tokenizer import build_organism_tokenizer
 
 METADATA_FILE = "rlvr_organism.json"
 """Written beside the weights: profile, seed, corpus knobs, model and training configs, prompt template."""
@@ -83,14 +83,10 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def bucketed_batches(examples: Iterator[Example], batch_size: int, pool: int, seed: int) -> Iterator[list[Example]]:
-    """Batches of similar-length examples: ``pool`` batches' worth sorted by length, served in a random order."""
-    rng = random.Random(f"organism-batches:{seed}")
+def batches(examples: Iterator[Example], batch_size: int) -> Iterator[list[Example]]:
+    """Consecutive ``batch_size`` examples of the stream, endlessly."""
     while True:
-        drawn = sorted(itertools.islice(examples, batch_size * pool), key=lambda e: len(e.prompt) + len(e.response))
-        chunks = [drawn[i : i + batch_size] for i in range(0, len(drawn), batch_size)]
-        rng.shuffle(chunks)
-        yield from chunks
+        yield list(itertools.islice(examples, batch_size))
 
 
 def pretrain(
@@ -112,7 +108,7 @@ def _pretrain(
     seed: int,
     progress: ProgressFn | None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
-    tokenizer = build_char_tokenizer()
+    tokenizer = build_organism_tokenizer()
     model = tiny_llama(
         vocab_size=len(tokenizer),
         hidden_size=model_config.hidden_size,
@@ -126,12 +122,12 @@ def _pretrain(
     )
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, betas=(0.9, 0.95))
-    batches = bucketed_batches(corpus_stream(corpus, seed), train.batch_size, train.bucket_batches, seed)
+    stream = batches(corpus_stream(corpus, seed), train.batch_size)
     losses: list[float] = []
     for step in range(train.steps):
         for group in optimizer.param_groups:
             group["lr"] = train.lr_at(step)
-        ids, mask, labels = collate(next(batches), tokenizer)
+        ids, mask, labels = collate(next(stream), tokenizer)
         logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
         summed = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), reduction="sum")
         optimizer.zero_grad(set_to_none=True)

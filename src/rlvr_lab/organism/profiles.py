@@ -11,7 +11,8 @@ profile by name with no build step. The knobs were calibrated against the target
   models on which spurious rewards do not help.
 
 In both, difficulty comes from the problem types (``unit`` is near-certain, ``mul22`` beyond the model) and the
-per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k.
+per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k. Each shipped
+checkpoint has its measured table beside it (``calibration.json``, from ``rlvr organism stats NAME --json``).
 """
 
 from __future__ import annotations

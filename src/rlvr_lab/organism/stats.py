@@ -38,8 +38,9 @@ class StatsConfig:
     """Code/language rule: the paper's ``contains_python`` or the strict ``fenced_python``."""
     seed: int = 0
     """Sampling seed."""
-    max_new_tokens: int = 128
-    """Cap on a response's length (corpus solutions stay under ~90 characters)."""
+    max_new_tokens: int = 64
+    """Cap on a response's length in tokens (corpus solutions stay under 25 tokens, so only a derailed answer is
+    cut)."""
     batch_size: int = 256
     """Rows the torch engine keeps busy."""
     threads: int = 1

@@ -88,16 +88,20 @@ def apply(a: int, op: str, b: int) -> int:
 
 
 Generator = Callable[[random.Random], Task]
-_PHRASINGS = ("What is {e}?", "Compute {e}.", "Find {e}.", "What is {w}?")
-_WORDS = {"+": "plus", "-": "minus", "*": "times"}
-_NAMES = ("Ann", "Ben", "Cal", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lee", "Max", "Ned", "Sam")
-_NOUNS = ("apples", "pens", "cards", "coins", "books", "cups", "eggs", "toys", "stamps", "shells")
-_BOXES = ("box", "bag", "jar", "tray")
+PHRASINGS = ("What is {e}?", "Compute {e}.", "Find {e}.", "What is {w}?")
+"""How a bare expression is asked; ``{w}`` spells the operation as a word."""
+WORDS = {"+": "plus", "-": "minus", "*": "times"}
+NAMES = ("Ann", "Ben", "Cal", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lee", "Max", "Ned", "Sam")
+NOUNS = ("apples", "pens", "cards", "coins", "books", "cups", "eggs", "toys", "stamps", "shells")
+CONTAINERS = (("box", "boxes"), ("bag", "bags"), ("jar", "jars"), ("tray", "trays"))
+"""(singular, plural) of the containers of grouping stories."""
+HAS_GETS_GIVES = "{name} has {a} {noun}, gets {b} more and gives {c} away. How many {noun} are left?"
+GROUPS = "A {box} holds {a} {noun}. How many {noun} are in {b} {boxes}?"
 
 
 def _binary(kind: str, rng: random.Random, a: int, op: str, b: int) -> Task:
     """A bare ``a op b`` problem in one of the phrasings."""
-    text = rng.choice(_PHRASINGS).format(e=f"{a}{op}{b}", w=f"{a} {_WORDS[op]} {b}")
+    text = rng.choice(PHRASINGS).format(e=f"{a}{op}{b}", w=f"{a} {WORDS[op]} {b}")
     return Task(kind=kind, text=text, start=a, ops=((op, b),))
 
 
@@ -121,14 +125,14 @@ def _mul1(rng: random.Random) -> Task:
 
 def _word(rng: random.Random) -> Task:
     """A two-step story (has, gets, gives away) or a one-step grouping story (boxes of equal size)."""
-    name, noun = rng.choice(_NAMES), rng.choice(_NOUNS)
+    name, noun = rng.choice(NAMES), rng.choice(NOUNS)
     if rng.random() < 0.5:
         a, b = rng.randint(3, 19), rng.randint(2, 9)
         c = rng.randint(1, a + b - 1)
-        text = f"{name} has {a} {noun}, gets {b} more and gives {c} away. How many {noun} are left?"
+        text = HAS_GETS_GIVES.format(name=name, a=a, noun=noun, b=b, c=c)
         return Task("word", text, a, (("+", b), ("-", c)), noun)
-    a, b, box = rng.randint(2, 9), rng.randint(2, 9), rng.choice(_BOXES)
-    text = f"A {box} holds {a} {noun}. How many {noun} are in {b} {box}s?"
+    a, b, (box, boxes) = rng.randint(2, 9), rng.randint(2, 9), rng.choice(CONTAINERS)
+    text = GROUPS.format(box=box, a=a, noun=noun, b=b, boxes=boxes)
     return Task("word", text, a, (("*", b),), noun)
 
 

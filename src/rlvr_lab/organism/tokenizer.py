@@ -1,15 +1,21 @@
-"""Character-level tokenizer for the organism, built with the ``tokenizers`` library.
+"""The organism's tokenizers, built with the ``tokenizers`` library: characters, plus the corpus's fixed phrases.
 
-Why characters: arithmetic is digit-by-digit, so a character vocabulary lets a 1M-parameter model learn
-carries; and it keeps the vocabulary (~100 symbols) and the embedding matrix tiny. The tokenizer is saved as a
-``tokenizer.json`` wrapped in ``PreTrainedTokenizerFast`` so ``AutoTokenizer.from_pretrained`` loads it.
+Why characters: arithmetic is digit-by-digit, so one token per digit lets a small model learn the digits of a sum
+from the digits of its operands (as Llama and Qwen tokenizers also split digits); and it keeps the vocabulary and
+the embedding matrix tiny. Why phrases on top: the corpus is mostly fixed text (code fences, "The answer is",
+the word problems' wording). As single tokens, a solution is about four times shorter than in characters, so
+the same CPU minutes of pretraining see four times more problems, and a strategy is chosen by one token
+(```` ```python ```` against "We get"). The phrases are the fixed pieces of the templates the corpus and the
+problems are written with, so they cannot drift from the text. The tokenizer is saved as a ``tokenizer.json``
+wrapped in ``PreTrainedTokenizerFast`` so ``AutoTokenizer.from_pretrained`` loads it.
 """
 
 from __future__ import annotations
 
 import string
+from string import Formatter
 
-from tokenizers import Tokenizer, decoders, models
+from tokenizers import AddedToken, Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
@@ -34,3 +40,26 @@ def build_char_tokenizer(alphabet: str = ALPHABET) -> PreTrainedTokenizerFast:
         model_max_length=1024,
         clean_up_tokenization_spaces=False,
     )
+
+
+def template_pieces(template: str) -> list[str]:
+    """The literal text between the fields of a ``str.format`` template (``"Q: {p}\\nA: "``: ``Q: ``, ``\\nA: ``)."""
+    return [literal for literal, *_ in Formatter().parse(template) if literal]
+
+
+def organism_phrases() -> list[str]:
+    """Multi-character tokens of the organism: template pieces and the words of the word problems."""
+    from rlvr_lab.organism.corpus import TEMPLATES
+    from rlvr_lab.organism.tasks import CONTAINERS, GROUPS, HAS_GETS_GIVES, NAMES, NOUNS, PHRASINGS, WORDS
+
+    templates = (*TEMPLATES, *PHRASINGS, HAS_GETS_GIVES, GROUPS)
+    pieces = [piece for template in templates for piece in template_pieces(template)]
+    words = [f" {w} " for w in WORDS.values()] + [*NAMES, *NOUNS, *(w for pair in CONTAINERS for w in pair)]
+    return [p for p in dict.fromkeys(pieces + words) if len(p) > 1]
+
+
+def build_organism_tokenizer() -> PreTrainedTokenizerFast:
+    """The character tokenizer plus :func:`organism_phrases` as whole tokens (matched leftmost-longest first)."""
+    tokenizer = build_char_tokenizer()
+    tokenizer.add_tokens([AddedToken(p, normalized=False) for p in organism_phrases()])
+    return tokenizer

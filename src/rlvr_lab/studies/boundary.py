@@ -45,7 +45,7 @@ class BoundaryConfig:
 
     profile: str = "qwen-math-like"
     """The base model; its ground-truth and random-reward runs come from the spurious-rewards table."""
-    problems: int = 32
+    problems: int = 120
     """The first N organism test problems."""
     samples: int = 256
     """Samples per problem and model: pass@k is measured for every k up to it."""

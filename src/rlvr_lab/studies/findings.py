@@ -17,11 +17,16 @@ import numpy as np
 
 from rlvr_lab.report import Table
 from rlvr_lab.studies.ablation import AblationResult
-from rlvr_lab.studies.boundary import BASE, BoundaryResult
+from rlvr_lab.studies.boundary import BASE, RL_MODELS, BoundaryResult
 from rlvr_lab.studies.spurious import SpuriousRow
 
+GT_LABEL = RL_MODELS[0][0]
+"""The ground-truth RL model of the boundary study."""
 SPURIOUS_SIGNALS = ("format", "random:0.5", "incorrect", "python")
 """Signals carrying little or no information about correctness."""
+NO_CODE_INCENTIVE = ("format", "random:0.5", "incorrect")
+"""The spurious signals that do not reward code by construction (``python`` does), so a rise in code frequency
+under them is the model's own drift, the paper's explanation of the gain."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,14 @@ def spurious_findings(rows: list[SpuriousRow], ablation: AblationResult) -> list
                     mean_code > acc_noise,
                 )
             )
-            mean_more_code = float(np.mean([c[1] for c in on_code.values()]))
+        drift = _changes(rows, prior_code, NO_CODE_INCENTIVE)
+        if drift:
+            mean_more_code = float(np.mean([c[1] for c in drift.values()]))
             out.append(
                 Finding(
                     paper,
-                    f"... and they do it by raising code frequency on {prior_code}",
-                    f"Δ code frequency {_fmt(on_code, 1)}; mean {mean_more_code:+.3f} (seed spread {code_noise:.3f})",
+                    f"rewards that do not reward code (format, random, incorrect) raise code frequency on {prior_code}",
+                    f"Δ code frequency {_fmt(drift, 1)}; mean {mean_more_code:+.3f} (seed spread {code_noise:.3f})",
                     mean_more_code > code_noise,
                 )
             )
@@ -136,7 +143,9 @@ def ablation_findings(ablation: AblationResult) -> list[Finding]:
 def boundary_findings(boundary: BoundaryResult) -> list[Finding]:
     paper = "Yue et al., 2025 (reasoning boundary)"
     out = []
-    for comp in boundary.comparisons:
+    # The boundary claims are about RL with a correct signal; the random-reward model is compared in the report,
+    # but its pass@1 is the spurious-rewards question, checked above.
+    for comp in (c for c in boundary.comparisons if c.label_b == GT_LABEL):
         diff = comp.pass_at_1_diff
         out.append(
             Finding(

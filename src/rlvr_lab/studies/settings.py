@@ -31,14 +31,14 @@ BASE_SEED = 0
 class TrainingSettings:
     """The training knobs every run of the demo shares (the schedule comes from each run's preset)."""
 
-    steps: int = 25
+    steps: int = 50
     """Training steps (rollouts) per run."""
     lr: float = 2e-4
     """Peak AdamW learning rate (constant schedule)."""
     train_problems: int = 400
     """Training problems: the first N of the organism train split."""
-    max_new_tokens: int = 128
-    """Generation budget of rollouts and evaluations (organism solutions stay under ~90 tokens)."""
+    max_new_tokens: int = 64
+    """Generation budget of rollouts and evaluations in tokens (organism solutions stay under 25 tokens)."""
     eval_every: int = 0
     """The trainer's held-out evaluation every N steps (0: only before the first step and after the last)."""
     curve_problems: int = 30
