@@ -13,8 +13,8 @@ samples, while slips concentrated on harder problems (as in a model that trails 
 
 Design choices:
 - **The strategy is decided by the first token.** Code answers open with a code fence, language answers with
-  "We get", so the whole strategy is one early decision (one logit, "`" against "W") that RL can shift, and
-  both strategies then copy the problem's numbers after a fixed opening.
+  "We get", each one token of the organism's tokenizer, so the whole strategy is one early decision (one logit
+  against another) that RL can shift, and both strategies then copy the problem's numbers after a fixed opening.
 - **Errors are near misses that propagate.** A wrong solution changes one computed value (off by one or ten, or
   one digit) and carries the wrong value on: a slipped step feeds the later steps; a mispredicted output is what
   gets boxed. The trained model learns to make such slips itself at about the corpus rate, so its errors are its

@@ -18,6 +18,9 @@ from string import Formatter
 from tokenizers import AddedToken, Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast
 
+from rlvr_lab.organism.corpus import TEMPLATES
+from rlvr_lab.organism.tasks import CONTAINERS, GROUPS, HAS_GETS_GIVES, NAMES, NOUNS, PHRASINGS, WORDS
+
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 SPECIALS = (PAD, EOS, UNK)
 ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \n"
@@ -49,9 +52,6 @@ def template_pieces(template: str) -> list[str]:
 
 def organism_phrases() -> list[str]:
     """Multi-character tokens of the organism: template pieces and the words of the word problems."""
-    from rlvr_lab.organism.corpus import TEMPLATES
-    from rlvr_lab.organism.tasks import CONTAINERS, GROUPS, HAS_GETS_GIVES, NAMES, NOUNS, PHRASINGS, WORDS
-
     templates = (*TEMPLATES, *PHRASINGS, HAS_GETS_GIVES, GROUPS)
     pieces = [piece for template in templates for piece in template_pieces(template)]
     words = [f" {w} " for w in WORDS.values()] + [*NAMES, *NOUNS, *(w for pair in CONTAINERS for w in pair)]
