@@ -62,6 +62,13 @@ def sample(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together by the engine.")] = 32,
     device: Annotated[str, typer.Option(help="Torch device for the model and engine.")] = "cpu",
+    engine_options: Annotated[
+        str | None,
+        typer.Option(
+            help="vllm engine options as k=v,... or a YAML file: tensor_parallel_size, dtype, "
+            "gpu_memory_utilization, max_model_len, enable_prefix_caching, max_num_seqs, enforce_eager."
+        ),
+    ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
     ] = None,
@@ -92,8 +99,9 @@ def sample(
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         label = problems_label(problems, split, fields)
         header = StoreHeader.for_run(model=model, engine=engine, template=chosen, sampling=config, problems=label)
+        options = _engine_options(engine, engine_options, batch_size, device)
         with SampleStore.open(out, header) as store:
-            summary = _fill(store, problem_list, chosen, config, batch_size, device, console)
+            summary = _fill(store, problem_list, chosen, config, options, console)
     except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
@@ -112,28 +120,40 @@ def sample(
     )
 
 
+def _engine_options(engine: str, text: str | None, batch_size: int, device: str) -> dict[str, object]:
+    """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads."""
+    if engine != "vllm":
+        if text:
+            raise ValueError(f"--engine-options applies to the vllm engine, not {engine!r}")
+        return {"batch_size": batch_size, "device": device}
+    from rlvr_lab.engines.vllm_engine import VLLMOptions
+
+    return {"options": VLLMOptions.parse(text)}
+
+
 def _fill(
     store: SampleStore,
     problem_list: list[Problem],
     template: PromptTemplate,
     config: SamplingConfig,
-    batch_size: int,
-    device: str,
+    options: dict[str, object],
     console: Console,
 ) -> SampleSummary:
     """Fill the store behind a progress bar; the model is loaded only if samples are missing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rlvr_lab.engines.vllm_engine import VLLM_CHUNK
     from rlvr_lab.sampling import sample_missing
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
-        from rlvr_lab.engines import make_engine
-        from rlvr_lab.models import load_model
+        from rlvr_lab.engines import open_engine
         from rlvr_lab.prompts import encode_prompt
 
-        model, tokenizer = load_model(store.header.model, device=device)
-        engine = make_engine(store.header.engine, model, tokenizer, batch_size=batch_size, device=device)
+        engine, tokenizer = open_engine(store.header.engine, store.header.model, **options)
         return engine, lambda problem: encode_prompt(template, problem, tokenizer)
+
+    batch_size = options.get("batch_size")
+    chunk_size = CHUNKS_PER_BATCH * batch_size if isinstance(batch_size, int) else VLLM_CHUNK
 
     todo = sum(len(indices) for indices in store.missing([p.id for p in problem_list], config.n).values())
     with Progress(
@@ -145,7 +165,7 @@ def _fill(
             store,
             problem_list,
             config,
-            chunk_size=CHUNKS_PER_BATCH * batch_size,
+            chunk_size=chunk_size,
             progress=lambda done: bar.advance(task, done),
         )
 

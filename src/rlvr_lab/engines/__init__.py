@@ -22,6 +22,7 @@ __all__ = [
     "SamplingConfig",
     "hf_engine",
     "make_engine",
+    "open_engine",
     "torch_engine",
     "vllm_engine",
 ]
@@ -34,3 +35,23 @@ def make_engine(name: str, model: Any, tokenizer: Any, **options: Any) -> Engine
     name raises ``ValueError`` listing the registered engines.
     """
     return ENGINES.get(name)(model, tokenizer, **options)
+
+
+def open_engine(name: str, model_spec: str, **options: Any) -> tuple[Engine, Any]:
+    """Build engine ``name`` for a model spec (see :func:`rlvr_lab.models.resolve_model_dir`); returns it and the
+    tokenizer that encodes its prompts.
+
+    ``torch`` and ``hf`` get the model loaded in memory (``device`` in ``options`` places it). ``vllm`` gets the
+    model's folder and loads its own copy: loading the Hugging Face model too would double the memory for nothing,
+    so only the tokenizer is loaded here.
+    """
+    from transformers import AutoTokenizer
+
+    from rlvr_lab.models import load_model, resolve_model_dir
+
+    ENGINES.get(name)  # an unknown engine fails before any model is loaded
+    if name == "vllm":
+        where = resolve_model_dir(model_spec)
+        return make_engine(name, where, None, **options), AutoTokenizer.from_pretrained(where)
+    model, tokenizer = load_model(model_spec, device=options.get("device") or "cpu")
+    return make_engine(name, model, tokenizer, **options), tokenizer

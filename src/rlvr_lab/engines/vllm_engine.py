@@ -14,12 +14,33 @@ Mapping choices:
 - Stops: with ``eos_token_ids=None`` vLLM stops on the tokenizer's and generation config's eos as usual; given
   ids replace them (``ignore_eos`` plus explicit ``stop_token_ids``), so ``()`` disables eos. The stop token
   stays in ``token_ids``, as in the other engines.
+
+At GPU scale (:class:`VLLMOptions`):
+- the engine options a large run needs (tensor parallelism, dtype, memory fraction, context length, prefix
+  caching) come from ``rlvr sample --engine-options`` (``k=v,...`` or a YAML file) and are checked by name, so a
+  typo fails before vLLM starts;
+- no Hugging Face model is loaded: :func:`rlvr_lab.engines.open_engine` gives vLLM the model's folder and loads
+  only the tokenizer;
+- every request of a chunk goes to vLLM's scheduler in one ``generate`` call, which batches them as its memory
+  allows; ``rlvr sample`` makes vLLM's chunks large (``VLLM_CHUNK``) so the scheduler is never starved, and small
+  enough that a killed run loses minutes, not hours;
+- vLLM logs to stdout by default; this module sends its logs (and anything its engine process prints) to stderr,
+  so ``--json`` output stays one clean line;
+- vLLM's ``dtype="auto"`` silently runs a float32 checkpoint in bfloat16 (or float16) on a GPU; the engine says on
+  stderr which dtype the checkpoint has and which one vLLM runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
-from collections.abc import Sequence
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedModel
@@ -28,11 +49,128 @@ from rlvr_lab.engines.base import ENGINES, Completion, ProgressFn, SampleRequest
 from rlvr_lab.engines.common import check_fits, collect, empty_results, work_items
 from rlvr_lab.engines.sampling import stream_id
 
+VLLM_CHUNK = 16384
+"""Samples per ``generate`` call in ``rlvr sample``: tens of batches of vLLM's default 1,024 sequences, so its
+scheduler always has work queued, and about 1.5% of MATH-500 at n = 1024, which is what a kill can lose."""
+
+
+@dataclass(frozen=True)
+class VLLMOptions:
+    """Engine options of ``vllm.LLM`` that a large run sets; field names are vLLM's own."""
+
+    tensor_parallel_size: int = 1
+    """GPUs one model is split over (one engine per node; use shards for data parallelism)."""
+    dtype: str = "auto"
+    """Weights and activations: auto (vLLM picks from the checkpoint, float32 becomes bfloat16 on GPUs),
+    bfloat16, float16 or float32."""
+    gpu_memory_utilization: float = 0.9
+    """Fraction of each GPU's memory vLLM may take for weights and KV cache."""
+    max_model_len: int | None = None
+    """Context length (prompt + completion); unset: the model's own."""
+    enable_prefix_caching: bool = True
+    """Share the KV cache of a prompt across its samples (n samples per problem share one prompt)."""
+    max_num_seqs: int | None = None
+    """Sequences decoded together; unset: vLLM's default."""
+    seed: int = 0
+    """vLLM's global seed (each request also carries its own, so samples do not depend on it)."""
+    enforce_eager: bool = False
+    """Skip CUDA graph capture (faster start, slower decoding)."""
+
+    @classmethod
+    def parse(cls, text: str | None) -> VLLMOptions:
+        """Options from ``k=v,k=v`` or from a YAML file path; unknown names raise ``ValueError`` listing them."""
+        if not text:
+            return cls()
+        if text.endswith((".yaml", ".yml")):
+            import yaml
+
+            path = Path(text)
+            if not path.is_file():
+                raise ValueError(f"engine options file {path} does not exist")
+            raw = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(raw, Mapping):
+                raise ValueError(f"{path}: engine options must be a mapping of option: value")
+            return cls.from_mapping(raw, where=str(path))
+        pairs: dict[str, Any] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"engine option {part!r} is not key=value")
+            pairs[key.strip()] = value.strip()
+        return cls.from_mapping(pairs, where="--engine-options")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], where: str) -> VLLMOptions:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            raise ValueError(f"{where}: unknown vllm engine option(s) {unknown}; choose from {sorted(fields)}")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            values[key] = _coerce(value, cls.__annotations__[key], f"{where}: {key}")
+        return cls(**values)
+
+    def llm_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``vllm.LLM`` (unset options are left to vLLM)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+def _coerce(value: Any, annotation: str, where: str) -> Any:
+    """A YAML or ``k=v`` value as the option's type (annotations are strings under ``from __future__``)."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if "None" in annotation:
+            return None
+        raise ValueError(f"{where} cannot be empty")
+    kind = annotation.split("|")[0].strip()
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError
+            return lowered in ("true", "1")
+        return {"int": int, "float": float, "str": str}[kind](value)
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a {kind}") from None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 (and ``sys.stdout``) at stderr for the block.
+
+    vLLM's logger writes to stdout, and its engine core runs in a child process that inherits the descriptor, so
+    redirecting ``sys.stdout`` alone would not catch it.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def checkpoint_dtype(path: str) -> str | None:
+    """The dtype a local checkpoint's ``config.json`` declares (``None`` for hub ids or when it says none)."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return None
+    data = json.loads(config.read_text())
+    text = data.get("text_config", {}) if isinstance(data.get("text_config"), dict) else {}
+    value = data.get("torch_dtype") or data.get("dtype") or text.get("torch_dtype") or text.get("dtype")
+    return str(value) if value else None
+
 
 def import_vllm() -> Any:
     """The ``vllm`` module, or an ``ImportError`` that says how to install it."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     try:
-        return importlib.import_module("vllm")
+        with stdout_to_stderr():
+            return importlib.import_module("vllm")
     except ImportError as err:
         raise ImportError(
             "the 'vllm' engine needs vLLM, which is not installed: run `pip install vllm` "
@@ -67,9 +205,9 @@ class VLLMEngine:
     ``model``: a model folder or hub id, or a loaded Hugging Face model, whose ``name_or_path`` is used (vLLM
     loads its own copy from there, so in-memory weight changes are not seen: save them first).
     ``tokenizer``: unused (vLLM loads the model's own); accepted so every engine has the same factory shape.
-    ``batch_size`` becomes vLLM's ``max_num_seqs``. ``device`` is accepted for the same reason and not
-    used: vLLM picks its platform itself (a GPU, or the CPU with vLLM's CPU build). ``llm_options`` go to
-    ``vllm.LLM`` (``dtype``, ``gpu_memory_utilization``, ``tensor_parallel_size``, ``max_model_len``...).
+    ``batch_size`` becomes vLLM's ``max_num_seqs`` unless ``options`` sets it. ``device`` is accepted for the same
+    reason and not used: vLLM picks its platform itself (a GPU, or the CPU with vLLM's CPU build). ``options``:
+    :class:`VLLMOptions`; ``llm_options`` go to ``vllm.LLM`` as they are (tests, rare settings).
     """
 
     name = "vllm"
@@ -79,9 +217,10 @@ class VLLMEngine:
         model: str | PreTrainedModel,
         tokenizer: object = None,
         *,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         device: str | None = None,
         eos_token_ids: Sequence[int] | None = None,
+        options: VLLMOptions | None = None,
         **llm_options: Any,
     ) -> None:
         del tokenizer, device
@@ -91,8 +230,20 @@ class VLLMEngine:
         vllm = import_vllm()
         self.vllm = vllm
         self.eos_token_ids = tuple(eos_token_ids) if eos_token_ids is not None else None
-        options = {"max_num_seqs": batch_size, "logprobs_mode": "raw_logprobs", **llm_options}
-        self.llm = vllm.LLM(model=path, **options)
+        kwargs = (options or VLLMOptions()).llm_kwargs()
+        if batch_size is not None:
+            kwargs.setdefault("max_num_seqs", batch_size)
+        kwargs = {**kwargs, "logprobs_mode": "raw_logprobs", **llm_options}
+        with stdout_to_stderr():
+            self.llm = vllm.LLM(model=path, **kwargs)
+        self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
+        declared = checkpoint_dtype(path)
+        if declared is not None and declared != self.dtype:
+            print(
+                f"vllm: the checkpoint's weights are {declared}; vLLM samples in {self.dtype} "
+                f"(dtype={kwargs.get('dtype', 'auto')})",
+                file=sys.stderr,
+            )
 
     def sample(
         self,
@@ -111,7 +262,8 @@ class VLLMEngine:
             )
             for i in items
         ]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        with stdout_to_stderr():
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
         for item, output in zip(items, outputs, strict=True):
             sample = output.outputs[0]
             token_ids = list(sample.token_ids)

@@ -1,0 +1,118 @@
+"""The vllm engine's options and plumbing that need no vLLM: parsing, the stdout guard, loading without a model."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rlvr_lab.engines.vllm_engine import VLLMOptions, checkpoint_dtype, stdout_to_stderr
+
+
+def test_options_from_pairs_and_yaml(tmp_path) -> None:
+    parsed = VLLMOptions.parse(
+        "tensor_parallel_size=8,dtype=bfloat16,gpu_memory_utilization=0.6,enable_prefix_caching=false"
+    )
+    assert parsed == VLLMOptions(
+        tensor_parallel_size=8, dtype="bfloat16", gpu_memory_utilization=0.6, enable_prefix_caching=False
+    )
+    assert parsed.llm_kwargs() == {
+        "tensor_parallel_size": 8,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.6,
+        "enable_prefix_caching": False,
+        "seed": 0,
+        "enforce_eager": False,
+    }
+    config = tmp_path / "engine.yaml"
+    config.write_text("max_model_len: 4096\nmax_num_seqs: 512\n")
+    assert VLLMOptions.parse(str(config)) == VLLMOptions(max_model_len=4096, max_num_seqs=512)
+    assert VLLMOptions.parse(None) == VLLMOptions()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "tensor_parallel=2",
+            r"unknown vllm engine option\(s\) \['tensor_parallel'\]; choose from \[.*'tensor_parallel_size'",
+        ),
+        ("tensor_parallel_size=two", "tensor_parallel_size: 'two' is not a int"),
+        ("enable_prefix_caching=maybe", "enable_prefix_caching: 'maybe' is not a bool"),
+        ("dtype", "'dtype' is not key=value"),
+        ("missing.yaml", "missing.yaml does not exist"),
+    ],
+)
+def test_bad_options_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        VLLMOptions.parse(text)
+
+
+def test_checkpoint_dtype(tmp_path) -> None:
+    (tmp_path / "config.json").write_text('{"torch_dtype": "float32"}')
+    assert checkpoint_dtype(str(tmp_path)) == "float32"
+    assert checkpoint_dtype("Qwen/Qwen2.5-Math-7B") is None
+
+
+def test_stdout_guard_moves_prints_and_child_output_to_stderr() -> None:
+    """What a library prints, and what a child process writes to fd 1, lands on stderr; stdout stays clean."""
+    code = (
+        "import subprocess, sys\n"
+        "from rlvr_lab.engines.vllm_engine import stdout_to_stderr\n"
+        "with stdout_to_stderr():\n"
+        "    print('log line')\n"
+        "    subprocess.run(['echo', 'child line'], check=True)\n"
+        "print('{\"json\": 1}')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert done.stdout == '{"json": 1}\n'
+    assert "log line" in done.stderr and "child line" in done.stderr
+
+
+def test_stdout_guard_restores_stdout(capfd) -> None:
+    with stdout_to_stderr():
+        print("inside")
+    print("outside")
+    out, err = capfd.readouterr()
+    assert out == "outside\n" and "inside" in err
+
+
+def test_open_engine_loads_the_model_for_torch_and_checks_the_name() -> None:
+    from rlvr_lab.engines import open_engine
+    from rlvr_lab.engines.torch_engine import TorchEngine
+
+    engine, tokenizer = open_engine("torch", "qwen-math-like", batch_size=4, device="cpu")
+    assert isinstance(engine, TorchEngine) and tokenizer.encode("1")
+    with pytest.raises(ValueError, match="unknown engine 'vlm'"):
+        open_engine("vlm", "qwen-math-like")
+
+
+def test_sample_cli_refuses_engine_options_for_torch(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from rlvr_lab.cli import build_app
+
+    result = CliRunner().invoke(
+        build_app(),
+        [
+            "sample",
+            "--model",
+            "qwen-math-like",
+            "--problems",
+            "organism",
+            "--template",
+            "organism",
+            "--n",
+            "1",
+            "--limit",
+            "1",
+            "--max-new-tokens",
+            "8",
+            "--engine-options",
+            "dtype=bfloat16",
+            "--out",
+            str(tmp_path / "s.jsonl"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "--engine-options applies to the vllm engine, not 'torch'" in result.output
