@@ -51,6 +51,12 @@ def verl(
     data_dir: Annotated[
         Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
     ] = None,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate", help="Also check the export with verl's own config check and dataset reader (needs verl)."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print export.json's summary as JSON on stdout.")] = False,
 ) -> None:
     """Write OUT/train.parquet, OUT/val.parquet (verl's schema), OUT/run.sh (python -m verl.trainer.main_ppo with
@@ -89,6 +95,7 @@ def verl(
         file_values = load_config_file(config_file) if config_file is not None else {}
         config = resolve_config(file_values, explicit)
         payload = export_verl(config, target, out, data_dir=data_dir)
+        checked = _validate(out) if validate else None
     except (VerlExportError, ValueError, ProblemDataError, ProblemSourceError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=1) from None
@@ -98,6 +105,7 @@ def verl(
         "val_problems": payload["val_problems"],
         "updates_per_rollout": payload["updates_per_rollout"],
         "command": str(out / "run.sh"),
+        "verl_validation": checked,
     }
     if json_output:
         print(json.dumps(summary))
@@ -105,7 +113,18 @@ def verl(
     typer.echo(
         f"{out}: {summary['train_problems']} training and {summary['val_problems']} validation problems; "
         f"{summary['updates_per_rollout']} optimiser update(s) per rollout; run it with: bash {out / 'run.sh'}"
+        + ("; verl validated it" if checked else "")
     )
+
+
+def _validate(out: Path) -> dict[str, object]:
+    import importlib.util
+
+    if importlib.util.find_spec("verl") is None:
+        raise ValueError("--validate needs verl installed in this environment (pip install 'verl==0.9.0')")
+    from rlvr_lab.export.verl import validate_with_verl
+
+    return validate_with_verl(out)
 
 
 def _parse_value(text: str) -> object:
