@@ -246,7 +246,8 @@ def _problems(config: TrainConfig, reward: TRLReward) -> tuple[list[Problem], li
 
 def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
     """Run this process's rank of the TRL training of ``config``; return the run directory."""
-    state = PartialState()
+    on_cpu = config.device == "cpu"
+    state = PartialState(cpu=on_cpu)  # without cpu=True, accelerate sees no process group on a CPU-only machine
     plan = trl_plan(config, state.num_processes)
     run_dir = Path(config.out)
     if state.is_main_process:
@@ -268,7 +269,6 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
               for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)]
     dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
 
-    on_cpu = config.device == "cpu"
     args = trl.GRPOConfig(
         output_dir=str(run_dir / CHECKPOINTS),
         **plan.kwargs,
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true")
     ns = parser.parse_args(argv)
     config = resolve_config(load_config_file(ns.config))
-    state = PartialState()
+    state = PartialState(cpu=config.device == "cpu")
     launch = Launch(nproc=state.num_processes, vllm=ns.vllm, strategy=ns.strategy)
     run(config, launch, resume=ns.resume, show_progress=state.is_main_process)
     state.wait_for_everyone()
