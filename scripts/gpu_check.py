@@ -44,10 +44,20 @@ class Size:
     trl_steps: int
 
 
-GPU = Size(hidden=1024, layers=16, heads=16, prompts=32, group=8, mini_batch=64, micro_batch=32, max_new_tokens=256,
-           trl_steps=2)
-CPU = Size(hidden=64, layers=2, heads=4, prompts=4, group=4, mini_batch=8, micro_batch=8, max_new_tokens=16,
-           trl_steps=1)
+GPU = Size(
+    hidden=1024,
+    layers=16,
+    heads=16,
+    prompts=32,
+    group=8,
+    mini_batch=64,
+    micro_batch=32,
+    max_new_tokens=256,
+    trl_steps=2,
+)
+CPU = Size(
+    hidden=64, layers=2, heads=4, prompts=4, group=4, mini_batch=8, micro_batch=8, max_new_tokens=16, trl_steps=1
+)
 RANDOM = RandomReward(0.5)
 
 
@@ -64,8 +74,10 @@ def our_engine_and_update(size: Size, device: str, dtype: torch.dtype) -> dict[s
     problems = _problems(size.prompts)
     prompt_ids = [tokenizer(p.prompt)["input_ids"] for p in problems]
     sampling = SamplingConfig(n=size.group, temperature=1.0, max_new_tokens=size.max_new_tokens, seed=0)
-    requests = [SampleRequest(ids, key=p.id, sample_indices=tuple(range(size.group)))
-                for p, ids in zip(problems, prompt_ids, strict=True)]
+    requests = [
+        SampleRequest(ids, key=p.id, sample_indices=tuple(range(size.group)))
+        for p, ids in zip(problems, prompt_ids, strict=True)
+    ]
     engine.sample(requests[:1], SamplingConfig(n=1, max_new_tokens=4))  # warm-up (kernels, allocator)
     _sync(device)
     t0 = time.perf_counter()
@@ -74,19 +86,39 @@ def our_engine_and_update(size: Size, device: str, dtype: torch.dtype) -> dict[s
     sample_s = time.perf_counter() - t0
     generated = sum(c.num_tokens for group in completions for c in group)
 
-    rewards = torch.tensor([
-        [float(r) for r in RANDOM(problem=p, completions=[c.text for c in group],
-                                  sample_indices=range(size.group), step=1, seed=0)]
-        for p, group in zip(problems, completions, strict=True)
-    ])
+    rewards = torch.tensor(
+        [
+            [
+                float(r)
+                for r in RANDOM(
+                    problem=p, completions=[c.text for c in group], sample_indices=range(size.group), step=1, seed=0
+                )
+            ]
+            for p, group in zip(problems, completions, strict=True)
+        ]
+    )
     advantages = ADVANTAGES.get("grpo")(rewards).flatten().to(device)
-    batch = pack([ids for ids in prompt_ids for _ in range(size.group)],
-                 [c.token_ids for group in completions for c in group], tokenizer.pad_token_id).to(device)
-    config = resolve_config(cli_values={"prompts_per_step": size.prompts, "group_size": size.group,
-                                        "mini_batch_size": size.mini_batch, "micro_batch_size": size.micro_batch,
-                                        "max_new_tokens": size.max_new_tokens})
-    update = UpdateConfig(schedule=config.schedule(), loss=config.loss(), micro_batch_size=size.micro_batch,
-                          max_len=size.max_new_tokens, grad_clip=1.0)
+    batch = pack(
+        [ids for ids in prompt_ids for _ in range(size.group)],
+        [c.token_ids for group in completions for c in group],
+        tokenizer.pad_token_id,
+    ).to(device)
+    config = resolve_config(
+        cli_values={
+            "prompts_per_step": size.prompts,
+            "group_size": size.group,
+            "mini_batch_size": size.mini_batch,
+            "micro_batch_size": size.micro_batch,
+            "max_new_tokens": size.max_new_tokens,
+        }
+    )
+    update = UpdateConfig(
+        schedule=config.schedule(),
+        loss=config.loss(),
+        micro_batch_size=size.micro_batch,
+        max_len=size.max_new_tokens,
+        grad_clip=1.0,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     _sync(device)
     t0 = time.perf_counter()
@@ -114,30 +146,52 @@ def trl_run(size: Size, device: str) -> dict[str, float] | str:
 
     tokenizer = build_char_tokenizer()
     model = tiny_llama(len(tokenizer), hidden_size=size.hidden, num_layers=size.layers, num_heads=size.heads)
-    config = resolve_config(cli_values={"prompts_per_step": size.prompts, "group_size": size.group,
-                                        "mini_batch_size": size.mini_batch, "micro_batch_size": size.micro_batch,
-                                        "max_new_tokens": size.max_new_tokens, "steps": size.trl_steps})
+    config = resolve_config(
+        cli_values={
+            "prompts_per_step": size.prompts,
+            "group_size": size.group,
+            "mini_batch_size": size.mini_batch,
+            "micro_batch_size": size.micro_batch,
+            "max_new_tokens": size.max_new_tokens,
+            "steps": size.trl_steps,
+        }
+    )
     plan = trl_plan(config, world_size=1)
     generated: list[int] = []
 
     def reward(completions: list[str], completion_ids: list[list[int]], trainer_state: object, **_: object) -> list:
         generated.extend(len(ids) for ids in completion_ids)
         step = trainer_state.global_step  # type: ignore[attr-defined]
-        return RANDOM(problem=Problem("p", "", ""), completions=completions,
-                      sample_indices=range(len(completions)), step=step, seed=0)
+        return RANDOM(
+            problem=Problem("p", "", ""),
+            completions=completions,
+            sample_indices=range(len(completions)),
+            step=step,
+            seed=0,
+        )
 
     rows = [{"prompt": p.prompt} for p in _problems(size.prompts) for _ in range(size.trl_steps)]
     with tempfile.TemporaryDirectory() as out:
         kwargs = {**plan.kwargs, "save_strategy": "no", "disable_tqdm": True}
         args = trl.GRPOConfig(output_dir=out, use_cpu=device == "cpu", bf16=device != "cpu", **kwargs)
-        trainer = trl.GRPOTrainer(model=model, reward_funcs=[reward], args=args,
-                                  train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        trainer = trl.GRPOTrainer(
+            model=model,
+            reward_funcs=[reward],
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+        )
         t0 = time.perf_counter()
         trainer.train()
         _sync(device)
         seconds = time.perf_counter() - t0
-    return {"trl": trl.__version__, "rollouts": size.trl_steps, "updates_per_rollout": plan.updates_per_rollout,
-            "seconds": seconds, "tokens_per_s": sum(generated) / seconds}
+    return {
+        "trl": trl.__version__,
+        "rollouts": size.trl_steps,
+        "updates_per_rollout": plan.updates_per_rollout,
+        "seconds": seconds,
+        "tokens_per_s": sum(generated) / seconds,
+    }
 
 
 def _sync(device: str) -> None:
@@ -154,12 +208,16 @@ def main() -> None:
     device, size = ("cpu", CPU) if ns.cpu else ("cuda", GPU)
     dtype = torch.bfloat16
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    print(f"device {name}, torch {torch.__version__}, model hidden {size.hidden} × {size.layers} layers, bf16",
-          flush=True)
+    print(
+        f"device {name}, torch {torch.__version__}, model hidden {size.hidden} × {size.layers} layers, bf16", flush=True
+    )
     ours = our_engine_and_update(size, device, dtype)
-    print(f"our torch engine: {ours['engine_tokens_per_s']:.0f} tokens/s ({ours['engine_tokens']} tokens, "
-          f"{ours['params_M']:.1f}M parameters); our update: {ours['update_tokens_per_s']:.0f} tokens/s "
-          f"({ours['updates']:.0f} updates)", flush=True)
+    print(
+        f"our torch engine: {ours['engine_tokens_per_s']:.0f} tokens/s ({ours['engine_tokens']} tokens, "
+        f"{ours['params_M']:.1f}M parameters); our update: {ours['update_tokens_per_s']:.0f} tokens/s "
+        f"({ours['updates']:.0f} updates)",
+        flush=True,
+    )
     theirs = trl_run(size, device)
     shown = theirs if isinstance(theirs, str) else f"{theirs['tokens_per_s']:.0f} tokens/s ({theirs['seconds']:.1f} s)"
     print(f"TRL GRPOTrainer: {shown}", flush=True)

@@ -35,8 +35,9 @@ def test_trl_reward_scores_groups_like_trl_calls_it() -> None:
             prompts=["Q"] * 4, completions=["a"] * 4, problem_id=["a", "b", "a", "b"], problem=[""] * 4, answer=[""] * 4
         )
     # A per-sample reward scores any slice of rows (a rank may hold part of a group); a group reward refuses it.
-    assert reward(prompts=["Q"] * 3, completions=[r"\boxed{1}"] * 3, problem_id=["a"] * 3, problem=[""] * 3,
-                  answer=[""] * 3) == [1, 1, 1]
+    assert reward(
+        prompts=["Q"] * 3, completions=[r"\boxed{1}"] * 3, problem_id=["a"] * 3, problem=[""] * 3, answer=[""] * 3
+    ) == [1, 1, 1]
     vote = TRLReward("majority_vote", group_size=2)
     with pytest.raises(ValueError, match="holds 1 of the 2 completions of group 1"):
         vote(prompts=["Q"] * 3, completions=["a"] * 3, problem_id=["a"] * 3, problem=[""] * 3, answer=[""] * 3)

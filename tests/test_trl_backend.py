@@ -137,7 +137,9 @@ def _tiny_setup(tmp_path: Path, **values: object) -> Path:
     tiny_llama(len(tokenizer), hidden_size=32, num_layers=1, num_heads=2).save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     problems = tmp_path / "problems.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": f"{i}+1=", "answer": i + 1}) + "\n" for i in range(6)))
+    problems.write_text(
+        "".join(json.dumps({"id": f"q{i}", "problem": f"{i}+1=", "answer": i + 1}) + "\n" for i in range(6))
+    )
     config = {
         "backend": "trl",
         "model": str(tmp_path / "model"),
@@ -251,8 +253,9 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
     common = {"reward": "recording_reward:record", "seed": 3, "steps": 2, "micro_batch_size": 6}
 
     # 3 prompts × 4 on 2 ranks: 6 rows each, so the second group is split 2 + 2 across the ranks.
-    split = _tiny_setup(tmp_path, **common, prompts_per_step=3, group_size=4, mini_batch_size=12,
-                        out=str(tmp_path / "split"))
+    split = _tiny_setup(
+        tmp_path, **common, prompts_per_step=3, group_size=4, mini_batch_size=12, out=str(tmp_path / "split")
+    )
     _torchrun(split, tmp_path / "split_log")
     rank0, rank1 = _calls(tmp_path / "split_log", 0), _calls(tmp_path / "split_log", 1)
     for step in (1, 2):
@@ -269,8 +272,15 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
     assert records[1]["reward/mean"] == pytest.approx(sum(step1) / 12)
 
     # One-shot: the same problem in every slot; each rank scores its own rows of it and draws differently.
-    one_shot = _tiny_setup(tmp_path, **common, prompts_per_step=2, group_size=4, mini_batch_size=8,
-                           one_shot="q1", out=str(tmp_path / "one_shot"))
+    one_shot = _tiny_setup(
+        tmp_path,
+        **common,
+        prompts_per_step=2,
+        group_size=4,
+        mini_batch_size=8,
+        one_shot="q1",
+        out=str(tmp_path / "one_shot"),
+    )
     _torchrun(one_shot, tmp_path / "one_log")
     rank0, rank1 = _calls(tmp_path / "one_log", 0), _calls(tmp_path / "one_log", 1)
     assert {c["problem"] for c in rank0 + rank1} == {"q1"}

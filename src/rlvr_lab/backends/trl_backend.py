@@ -73,12 +73,15 @@ class TRLBackend:
         lines = [
             "GRPOConfig(",
             *(f"    {key}={value!r}," for key, value in plan.kwargs.items()),
-            *([f"    use_vllm=True,", f"    vllm_mode={launch.vllm!r},"] if launch.vllm else []),
+            *(["    use_vllm=True,", f"    vllm_mode={launch.vllm!r},"] if launch.vllm else []),
             ")",
             plan.describe(),
         ]
         if launch.nproc > 1 or launch.strategy != "ddp":
-            lines += [f"accelerate config ({ACCELERATE_FILE}):", yaml.safe_dump(accelerate_config(launch, config.device))]
+            lines += [
+                f"accelerate config ({ACCELERATE_FILE}):",
+                yaml.safe_dump(accelerate_config(launch, config.device)),
+            ]
         return "\n".join(lines)
 
     def train(self, config: TrainConfig, launch: Launch, resume: bool, show_progress: bool) -> Path:

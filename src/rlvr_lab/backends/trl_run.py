@@ -112,11 +112,18 @@ class RlvrGRPOTrainer(trl.GRPOTrainer):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         grader = self.rlvr_reward.grader
         texts = [c if isinstance(c, str) else str(c[-1]["content"]) for c in completions]
-        verdicts = grader.grade_extracted([(x["answer"], grader.extract(t)) for x, t in zip(inputs, texts, strict=True)])
+        verdicts = grader.grade_extracted(
+            [(x["answer"], grader.extract(t)) for x, t in zip(inputs, texts, strict=True)]
+        )
         eos = self.processing_class.eos_token_id
         local = torch.tensor(
             [
-                [float(v.correct), len(ids), float(len(ids) >= self.max_completion_length and ids[-1] != eos), is_code(t)]
+                [
+                    float(v.correct),
+                    len(ids),
+                    float(len(ids) >= self.max_completion_length and ids[-1] != eos),
+                    is_code(t),
+                ]
                 for v, ids, t in zip(verdicts, completion_ids_list, texts, strict=True)
             ],
             device=self.accelerator.device,
@@ -175,15 +182,19 @@ UPDATE_KEYS = {
 class RlvrCallback(TrainerCallback):
     """Writes our ``metrics.jsonl`` / ``problems.jsonl`` once per rollout and runs held-out evaluation."""
 
-    def __init__(self, trainer: RlvrGRPOTrainer, config: TrainConfig, plan: TRLPlan, run_dir: Path, start: int,
-                 evaluate_fn: Any) -> None:
+    def __init__(
+        self, trainer: RlvrGRPOTrainer, config: TrainConfig, plan: TRLPlan, run_dir: Path, start: int, evaluate_fn: Any
+    ) -> None:
         self.trainer, self.config, self.plan, self.run_dir = trainer, config, plan, run_dir
         self.evaluate_fn = evaluate_fn
         self.main = trainer.accelerator.is_main_process
         self.start = start
         self.updates: list[dict[str, float]] = []
-        self.logger = MetricsLogger(run_dir, resume_step=start if start else -1, tensorboard=config.tensorboard) \
-            if self.main else None
+        self.logger = (
+            MetricsLogger(run_dir, resume_step=start if start else -1, tensorboard=config.tensorboard)
+            if self.main
+            else None
+        )
         if self.main:
             truncate_jsonl(run_dir / PROBLEM_LOG, start if start else -1)
         self.t0 = time.perf_counter()
@@ -196,8 +207,9 @@ class RlvrCallback(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
         if logs is None or "loss" not in logs:
             return  # the final train summary (train_runtime, ...) is not an update
-        self.updates.append({ours: float(logs[theirs]) for theirs, ours in UPDATE_KEYS.items() if logs.get(theirs)
-                             is not None})
+        self.updates.append(
+            {ours: float(logs[theirs]) for theirs, ours in UPDATE_KEYS.items() if logs.get(theirs) is not None}
+        )
         U = self.plan.updates_per_rollout
         if state.global_step % U:
             return
@@ -208,22 +220,28 @@ class RlvrCallback(TrainerCallback):
         keys = {k for u in self.updates for k in u}
         record: dict[str, Any] = {"step": step, **rollout.metrics(self.config.group_size)}
         record.update({k: float(np.mean([u[k] for u in self.updates if k in u])) for k in sorted(keys)})
-        record.update({
-            "optim/updates": len(self.updates),
-            "perf/step_time": elapsed,
-            "perf/rollout_time": rollout.seconds,
-            "perf/update_time": max(0.0, elapsed - rollout.seconds),
-            "perf/tokens_per_s": float(rollout.lengths.sum()) / elapsed,
-            "perf/samples_per_s": len(rollout.lengths) / elapsed,
-        })
+        record.update(
+            {
+                "optim/updates": len(self.updates),
+                "perf/step_time": elapsed,
+                "perf/rollout_time": rollout.seconds,
+                "perf/update_time": max(0.0, elapsed - rollout.seconds),
+                "perf/tokens_per_s": float(rollout.lengths.sum()) / elapsed,
+                "perf/samples_per_s": len(rollout.lengths) / elapsed,
+            }
+        )
         self.updates = []
         if self.main and self.logger is not None:
             if step == self.config.steps or (self.config.eval_every and step % self.config.eval_every == 0):
                 record.update(self.evaluate_fn(step))
             self.logger.log(record)
             append_jsonl(self.run_dir / PROBLEM_LOG, {"step": step, "accuracy": rollout.problem_accuracy()})
-            print(f"step {step}/{self.config.steps} reward {record['reward/mean']:.3f} "
-                  f"acc {record['train/accuracy']:.3f} ({elapsed:.1f}s)", file=sys.stderr, flush=True)
+            print(
+                f"step {step}/{self.config.steps} reward {record['reward/mean']:.3f} "
+                f"acc {record['train/accuracy']:.3f} ({elapsed:.1f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
         self.t0 = time.perf_counter()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -232,15 +250,17 @@ class RlvrCallback(TrainerCallback):
 
 
 def _problems(config: TrainConfig, reward: TRLReward) -> tuple[list[Problem], list[Problem]]:
-    train = load_problems(config.train_data, split=split_of(config.train_data, config.train_split),
-                          limit=config.train_limit)
+    train = load_problems(
+        config.train_data, split=split_of(config.train_data, config.train_split), limit=config.train_limit
+    )
     if config.one_shot:
         train = resolve_one_shot(config.one_shot, train)
     train = select_problems(reward.reward, train)
     if not train:
         raise ValueError(f"reward {config.reward!r} can score none of the training problems")
-    held_out = load_problems(config.eval_data, split=split_of(config.eval_data, config.eval_split),
-                             limit=config.eval_limit)
+    held_out = load_problems(
+        config.eval_data, split=split_of(config.eval_data, config.eval_split), limit=config.eval_limit
+    )
     return train, held_out
 
 
@@ -253,8 +273,9 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     if state.is_main_process:
         prepare_run_dir(config, resume)
     state.wait_for_everyone()
-    checkpoint = get_last_checkpoint(str(run_dir / CHECKPOINTS)) if resume and (run_dir / CHECKPOINTS).is_dir() \
-        else None
+    checkpoint = (
+        get_last_checkpoint(str(run_dir / CHECKPOINTS)) if resume and (run_dir / CHECKPOINTS).is_dir() else None
+    )
     start = 0 if checkpoint is None else int(Path(checkpoint).name.split("-")[-1]) // plan.updates_per_rollout
 
     torch.manual_seed(config.seed)
@@ -265,8 +286,11 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     reward.check_layout(plan)
     train_problems, eval_problems = _problems(config, reward)
     template = resolve_template(config.prompt)
-    stream = [p for step in range(1, config.steps + 1)
-              for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)]
+    stream = [
+        p
+        for step in range(1, config.steps + 1)
+        for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
+    ]
     dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
 
     args = trl.GRPOConfig(
@@ -280,25 +304,47 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         disable_tqdm=not show_progress,
     )
     trainer = RlvrGRPOTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-        reward=reward, eps_low=config.eps_low, eps_high=config.eps_high,
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        reward=reward,
+        eps_low=config.eps_low,
+        eps_high=config.eps_high,
     )
     eval_n = 1 if config.eval_temperature == 0 else config.eval_samples
-    eval_sampling = SamplingConfig(n=eval_n, temperature=config.eval_temperature,
-                                   max_new_tokens=config.max_new_tokens, seed=config.seed)
+    eval_sampling = SamplingConfig(
+        n=eval_n, temperature=config.eval_temperature, max_new_tokens=config.max_new_tokens, seed=config.seed
+    )
 
     def run_eval(step: int) -> dict[str, float]:
         if launch.strategy == "zero3":
             return {}  # parameters are sharded: sample the saved checkpoints with `rlvr sample` instead
         policy = trainer.model
-        engine = make_engine("torch", policy, tokenizer, batch_size=config.engine_batch_size,
-                             device=str(next(policy.parameters()).device))
-        header = StoreHeader.for_run(model=f"{config.model} after {step} RL steps ({run_dir}, trl)", engine="torch",
-                                     template=template, sampling=eval_sampling,
-                                     problems=f"{config.eval_data}:{config.eval_split}")
+        engine = make_engine(
+            "torch",
+            policy,
+            tokenizer,
+            batch_size=config.engine_batch_size,
+            device=str(next(policy.parameters()).device),
+        )
+        header = StoreHeader.for_run(
+            model=f"{config.model} after {step} RL steps ({run_dir}, trl)",
+            engine="torch",
+            template=template,
+            sampling=eval_sampling,
+            problems=f"{config.eval_data}:{config.eval_split}",
+        )
         ids = {p.id: encode_prompt(template, p, tokenizer) for p in eval_problems}
-        return evaluate(engine, lambda p: ids[p.id], eval_problems, reward.grader, eval_sampling,
-                        eval_store_path(run_dir, step), header)
+        return evaluate(
+            engine,
+            lambda p: ids[p.id],
+            eval_problems,
+            reward.grader,
+            eval_sampling,
+            eval_store_path(run_dir, step),
+            header,
+        )
 
     trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval))
     try:

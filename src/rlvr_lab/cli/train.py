@@ -122,7 +122,9 @@ def build_command() -> Any:
         inspect.Parameter(
             "strategy",
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option("ddp", "--strategy", help="Backend trl: ddp, or zero3 (DeepSpeed ZeRO-3, large models)."),
+            default=typer.Option(
+                "ddp", "--strategy", help="Backend trl: ddp, or zero3 (DeepSpeed ZeRO-3, large models)."
+            ),
             annotation=str,
         ),
     ]

@@ -83,11 +83,11 @@ class TRLReward:
     keys); it is ``num_iterations × steps_per_generation / gradient_accumulation_steps`` of the ``GRPOConfig``.
     """
 
-    def __init__(
-        self, reward: str | RewardFn, group_size: int, seed: int = 0, updates_per_rollout: int = 1
-    ) -> None:
+    def __init__(self, reward: str | RewardFn, group_size: int, seed: int = 0, updates_per_rollout: int = 1) -> None:
         if group_size < 1 or updates_per_rollout < 1:
-            raise ValueError(f"group_size and updates_per_rollout must be >= 1, got {group_size}, {updates_per_rollout}")
+            raise ValueError(
+                f"group_size and updates_per_rollout must be >= 1, got {group_size}, {updates_per_rollout}"
+            )
         self.spec = reward
         self.group_size = group_size
         self.seed = seed
