@@ -182,6 +182,23 @@ def test_trl_backend_writes_our_run_directory(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_resume_extends_a_trl_run_from_its_checkpoint(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    config = _tiny_setup(tmp_path, prompts_per_step=2, group_size=4, mini_batch_size=4, steps=2, save_every=1)
+    out = tmp_path / "run"
+    first = CliRunner().invoke(build_app(), ["train", str(config), "--out", str(out), "--quiet"])
+    assert first.exit_code == 0, first.output
+    before = _records(out)
+    args = ["train", str(config), "--out", str(out), "--steps", "3", "--resume", "--quiet"]
+    again = CliRunner().invoke(build_app(), args)
+    assert again.exit_code == 0, again.output
+    after = _records(out)
+    assert [r["step"] for r in after] == [0, 1, 2, 3]
+    assert [r["reward/mean"] for r in after[1:3]] == [r["reward/mean"] for r in before[1:3]]
+    assert (out / "checkpoints" / "checkpoint-6").is_dir()  # 3 rollouts × 2 updates
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["clip", "no-clip"])
 def test_organism_random_reward_runs_and_reports(preset: str, tmp_path: Path) -> None:
     pytest.importorskip("trl")
@@ -207,7 +224,8 @@ def test_organism_random_reward_runs_and_reports(preset: str, tmp_path: Path) ->
     assert preset in json.dumps(summary)
 
 
-def _torchrun(config: Path, log: Path) -> None:
+def _two_ranks(config: Path, log: Path, via_cli: bool) -> None:
+    """Run ``config`` on 2 CPU ranks: with torchrun directly, or through ``rlvr train --nproc 2`` (which launches it)."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
         pytest.skip("torchrun not found beside the interpreter")
@@ -217,7 +235,10 @@ def _torchrun(config: Path, log: Path) -> None:
         "OMP_NUM_THREADS": "1",
         "RLVR_TEST_LOG": str(log),
     }
-    command = [torchrun, "--nproc_per_node", "2", "-m", "rlvr_lab.backends.trl_run", str(config)]
+    if via_cli:
+        command = [sys.executable, "-m", "rlvr_lab", "train", str(config), "--nproc", "2", "--quiet"]
+    else:
+        command = [torchrun, "--nproc_per_node", "2", "-m", "rlvr_lab.backends.trl_run", str(config)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Traceback" not in done.stderr
@@ -256,7 +277,7 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
     split = _tiny_setup(
         tmp_path, **common, prompts_per_step=3, group_size=4, mini_batch_size=12, out=str(tmp_path / "split")
     )
-    _torchrun(split, tmp_path / "split_log")
+    _two_ranks(split, tmp_path / "split_log", via_cli=False)
     rank0, rank1 = _calls(tmp_path / "split_log", 0), _calls(tmp_path / "split_log", 1)
     for step in (1, 2):
         mine = [c for c in rank0 if c["step"] == step]
@@ -281,7 +302,7 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
         one_shot="q1",
         out=str(tmp_path / "one_shot"),
     )
-    _torchrun(one_shot, tmp_path / "one_log")
+    _two_ranks(one_shot, tmp_path / "one_log", via_cli=True)
     rank0, rank1 = _calls(tmp_path / "one_log", 0), _calls(tmp_path / "one_log", 1)
     assert {c["problem"] for c in rank0 + rank1} == {"q1"}
     assert [c["indices"] for c in rank0] == [[0, 1, 2, 3]] * 2 and [c["indices"] for c in rank1] == [[4, 5, 6, 7]] * 2

@@ -3,8 +3,8 @@
 One process (``--nproc 1``, the default) runs in this process: no launcher, no extra start-up, and the same code
 path as every rank of a launched run (:func:`rlvr_lab.backends.trl_run.run`). More processes are started with
 ``accelerate launch`` on an ``accelerate`` config written to ``DIR/accelerate.yaml`` (DDP, or DeepSpeed ZeRO-3 with
-``--strategy zero3``), each rank running ``python -m rlvr_lab.backends.trl_run DIR/config.yaml``; ``torchrun`` can
-start that module the same way. ``--vllm colocate|server`` is passed through to TRL (``use_vllm``, ``vllm_mode``);
+``--strategy zero3``), each rank running ``python -m rlvr_lab.backends.trl_run DIR/config.yaml``; on the CPU with
+``torchrun`` (gloo), which starts that module the same way. ``--vllm colocate|server`` is passed through to TRL (``use_vllm``, ``vllm_mode``);
 vLLM needs a GPU (TRL's weight sync into vLLM's CPU build fails).
 """
 
@@ -53,11 +53,21 @@ def accelerate_config(launch: Launch, device: str) -> dict[str, Any]:
     return config
 
 
-def launch_command(run_dir: Path, launch: Launch, resume: bool) -> list[str]:
-    """The ``accelerate launch`` command line that runs every rank of the run in ``run_dir``."""
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
-    command = [accelerate, "launch", "--config_file", str(run_dir / ACCELERATE_FILE)]
-    command += ["-m", "rlvr_lab.backends.trl_run", str(run_dir / "config.yaml"), "--strategy", launch.strategy]
+def launch_command(run_dir: Path, launch: Launch, resume: bool, device: str) -> list[str]:
+    """The command line that starts every rank of the run in ``run_dir``.
+
+    On GPUs: ``accelerate launch`` with ``DIR/accelerate.yaml``. On the CPU: ``torchrun`` (gloo), because
+    ``accelerate launch`` starts a single process for a multi-CPU config unless it is given an MPI host file.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    if device == "cpu":
+        torchrun = shutil.which("torchrun", path=bin_dir) or "torchrun"
+        command = [torchrun, "--standalone", "--nproc_per_node", str(launch.nproc)]
+    else:
+        accelerate = shutil.which("accelerate", path=bin_dir) or "accelerate"
+        command = [accelerate, "launch", "--config_file", str(run_dir / ACCELERATE_FILE)]
+    command += ["-m", "rlvr_lab.backends.trl_run", str(run_dir / "config.yaml"), "--world-size", str(launch.nproc)]
+    command += ["--strategy", launch.strategy]
     if launch.vllm:
         command += ["--vllm", launch.vllm]
     if resume:
@@ -93,8 +103,11 @@ class TRLBackend:
 
             return run(config, launch, resume=resume, show_progress=show_progress)
         run_dir, _ = prepare_run_dir(config, resume)
-        (run_dir / ACCELERATE_FILE).write_text(yaml.safe_dump(accelerate_config(launch, config.device)))
-        command = launch_command(run_dir, launch, resume)
+        if config.device != "cpu":
+            (run_dir / ACCELERATE_FILE).write_text(yaml.safe_dump(accelerate_config(launch, config.device)))
+        command = launch_command(run_dir, launch, resume, config.device)
         print(" ".join(command), file=sys.stderr)
-        subprocess.run(command, check=True)
+        code = subprocess.run(command).returncode
+        if code:
+            raise SystemExit(f"the training processes failed (exit code {code}); their output is above")
         return run_dir

@@ -362,12 +362,15 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", type=Path, help="the run's config.yaml")
+    parser.add_argument("--world-size", type=int, default=None, help="the world size the launcher was asked for")
     parser.add_argument("--strategy", default="ddp")
     parser.add_argument("--vllm", default=None)
     parser.add_argument("--resume", action="store_true")
     ns = parser.parse_args(argv)
     config = resolve_config(load_config_file(ns.config))
     state = PartialState(cpu=config.device == "cpu")
+    if ns.world_size is not None and ns.world_size != state.num_processes:
+        raise SystemExit(f"asked for {ns.world_size} processes but this one sees a world of {state.num_processes}")
     launch = Launch(nproc=state.num_processes, vllm=ns.vllm, strategy=ns.strategy)
     run(config, launch, resume=ns.resume, show_progress=state.is_main_process)
     state.wait_for_everyone()
