@@ -225,7 +225,7 @@ def test_organism_random_reward_runs_and_reports(preset: str, tmp_path: Path) ->
 
 
 def _two_ranks(config: Path, log: Path, via_cli: bool) -> None:
-    """Run ``config`` on 2 CPU ranks: with torchrun directly, or through ``rlvr train --nproc 2`` (which launches it)."""
+    """Run ``config`` on 2 CPU ranks: with torchrun directly, or through ``rlvr train --nproc 2``."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
         pytest.skip("torchrun not found beside the interpreter")

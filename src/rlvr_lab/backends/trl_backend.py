@@ -4,8 +4,8 @@ One process (``--nproc 1``, the default) runs in this process: no launcher, no e
 path as every rank of a launched run (:func:`rlvr_lab.backends.trl_run.run`). More processes are started with
 ``accelerate launch`` on an ``accelerate`` config written to ``DIR/accelerate.yaml`` (DDP, or DeepSpeed ZeRO-3 with
 ``--strategy zero3``), each rank running ``python -m rlvr_lab.backends.trl_run DIR/config.yaml``; on the CPU with
-``torchrun`` (gloo), which starts that module the same way. ``--vllm colocate|server`` is passed through to TRL (``use_vllm``, ``vllm_mode``);
-vLLM needs a GPU (TRL's weight sync into vLLM's CPU build fails).
+``torchrun`` (gloo), which starts that module the same way. ``--vllm colocate|server`` is passed through to TRL
+(``use_vllm``, ``vllm_mode``); vLLM needs a GPU (TRL's weight sync into vLLM's CPU build fails).
 """
 
 from __future__ import annotations
