@@ -25,7 +25,7 @@ from rlvr_lab.models import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rewards.random_reward import RandomReward
 from rlvr_lab.rl.advantages import ADVANTAGES
-from rlvr_lab.rl.config import resolve_config
+from rlvr_lab.rl.config import TrainConfig, resolve_config
 from rlvr_lab.rl.logprobs import pack
 from rlvr_lab.rl.update import UpdateConfig, update_policy
 from rlvr_lab.tasks.problem import Problem
@@ -42,6 +42,19 @@ class Size:
     micro_batch: int
     max_new_tokens: int
     trl_steps: int
+
+    def config(self) -> TrainConfig:
+        """The training config of these sizes (the TRL part runs ``trl_steps`` rollouts of it)."""
+        return resolve_config(
+            cli_values={
+                "prompts_per_step": self.prompts,
+                "group_size": self.group,
+                "mini_batch_size": self.mini_batch,
+                "micro_batch_size": self.micro_batch,
+                "max_new_tokens": self.max_new_tokens,
+                "steps": self.trl_steps,
+            }
+        )
 
 
 GPU = Size(
@@ -103,15 +116,7 @@ def our_engine_and_update(size: Size, device: str, dtype: torch.dtype) -> dict[s
         [c.token_ids for group in completions for c in group],
         tokenizer.pad_token_id,
     ).to(device)
-    config = resolve_config(
-        cli_values={
-            "prompts_per_step": size.prompts,
-            "group_size": size.group,
-            "mini_batch_size": size.mini_batch,
-            "micro_batch_size": size.micro_batch,
-            "max_new_tokens": size.max_new_tokens,
-        }
-    )
+    config = size.config()
     update = UpdateConfig(
         schedule=config.schedule(),
         loss=config.loss(),
@@ -146,16 +151,7 @@ def trl_run(size: Size, device: str) -> dict[str, float] | str:
 
     tokenizer = build_char_tokenizer()
     model = tiny_llama(len(tokenizer), hidden_size=size.hidden, num_layers=size.layers, num_heads=size.heads)
-    config = resolve_config(
-        cli_values={
-            "prompts_per_step": size.prompts,
-            "group_size": size.group,
-            "mini_batch_size": size.mini_batch,
-            "micro_batch_size": size.micro_batch,
-            "max_new_tokens": size.max_new_tokens,
-            "steps": size.trl_steps,
-        }
-    )
+    config = size.config()
     plan = trl_plan(config, world_size=1)
     generated: list[int] = []
 

@@ -187,20 +187,19 @@ class RlvrCallback(TrainerCallback):
     ) -> None:
         self.trainer, self.config, self.plan, self.run_dir = trainer, config, plan, run_dir
         self.evaluate_fn = evaluate_fn
-        self.main = trainer.accelerator.is_main_process
         self.start = start
         self.updates: list[dict[str, float]] = []
         self.logger = (
             MetricsLogger(run_dir, resume_step=start if start else -1, tensorboard=config.tensorboard)
-            if self.main
+            if trainer.accelerator.is_main_process
             else None
         )
-        if self.main:
+        if self.logger is not None:
             truncate_jsonl(run_dir / PROBLEM_LOG, start if start else -1)
         self.t0 = time.perf_counter()
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.start == 0 and self.main and self.logger is not None:
+        if self.start == 0 and self.logger is not None:
             self.logger.log({"step": 0, **self.evaluate_fn(0)})
         self.t0 = time.perf_counter()
 
@@ -231,7 +230,7 @@ class RlvrCallback(TrainerCallback):
             }
         )
         self.updates = []
-        if self.main and self.logger is not None:
+        if self.logger is not None:  # the main process
             if step == self.config.steps or (self.config.eval_every and step % self.config.eval_every == 0):
                 record.update(self.evaluate_fn(step))
             self.logger.log(record)
