@@ -105,6 +105,7 @@ def test_group_rewards_refuse_split_groups_before_training() -> None:
     TRLReward("majority_vote", 4).check_layout(whole)
 
 
+@pytest.mark.slow  # 15-55 s here: the grader's fork server imports math-verify
 def test_unguarded_script_with_grading_reward_runs_and_exits_cleanly(tmp_path: Path) -> None:
     # Grader workers start through a fork server, which used to re-run the user's main script (no __main__ guard
     # here) inside every worker; and workers must not print tracebacks when the script ends without closing them.
