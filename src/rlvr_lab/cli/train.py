@@ -109,7 +109,10 @@ def build_command() -> Any:
             "nproc",
             inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(
-                1, "--nproc", "--world-size", help="Data-parallel processes (backend trl; launched with accelerate)."
+                1,
+                "--nproc",
+                "--world-size",
+                help="Data-parallel processes (backend trl: accelerate launch on GPUs, torchrun on CPU).",
             ),
             annotation=int,
         ),
