@@ -34,8 +34,13 @@ def test_trl_reward_scores_groups_like_trl_calls_it() -> None:
         reward(
             prompts=["Q"] * 4, completions=["a"] * 4, problem_id=["a", "b", "a", "b"], problem=[""] * 4, answer=[""] * 4
         )
-    with pytest.raises(ValueError, match="groups of num_generations=2"):
-        reward(prompts=["Q"] * 3, completions=["a"] * 3, problem_id=["a"] * 3, problem=[""] * 3, answer=[""] * 3)
+    # A per-sample reward scores any slice of rows (a rank may hold part of a group); a group reward refuses it.
+    assert reward(
+        prompts=["Q"] * 3, completions=[r"\boxed{1}"] * 3, problem_id=["a"] * 3, problem=[""] * 3, answer=[""] * 3
+    ) == [1, 1, 1]
+    vote = TRLReward("majority_vote", group_size=2)
+    with pytest.raises(ValueError, match="holds 1 of the 2 completions of group 1"):
+        vote(prompts=["Q"] * 3, completions=["a"] * 3, problem_id=["a"] * 3, problem=[""] * 3, answer=[""] * 3)
     with pytest.raises(TypeError, match="solution"):  # an unexpected dataset column fails loudly
         reward(
             prompts=["Q"] * 2,
@@ -76,10 +81,10 @@ def test_trl_grpo_trainer_trains_with_our_rewards(tmp_path) -> None:
     trainer.train()
     logged = trainer.state.log_history[0]
     assert "rewards/rlvr:random:0.5/mean" in logged and "rewards/rlvr:majority_vote/mean" in logged
-    # Recompute the random rewards TRL received from their keys: (seed 1, step 0, problem, row in the call).
+    # Recompute the random rewards TRL received from their keys: (seed 1, rollout 1, problem, row of the rollout).
     prompt_to_id = {p.prompt: p.id for p in PROBLEMS}
     prompts = list(trainer._logs["prompt"])
-    expected = [float(uniform_draw(1, 0, prompt_to_id[prompt], i) < 0.5) for i, prompt in enumerate(prompts)]
+    expected = [float(uniform_draw(1, 1, prompt_to_id[prompt], i) < 0.5) for i, prompt in enumerate(prompts)]
     assert list(trainer._logs["rewards"]["rlvr:random:0.5"]) == expected
     assert len(set(prompts[:4])) == 1 and len(set(prompts[4:])) == 1  # blocks of num_generations rows
 

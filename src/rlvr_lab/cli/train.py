@@ -22,6 +22,7 @@ HELP = """Train a model with GRPO (or Dr. GRPO, RLOO, REINFORCE++) on any traini
 
 Writes OUT/config.yaml (the resolved config), OUT/metrics.jsonl (one JSON object per step), OUT/problems.jsonl
 (per-problem training accuracy), TensorBoard events, held-out evaluation samples, checkpoints and OUT/model.
+--backend trl runs TRL's GRPOTrainer on the same config and writes the same files (docs/scale.md).
 
 Example: rlvr train --model qwen-math-like --reward random:0.5 --preset clip --steps 20 --seed 1 --out runs/r1
 """
@@ -38,9 +39,9 @@ def _option(field: dataclasses.Field, doc: str) -> inspect.Parameter:
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation | None)
 
 
-def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) -> None:
+def _train(config_file: Path | None, resume: bool, quiet: bool, launch_options: dict[str, Any], **options: Any) -> None:
+    from rlvr_lab.backends import BACKENDS, Launch
     from rlvr_lab.rl.config import load_config_file, resolve_config
-    from rlvr_lab.rl.trainer import train
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}
@@ -49,11 +50,17 @@ def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) 
         saved = out / "config.yaml"
         if saved.is_file():
             file_values = load_config_file(saved)
+    dry_run = launch_options.pop("dry_run")
     try:
         config = resolve_config(file_values, explicit)
+        launch = Launch(**launch_options)
+        backend = BACKENDS.get(config.backend)()
+        if dry_run:
+            typer.echo(backend.plan(config, launch))
+            return
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    run_dir = train(config, resume=resume, show_progress=not quiet)
+    run_dir = backend.train(config, launch, resume=resume, show_progress=not quiet)
     typer.echo(f"metrics: {run_dir / 'metrics.jsonl'}")
 
 
@@ -61,7 +68,8 @@ def build_command() -> Any:
     """The ``train`` command function, with one keyword option per config field."""
 
     def command(**kwargs: Any) -> None:
-        _train(kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet"), **kwargs)
+        launch = {name: kwargs.pop(name) for name in ("nproc", "vllm", "strategy", "dry_run")}
+        _train(kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet"), launch, **kwargs)
 
     docs = field_docs()
     fixed = [
@@ -88,6 +96,39 @@ def build_command() -> Any:
             inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(False, "--quiet", help="No progress bar or start-up summary."),
             annotation=bool,
+        ),
+        inspect.Parameter(
+            "dry_run",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                False, "--dry-run", help="Print the resolved backend settings and updates per rollout; train nothing."
+            ),
+            annotation=bool,
+        ),
+        inspect.Parameter(
+            "nproc",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                1,
+                "--nproc",
+                "--world-size",
+                help="Data-parallel processes (backend trl: accelerate launch on GPUs, torchrun on CPU).",
+            ),
+            annotation=int,
+        ),
+        inspect.Parameter(
+            "vllm",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--vllm", help="Backend trl: generate with vLLM, colocate or server (GPU)."),
+            annotation=str | None,
+        ),
+        inspect.Parameter(
+            "strategy",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                "ddp", "--strategy", help="Backend trl: ddp, or zero3 (DeepSpeed ZeRO-3, large models)."
+            ),
+            annotation=str,
         ),
     ]
     options = [_option(field, docs.get(name, "")) for name, field in FIELDS.items()]

@@ -23,12 +23,14 @@ without one, from ``spawn``), so a restart after a kill takes milliseconds and n
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Literal
@@ -67,13 +69,34 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Hide ``__main__``'s origin while a worker starts, so the worker does not re-import the user's script.
+
+    A ``spawn`` or fork-server child re-runs the parent's main script (as ``__mp_main__``) before its target,
+    which lets a training script without an ``if __name__ == "__main__"`` guard start its training again inside
+    every grader worker, and fail. Workers need nothing from that script (their target is
+    :func:`~rlvr_lab.grading.worker.serve`), so the origin is hidden for the duration of ``start()``.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if main and name in vars(main)}
+    for name in saved:
+        setattr(main, name, None)  # multiprocessing.spawn.get_preparation_data reads both with getattr(..., None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
+
+
 class _Worker:
     """One worker process, its pipe, and the batch it is working through."""
 
     def __init__(self, context: multiprocessing.context.BaseContext, name: str) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=serve, args=(child,), name=name, daemon=True)
-        self.process.start()
+        with _main_not_reimported():
+            self.process.start()
         child.close()
         self.started_at = time.monotonic()
         self.ready = False

@@ -43,6 +43,8 @@ class TrainConfig:
     """Seed of everything random: data order, sampling, random rewards, mini-batch shuffles."""
     steps: int = 20
     """Training steps (rollouts)."""
+    backend: str = "rlvr"
+    """Who runs the loop: rlvr (our trainer, one process) or trl (TRL's GRPOTrainer; see docs/scale.md)."""
 
     # -- data -----------------------------------------------------------------------------------------------------
     train_data: str = "organism"
@@ -144,8 +146,10 @@ class TrainConfig:
     busy machine, where spinning worker threads wait on each other."""
 
     def __post_init__(self) -> None:
+        from rlvr_lab.backends import BACKENDS
         from rlvr_lab.rl.advantages import ADVANTAGES  # torch: imported on use so `rlvr --help` stays fast
 
+        BACKENDS.get(self.backend)
         PRESETS.get(self.preset)
         ADVANTAGES.get(self.advantage)
         LR_SCHEDULES.get(self.lr_schedule)

@@ -1,0 +1,381 @@
+"""One rank of a TRL run: ``python -m rlvr_lab.backends.trl_run DIR/config.yaml`` (under accelerate or torchrun).
+
+What TRL does and what we add on top:
+
+- **data**: the dataset is our step-ordered problem stream (:func:`rlvr_lab.rl.data.step_problems` for steps
+  1..S, ``P`` rows each) and TRL's shuffling is off, so rollout ``k`` trains on exactly the problems our own
+  trainer's step ``k`` would, one-shot runs included (the one problem fills every slot);
+- **rewards**: :class:`~rlvr_lab.rewards.trl_adapter.TRLReward`, keyed by rollout and global row;
+- **accuracy and rollout statistics** (:meth:`RlvrGRPOTrainer._calculate_rewards`): every completion is graded
+  against the gold answer whatever the training signal, and rewards, accuracy, lengths, truncation and code
+  frequency are gathered over ranks into one record per rollout;
+- **clip fractions** (:meth:`RlvrGRPOTrainer._compute_loss`): from TRL's own ratios ``exp(logp - old logp)``
+  and advantages, the share of tokens the clamp at the *configured* ``eps_low``/``eps_high`` removes, or, under
+  ``clip: none`` (where TRL's clamp is disabled and it logs 0), *would* remove: the same definition as
+  :mod:`rlvr_lab.rl.losses`;
+- **logs, evaluation, checkpoints** (:class:`RlvrCallback`): one ``metrics.jsonl`` record per rollout with our
+  keys (TRL's per-update figures averaged over the rollout's updates), held-out evaluation through
+  :func:`rlvr_lab.rl.evaluate.evaluate` before training, every ``eval_every`` rollouts and after the last
+  (main process; skipped under ZeRO-3, where no rank holds the whole model), and TRL's HF checkpoints in
+  ``DIR/checkpoints/checkpoint-<update>`` every ``save_every`` rollouts; ``DIR/model`` at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import trl
+from accelerate.state import PartialState
+from accelerate.utils import gather_object
+from datasets import Dataset
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from rlvr_lab.analysis.strategy import is_code
+from rlvr_lab.backends import Launch
+from rlvr_lab.backends.trl_config import TRLPlan, trl_plan
+from rlvr_lab.engines import SamplingConfig, make_engine
+from rlvr_lab.models import load_model
+from rlvr_lab.prompts import encode_prompt, render_prompt, resolve_template
+from rlvr_lab.rewards import select_problems
+from rlvr_lab.rewards.trl_adapter import TRLReward, trl_rows
+from rlvr_lab.rl.config import TrainConfig, load_config_file, resolve_config
+from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
+from rlvr_lab.rl.evaluate import eval_store_path, evaluate
+from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
+from rlvr_lab.rl.trainer import _split as split_of
+from rlvr_lab.rl.trainer import prepare_run_dir
+from rlvr_lab.store import StoreHeader
+from rlvr_lab.tasks import Problem, load_problems
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass(frozen=True)
+class RolloutStats:
+    """One rollout's rows over all ranks, in generation-batch order."""
+
+    problem_ids: list[str]
+    rewards: np.ndarray
+    """(R,) the training signal; None (NaN in TRL) counted as 0, as our trainer does."""
+    correct: np.ndarray
+    """(R,) ground-truth correctness."""
+    lengths: np.ndarray
+    truncated: np.ndarray
+    code: np.ndarray
+    seconds: float
+    """Wall time of generation and scoring."""
+
+    def metrics(self, group_size: int) -> dict[str, float]:
+        groups = self.rewards.reshape(-1, group_size)
+        return {
+            "reward/mean": float(self.rewards.mean()),
+            "reward/std": float(self.rewards.std()),
+            "reward/zero_std_frac": float((groups.max(axis=1) == groups.min(axis=1)).mean()),
+            "train/accuracy": float(self.correct.mean()),
+            "response/length_mean": float(self.lengths.mean()),
+            "response/truncated_frac": float(self.truncated.mean()),
+            "strategy/code_frequency": float(self.code.mean()),
+        }
+
+    def problem_accuracy(self) -> dict[str, float]:
+        hits: dict[str, list[float]] = {}
+        for pid, c in zip(self.problem_ids, self.correct.tolist(), strict=True):
+            hits.setdefault(pid, []).append(c)
+        return {pid: float(np.mean(v)) for pid, v in hits.items()}
+
+
+class RlvrGRPOTrainer(trl.GRPOTrainer):
+    """``GRPOTrainer`` that also measures accuracy, rollout statistics and (would-be) clip fractions."""
+
+    def __init__(self, *args: Any, reward: TRLReward, eps_low: float, eps_high: float, **kwargs: Any) -> None:
+        super().__init__(*args, reward_funcs=[reward], **kwargs)
+        self.rlvr_reward = reward
+        self.eps_low, self.eps_high = eps_low, eps_high
+        self.rollouts: list[RolloutStats] = []
+        self._generation_started = 0.0
+        self._last_logps: torch.Tensor | None = None
+
+    def _generate_and_score_completions(self, inputs: Any) -> Any:
+        self._generation_started = time.perf_counter()
+        return super()._generate_and_score_completions(inputs)
+
+    def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        grader = self.rlvr_reward.grader
+        texts = [c if isinstance(c, str) else str(c[-1]["content"]) for c in completions]
+        verdicts = grader.grade_extracted(
+            [(x["answer"], grader.extract(t)) for x, t in zip(inputs, texts, strict=True)]
+        )
+        eos = self.processing_class.eos_token_id
+        local = torch.tensor(
+            [
+                [
+                    float(v.correct),
+                    len(ids),
+                    float(len(ids) >= self.max_completion_length and ids[-1] != eos),
+                    is_code(t),
+                ]
+                for v, ids, t in zip(verdicts, completion_ids_list, texts, strict=True)
+            ],
+            device=self.accelerator.device,
+        )
+        rows = self.accelerator.gather(local).cpu().numpy()
+        problem_ids = gather_object([x["problem_id"] for x in inputs])
+        self.rollouts.append(
+            RolloutStats(
+                problem_ids=list(problem_ids),
+                rewards=np.nan_to_num(rewards[:, 0].float().cpu().numpy(), nan=0.0),
+                correct=rows[:, 0],
+                lengths=rows[:, 1],
+                truncated=rows[:, 2],
+                code=rows[:, 3],
+                seconds=time.perf_counter() - self._generation_started,
+            )
+        )
+        return rewards
+
+    def _get_per_token_logps_and_entropies(self, *args: Any, **kwargs: Any) -> Any:
+        out = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        self._last_logps = out[0]
+        return out
+
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        loss = super()._compute_loss(model, inputs)  # its first call of _get_per_token_logps_and_entropies is ours
+        logps = self._last_logps.detach()
+        old = inputs.get("old_per_token_logps")
+        ratio = torch.exp(logps - (logps if old is None else old))
+        mask = inputs["completion_mask"].to(ratio.dtype)
+        adv = inputs["advantages"].reshape(-1, 1)
+        low = ((ratio < 1.0 - self.eps_low) & (adv < 0)).to(ratio.dtype)
+        high = ((ratio > 1.0 + self.eps_high) & (adv > 0)).to(ratio.dtype)
+        totals = self.accelerator.reduce(
+            torch.stack([(low * mask).sum(), (high * mask).sum(), mask.sum()]), reduction="sum"
+        )
+        count = float(totals[2].clamp(min=1.0))
+        mode = "train" if self.model.training else "eval"
+        self._metrics[mode]["rlvr/clip_frac_low"].append(float(totals[0]) / count)
+        self._metrics[mode]["rlvr/clip_frac_high"].append(float(totals[1]) / count)
+        return loss
+
+
+# TRL's per-update log keys -> ours (averaged over the rollout's updates).
+UPDATE_KEYS = {
+    "loss": "actor/pg_loss",
+    "rlvr/clip_frac_low": "actor/clip_frac_low",
+    "rlvr/clip_frac_high": "actor/clip_frac_high",
+    "entropy": "actor/entropy",
+    "kl": "actor/kl",
+    "grad_norm": "actor/grad_norm",
+    "learning_rate": "optim/lr",
+}
+
+
+class RlvrCallback(TrainerCallback):
+    """Writes our ``metrics.jsonl`` / ``problems.jsonl`` once per rollout and runs held-out evaluation."""
+
+    def __init__(
+        self, trainer: RlvrGRPOTrainer, config: TrainConfig, plan: TRLPlan, run_dir: Path, start: int, evaluate_fn: Any
+    ) -> None:
+        self.trainer, self.config, self.plan, self.run_dir = trainer, config, plan, run_dir
+        self.evaluate_fn = evaluate_fn
+        self.start = start
+        self.updates: list[dict[str, float]] = []
+        self.logger = (
+            MetricsLogger(run_dir, resume_step=start if start else -1, tensorboard=config.tensorboard)
+            if trainer.accelerator.is_main_process
+            else None
+        )
+        if self.logger is not None:
+            truncate_jsonl(run_dir / PROBLEM_LOG, start if start else -1)
+        self.t0 = time.perf_counter()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.start == 0 and self.logger is not None:
+            self.logger.log({"step": 0, **self.evaluate_fn(0)})
+        self.t0 = time.perf_counter()
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
+        if logs is None or "loss" not in logs:
+            return  # the final train summary (train_runtime, ...) is not an update
+        self.updates.append(
+            {ours: float(logs[theirs]) for theirs, ours in UPDATE_KEYS.items() if logs.get(theirs) is not None}
+        )
+        U = self.plan.updates_per_rollout
+        if state.global_step % U:
+            return
+        step = state.global_step // U
+        rollout = self.trainer.rollouts.pop()
+        self.trainer.rollouts.clear()
+        elapsed = time.perf_counter() - self.t0
+        keys = {k for u in self.updates for k in u}
+        record: dict[str, Any] = {"step": step, **rollout.metrics(self.config.group_size)}
+        record.update({k: float(np.mean([u[k] for u in self.updates if k in u])) for k in sorted(keys)})
+        record.update(
+            {
+                "optim/updates": len(self.updates),
+                "perf/step_time": elapsed,
+                "perf/rollout_time": rollout.seconds,
+                "perf/update_time": max(0.0, elapsed - rollout.seconds),
+                "perf/tokens_per_s": float(rollout.lengths.sum()) / elapsed,
+                "perf/samples_per_s": len(rollout.lengths) / elapsed,
+            }
+        )
+        self.updates = []
+        if self.logger is not None:  # the main process
+            if step == self.config.steps or (self.config.eval_every and step % self.config.eval_every == 0):
+                record.update(self.evaluate_fn(step))
+            self.logger.log(record)
+            append_jsonl(self.run_dir / PROBLEM_LOG, {"step": step, "accuracy": rollout.problem_accuracy()})
+            print(
+                f"step {step}/{self.config.steps} reward {record['reward/mean']:.3f} "
+                f"acc {record['train/accuracy']:.3f} ({elapsed:.1f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.t0 = time.perf_counter()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.logger is not None:
+            self.logger.close()
+
+
+def _problems(config: TrainConfig, reward: TRLReward) -> tuple[list[Problem], list[Problem]]:
+    train = load_problems(
+        config.train_data, split=split_of(config.train_data, config.train_split), limit=config.train_limit
+    )
+    if config.one_shot:
+        train = resolve_one_shot(config.one_shot, train)
+    train = select_problems(reward.reward, train)
+    if not train:
+        raise ValueError(f"reward {config.reward!r} can score none of the training problems")
+    held_out = load_problems(
+        config.eval_data, split=split_of(config.eval_data, config.eval_split), limit=config.eval_limit
+    )
+    return train, held_out
+
+
+def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
+    """Run this process's rank of the TRL training of ``config``; return the run directory."""
+    on_cpu = config.device == "cpu"
+    state = PartialState(cpu=on_cpu)  # without cpu=True, accelerate sees no process group on a CPU-only machine
+    plan = trl_plan(config, state.num_processes)
+    run_dir = Path(config.out)
+    if state.is_main_process:
+        prepare_run_dir(config, resume)
+    state.wait_for_everyone()
+    checkpoint = (
+        get_last_checkpoint(str(run_dir / CHECKPOINTS)) if resume and (run_dir / CHECKPOINTS).is_dir() else None
+    )
+    start = 0 if checkpoint is None else int(Path(checkpoint).name.split("-")[-1]) // plan.updates_per_rollout
+
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_model(config.model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    reward = TRLReward(config.reward, config.group_size, config.seed, plan.updates_per_rollout)
+    reward.check_layout(plan)
+    train_problems, eval_problems = _problems(config, reward)
+    template = resolve_template(config.prompt)
+    stream = [
+        p
+        for step in range(1, config.steps + 1)
+        for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
+    ]
+    dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
+
+    args = trl.GRPOConfig(
+        output_dir=str(run_dir / CHECKPOINTS),
+        **plan.kwargs,
+        use_cpu=on_cpu,
+        bf16=not on_cpu,
+        gradient_checkpointing=launch.strategy == "zero3",
+        use_vllm=launch.vllm is not None,
+        vllm_mode=launch.vllm or "colocate",
+        disable_tqdm=not show_progress,
+    )
+    trainer = RlvrGRPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        reward=reward,
+        eps_low=config.eps_low,
+        eps_high=config.eps_high,
+    )
+    eval_n = 1 if config.eval_temperature == 0 else config.eval_samples
+    eval_sampling = SamplingConfig(
+        n=eval_n, temperature=config.eval_temperature, max_new_tokens=config.max_new_tokens, seed=config.seed
+    )
+
+    def run_eval(step: int) -> dict[str, float]:
+        if launch.strategy == "zero3":
+            return {}  # parameters are sharded: sample the saved checkpoints with `rlvr sample` instead
+        policy = trainer.model
+        engine = make_engine(
+            "torch",
+            policy,
+            tokenizer,
+            batch_size=config.engine_batch_size,
+            device=str(next(policy.parameters()).device),
+        )
+        header = StoreHeader.for_run(
+            model=f"{config.model} after {step} RL steps ({run_dir}, trl)",
+            engine="torch",
+            template=template,
+            sampling=eval_sampling,
+            problems=f"{config.eval_data}:{config.eval_split}",
+        )
+        ids = {p.id: encode_prompt(template, p, tokenizer) for p in eval_problems}
+        return evaluate(
+            engine,
+            lambda p: ids[p.id],
+            eval_problems,
+            reward.grader,
+            eval_sampling,
+            eval_store_path(run_dir, step),
+            header,
+        )
+
+    trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval))
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+        if state.is_main_process:
+            trainer.save_model(str(run_dir / "model"))
+            tokenizer.save_pretrained(run_dir / "model")
+            info = {"step": config.steps, "config": config.to_dict(), "backend": "trl", "trl": trl.__version__}
+            (run_dir / "model" / "rlvr_train.json").write_text(json.dumps(info))
+    finally:
+        reward.close()
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=Path, help="the run's config.yaml")
+    parser.add_argument("--world-size", type=int, default=None, help="the world size the launcher was asked for")
+    parser.add_argument("--strategy", default="ddp")
+    parser.add_argument("--vllm", default=None)
+    parser.add_argument("--resume", action="store_true")
+    ns = parser.parse_args(argv)
+    config = resolve_config(load_config_file(ns.config))
+    state = PartialState(cpu=config.device == "cpu")
+    if ns.world_size is not None and ns.world_size != state.num_processes:
+        raise SystemExit(f"asked for {ns.world_size} processes but this one sees a world of {state.num_processes}")
+    launch = Launch(nproc=state.num_processes, vllm=ns.vllm, strategy=ns.strategy)
+    run(config, launch, resume=ns.resume, show_progress=state.is_main_process)
+    state.wait_for_everyone()
+    if state.use_distributed:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
