@@ -46,7 +46,10 @@ def engine(model_dir: Path):
     from rlvr_lab.engines import make_engine
     from rlvr_lab.engines.vllm_engine import VLLMOptions
 
-    options = VLLMOptions(dtype="float32", max_model_len=256, enforce_eager=True, max_num_seqs=16)
+    # On the CPU backend gpu_memory_utilization is the share of host memory vLLM reserves for its KV cache.
+    options = VLLMOptions(
+        dtype="float32", max_model_len=256, enforce_eager=True, max_num_seqs=16, gpu_memory_utilization=0.05
+    )
     return make_engine("vllm", str(model_dir), None, options=options, eos_token_ids=())
 
 
@@ -107,7 +110,7 @@ def test_cli_json_is_clean_and_dtype_change_is_announced(model_dir: Path, tmp_pa
         "--out",
         str(out),
         "--engine-options",
-        "dtype=bfloat16,max_model_len=256,enforce_eager=true",
+        "dtype=bfloat16,max_model_len=256,enforce_eager=true,gpu_memory_utilization=0.05",
         "--json",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ)
