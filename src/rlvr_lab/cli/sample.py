@@ -50,6 +50,7 @@ def problems_label(spec: str, split: str | None, fields: str | None) -> str:
 
 
 def sample(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help="Model: organism profile, built-in name, local HF folder or hub id.")],
     problems: Annotated[
         str, typer.Option(help="Benchmark name (math500, gsm8k, ...), a .jsonl/.json/.parquet file, or hf:owner/name.")
@@ -116,7 +117,7 @@ def sample(
 
     console = Console(stderr=True)
     if shards is not None or devices is not None:
-        _launch_shards(out, shards, devices, shard, json_output, console)
+        _launch_shards(ctx, out, shards, devices, shard, json_output, console)
         return
     try:
         if shard is not None:
@@ -140,7 +141,9 @@ def sample(
         )
         with SampleStore.open(out, header) as store:
             if store.restarted:
-                console.print(f"{out} held no sample of another run's settings; started it over", markup=False)
+                console.print(
+                    f"{out} held no sample of another run's settings; started it over", markup=False, soft_wrap=True
+                )
             summary = _fill(store, problem_list, chosen, config, batch_size, device, console)
     except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
@@ -205,18 +208,22 @@ def shard_path(out: Path, index: int, count: int) -> Path:
 
 
 def _launch_shards(
-    out: Path, shards: int | None, devices: str | None, shard: str | None, json_output: bool, console: Console
+    ctx: typer.Context,
+    out: Path,
+    shards: int | None,
+    devices: str | None,
+    shard: str | None,
+    json_output: bool,
+    console: Console,
 ) -> None:
     """Run this command once per shard in parallel child processes, and exit 1 naming the shards that failed."""
-    import click
-
     device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices else []
     count = shards if shards is not None else len(device_list)
     if shard is not None or count < 1:
         console.print("error: --shards N (N >= 1, or --devices) launches all shards; --shard i/N runs one")
         raise typer.Exit(code=1)
     out.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "rlvr_lab", "sample", *_child_options(click.get_current_context())]
+    base = [sys.executable, "-m", "rlvr_lab", "sample", *_child_options(ctx)]
     children = []
     try:
         for index in range(count):
@@ -224,7 +231,7 @@ def _launch_shards(
             if device_list:
                 env["CUDA_VISIBLE_DEVICES"] = device_list[index % len(device_list)]
             argv = [*base, "--shard", f"{index}/{count}", "--out", str(shard_path(out, index, count))]
-            console.print(f"shard {index}/{count}: {' '.join(argv[2:])}", markup=False, highlight=False)
+            console.print(f"shard {index}/{count}: {' '.join(argv[2:])}", markup=False, highlight=False, soft_wrap=True)
             children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
         outputs = [child.communicate()[0] for child in children]
     finally:
@@ -244,14 +251,13 @@ def _launch_shards(
 
 def _child_options(ctx: typer.Context) -> list[str]:
     """This command's options as given, minus the launcher's own (``--shards``, ``--devices``, ``--out``)."""
-    import click
-
     argv: list[str] = []
     for param in ctx.command.params:
         name = param.name
-        if name in {"shards", "devices", "out", "shard"} or not isinstance(param, click.Option):
+        if name in {"shards", "devices", "out", "shard"} or param.param_type_name != "option" or name is None:
             continue
-        if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:  # type: ignore[arg-type]
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "DEFAULT":
             continue
         value = ctx.params[name]
         if param.is_flag:
