@@ -220,7 +220,9 @@ def _launch_shards(
     device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices else []
     count = shards if shards is not None else len(device_list)
     if shard is not None or count < 1:
-        console.print("error: --shards N (N >= 1, or --devices) launches all shards; --shard i/N runs one")
+        console.print(
+            "error: --shards N (N >= 1, or --devices) launches all shards; --shard i/N runs one", soft_wrap=True
+        )
         raise typer.Exit(code=1)
     out.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, "-m", "rlvr_lab", "sample", *_child_options(ctx)]
