@@ -108,3 +108,12 @@ def test_shard_options_are_checked(tmp_path: Path) -> None:
     assert code == 1 and "shard '2/2': need 0 <= i < N" in output
     code, output = invoke("sample", *ORGANISM, "--out", str(tmp_path), "--shards", "2", "--shard", "0/2")
     assert code == 1 and "--shards N (N >= 1, or --devices) launches all shards; --shard i/N runs one" in output
+
+
+def test_an_empty_problems_file_fails_naming_it_and_writes_no_store(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "s.jsonl"
+    code, output = invoke("sample", "--model", "qwen-math-like", "--problems", str(empty), "--out", str(out))
+    assert code == 1 and "empty.jsonl: no problems to sample" in output.replace("\n", "")
+    assert not out.exists()

@@ -87,6 +87,8 @@ def grade(
         loaded = load_problems(
             problems, data_dir=data_dir, split=split, fields=None if fields == FieldMap() else fields
         )
+        if not loaded:
+            raise ValueError(f"{problems}: no problems to grade against")
         grading = {**plain(config), "workers": config.resolved_workers()}
         inputs = {"problems": problems, "samples": samples, "split": split, "data_dir": data_dir, "fields": fields}
         with Grader(config) as grader, _progress(sys.stderr.isatty() and not json_out) as advance:

@@ -128,6 +128,8 @@ def sample(
         chosen = resolve_template(template)
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
+        if not problem_list:
+            raise ValueError(f"{problems}: no problems to sample" + (f" (--limit {limit})" if limit == 0 else ""))
         problem_list = select_shard(problem_list, shard)
         label = problems_label(problems, split, fields)
         header = StoreHeader.for_run(
