@@ -111,7 +111,7 @@ def sample(
 
     from rlvr_lab.engines.base import SamplingConfig
     from rlvr_lab.prompts import resolve_template
-    from rlvr_lab.sampling import parse_shard, select_shard
+    from rlvr_lab.sampling import select_shard
     from rlvr_lab.store import SampleStore, SampleStoreError, StoreHeader
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
 
@@ -120,8 +120,6 @@ def sample(
         _launch_shards(ctx, out, shards, devices, shard, json_output, console)
         return
     try:
-        if shard is not None:
-            parse_shard(shard)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
@@ -129,7 +127,7 @@ def sample(
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         if not problem_list:
-            raise ValueError(f"{problems}: no problems to sample" + (f" (--limit {limit})" if limit == 0 else ""))
+            raise ValueError(f"{problems}: no problems to sample")
         problem_list = select_shard(problem_list, shard)
         label = problems_label(problems, split, fields)
         header = StoreHeader.for_run(

@@ -162,8 +162,7 @@ def load_graded(path: str | Path, completions: bool = True) -> GradedSamples:
     needs only verdicts and answers, which keeps 512k graded samples small in memory)."""
     files = graded_files(path)
     path = Path(path)
-    names = pq.read_schema(files[0]).names
-    wanted = [*REQUIRED_COLUMNS, "completion"] if completions and "completion" in names else list(REQUIRED_COLUMNS)
+    wanted = [*REQUIRED_COLUMNS, "completion"] if completions else list(REQUIRED_COLUMNS)
     try:
         tables = [pq.read_table(file, columns=[c for c in wanted if c in pq.read_schema(file).names]) for file in files]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
