@@ -350,6 +350,7 @@ def test_a_directory_or_glob_of_shards_reads_as_one_store(tmp_path: Path) -> Non
 
 def test_shard_sets_must_be_complete_and_of_one_run(tmp_path: Path) -> None:
     write_shards(tmp_path / "three", 3)
+    assert read_sample_table(tmp_path / "three" / "shard-1-of-3.jsonl").num_rows > 0  # one shard by name: read
     (tmp_path / "three" / "shard-1-of-3.jsonl").unlink()
     with pytest.raises(SampleStoreError, match=r"shard\(s\) 1/3 of .*three missing"):
         read_sample_table(tmp_path / "three")

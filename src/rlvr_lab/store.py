@@ -445,8 +445,8 @@ def sample_files(spec: SampleSpec) -> list[Path]:
     """The sample files ``spec`` names: one file, every ``*.jsonl``/``*.parquet`` in a directory, a glob, or a list
     of these.
 
-    Several files are checked to be the shards of one run when they carry shard headers: the same run, every
-    shard of N present once.
+    The files of a directory, glob or list are checked to be the shards of one run when they carry shard headers:
+    the same run, every shard of N present once.
     """
     if not isinstance(spec, str | Path):
         files = [file for item in spec for file in _expand(item)]
@@ -454,6 +454,8 @@ def sample_files(spec: SampleSpec) -> list[Path]:
             raise SampleStoreError("no sample files given")
         _check_shards(files)
         return files
+    if Path(spec).is_file():
+        return [Path(spec)]  # one file named is read as it is, a lone shard included
     files = _expand(spec)
     _check_shards(files)
     return files
