@@ -140,3 +140,38 @@ def test_grade_help_explains_the_inputs() -> None:
     assert code == 0
     for words in ("--problems", "Benchmark name", "--samples", "problem_id", "--out", "Parquet", "--fallbacks"):
         assert words in output
+
+
+def test_grade_reads_a_glob_or_directory_of_sample_files_and_passk_a_directory_of_graded_files(tmp_path: Path) -> None:
+    problems = write_jsonl(tmp_path / "p.jsonl", [{"id": pid, "problem": "?", "answer": "1"} for pid in "ab"])
+    (tmp_path / "shards").mkdir()
+    for pid in "ab":
+        rows = [{"problem_id": pid, "sample_idx": i, "completion": f"\\boxed{{{i}}}"} for i in range(2)]
+        write_jsonl(tmp_path / "shards" / f"{pid}.jsonl", rows)
+    (tmp_path / "graded").mkdir()
+    for name, spec in (("glob", str(tmp_path / "shards" / "*.jsonl")), ("dir", str(tmp_path / "shards"))):
+        out = tmp_path / "graded" / f"{name}.parquet"
+        code, output = run("grade", "--problems", str(problems), "--samples", spec, "--out", str(out), "--json")
+        assert code == 0, output
+        assert (json.loads(output)["samples"], json.loads(output)["accuracy"]) == (4, 0.5)
+    code, output = run("passk", str(tmp_path / "graded" / "glob.parquet"), "--json")
+    assert code == 0 and json.loads(output)["pass_at_k"] == {"1": 0.5, "2": 1.0}, output
+    code, output = run("passk", str(tmp_path / "graded"), "--json")  # both files together: each sample twice
+    assert code == 1 and "duplicate rows for problem 'a', sample_idx 0" in output
+
+
+def test_empty_inputs_fail_naming_the_file(tmp_path: Path) -> None:
+    problems = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "problem": "?", "answer": "1"}])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "g.parquet"
+    code, output = run("grade", "--problems", str(problems), "--samples", str(empty), "--out", str(out))
+    assert code == 1 and "empty.jsonl: no samples" in output.replace("\n", "")
+    code, output = run("grade", "--problems", str(empty), "--samples", str(problems), "--out", str(out))
+    assert code == 1 and "empty.jsonl: no problems to grade against" in output.replace("\n", "")
+    assert not out.exists()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b'{"problem_id": "a", "sample_idx": 0, "completion": "\\\\boxed{1}"}\n{"problem_id": "a", "samp')
+    code, output = run("grade", "--problems", str(problems), "--samples", str(cut), "--out", str(out))
+    assert code == 1 and "cut.jsonl:2: last line cut off (no newline, invalid JSON" in output.replace("\n", "")
+    assert not out.exists()

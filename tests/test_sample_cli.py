@@ -69,6 +69,7 @@ def keys(path: Path) -> Counter[str]:
 def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, problems_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     args = sample_args(model_dir, problems_file, out, "--n", "3", "--limit", "4", "--max-new-tokens", "6", "--json")
+    args.append("--keep-tokens")  # token ids are stored only when asked
     runner = CliRunner()
     first = runner.invoke(build_app(), args)
     assert first.exit_code == 0, first.output
@@ -82,6 +83,7 @@ def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, probl
     header = read_header(out)
     assert header is not None and header.model == str(model_dir) and header.problems == str(problems_file)
     assert header.sampling["n"] == 3 and header.sampling["max_new_tokens"] == 6 and header.seed == 3
+    assert header.keep_tokens and header.shard is None
     second = runner.invoke(build_app(), args)
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout.strip().splitlines()[-1])["sampled"] == 0
@@ -115,7 +117,7 @@ def test_sigkill_mid_run_then_resume_ends_with_exactly_n(model_dir: Path, proble
     """Kill a real run once some samples are on disk; the re-run completes it with nothing lost or repeated, and
     (the torch engine seeds per problem and sample index) with exactly the samples of an uninterrupted run."""
     n, total = 4, 4 * len(QUESTIONS)
-    settings = ("--n", str(n), "--max-new-tokens", "12", "--batch-size", "2")  # 3 chunks of 8 samples
+    settings = ("--n", str(n), "--max-new-tokens", "12", "--batch-size", "2", "--keep-tokens")  # 3 chunks of 8
     killed = tmp_path / "killed.jsonl"
     args = sample_args(model_dir, problems_file, killed, *settings)
     proc = run_cli(args)

@@ -1,4 +1,5 @@
-"""The sample store: header checks, kill artefacts cut off, duplicates refused, and reading sample tables."""
+"""The sample store: header checks, kill artefacts cut off, duplicates refused, token ids only when kept, and
+reading sample files (streamed, shards and globs, every bad line reported with file, line and reason)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from rlvr_lab.store import (
     SampleStoreError,
     StoredSample,
     StoreHeader,
+    iter_sample_batches,
+    merge_stores,
     read_header,
     read_sample_table,
 )
@@ -39,7 +42,7 @@ def lines(path: Path) -> list[dict]:
 
 def test_new_store_writes_header_then_samples(tmp_path: Path) -> None:
     path = tmp_path / "runs" / "s.jsonl"
-    with SampleStore.open(path, header()) as store:
+    with SampleStore.open(path, header(keep_tokens=True)) as store:
         store.append([sample("a", 0, "line one\nline two"), sample("a", 1)])
         store.append([sample("b", 0)])
         assert len(store) == 3
@@ -60,6 +63,52 @@ def test_new_store_writes_header_then_samples(tmp_path: Path) -> None:
     assert read_header(path) == StoreHeader.from_record(records[0], "here")
 
 
+def test_token_ids_are_kept_only_when_asked(tmp_path: Path) -> None:
+    """Token ids and log-probs are ~6x the text at scale: a store leaves them out unless its header keeps them."""
+    path = tmp_path / "s.jsonl"
+    with SampleStore.open(path, header()) as store:
+        store.append([sample("a", 0)])
+    assert lines(path)[1] == {
+        "problem_id": "a", "sample_idx": 0, "completion": "ok", "finish_reason": "stop", "num_tokens": 2,
+    }  # fmt: skip
+    assert lines(path)[0]["keep_tokens"] is False
+    with pytest.raises(SampleStoreError, match="keep_tokens: file has no token ids, this run asks for them"):
+        SampleStore.open(path, header(keep_tokens=True))
+    kept = tmp_path / "kept.jsonl"
+    SampleStore.open(kept, header(keep_tokens=True)).close()
+    with SampleStore.open(kept, header()) as store:  # a store with token ids keeps getting them
+        store.append([sample("a", 0)])
+    assert lines(kept)[1]["token_ids"] == [5, 6]
+    assert read_sample_table(kept)["token_ids"].to_pylist() == [[5, 6]]
+    assert read_sample_table(kept, columns=["num_tokens"]).column_names == [
+        "problem_id", "sample_idx", "completion", "num_tokens",
+    ]  # fmt: skip
+
+
+def test_headers_from_before_keep_tokens_and_shards_read_as_keeping_tokens(tmp_path: Path) -> None:
+    record = header().to_record()
+    del record["keep_tokens"], record["shard"]
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    old = read_header(path)
+    assert old is not None and old.keep_tokens is True and old.shard is None
+
+
+def test_a_failed_runs_header_alone_is_restarted_by_a_corrected_command(tmp_path: Path) -> None:
+    """A run refused before its first sample (a prompt past the context) leaves only a header: the same command
+    resumes it, a corrected one starts it over instead of refusing it as another run's store."""
+    path = tmp_path / "s.jsonl"
+    SampleStore.open(path, header(sampling={**header().sampling, "max_new_tokens": 9999})).close()
+    with SampleStore.open(path, header(sampling={**header().sampling, "max_new_tokens": 9999})) as store:
+        assert not store.restarted
+    with SampleStore.open(path, header()) as store:
+        assert store.restarted and store.header.sampling["max_new_tokens"] == header().sampling["max_new_tokens"]
+        store.append([sample("a", 0)])
+    assert len(lines(path)) == 2
+    with pytest.raises(SampleStoreError, match="holds samples of a different run"):  # samples are never discarded
+        SampleStore.open(path, header(sampling={**header().sampling, "max_new_tokens": 9999}))
+
+
 def test_reopening_keeps_samples_and_the_original_header(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     first = header(created_at="2020-01-01T00:00:00+00:00")
@@ -73,7 +122,8 @@ def test_reopening_keeps_samples_and_the_original_header(tmp_path: Path) -> None
 
 def test_header_mismatch_says_what_differs(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    SampleStore.open(path, header()).close()
+    with SampleStore.open(path, header()) as store:  # a store without samples would be started over instead
+        store.append([sample("a", 0)])
     other = header(model="big", sampling={**header().sampling, "temperature": 0.5})
     with pytest.raises(SampleStoreError) as info:
         SampleStore.open(path, other)
@@ -197,7 +247,15 @@ def test_read_foreign_jsonl_and_parquet(tmp_path: Path) -> None:
         ('{"problem_id": "a", "sample_idx": -1, "completion": "x"}', r"s\.jsonl:2: field 'sample_idx' must be"),
         ('{"problem_id": "a", "sample_idx": 0, "completion": 3}', r"s\.jsonl:2: field 'completion' must be a string"),
         ('{"problem_id": "a", "sample_idx": 0, "completion": "y"}', r"s\.jsonl:2: duplicate sample \('a', 0\)"),
-        ("not json", r"s\.jsonl:2: invalid JSON"),
+        ("not json", r"s\.jsonl:2: invalid JSON \(Expecting value at column 1\)"),
+        (
+            '{"problem_id": "a", "sample_idx": 1, "completion": "x\\ud800"}',
+            r"s\.jsonl:2: field 'completion' holds a lone surrogate '\\ud800' at character 1, which is not valid",
+        ),
+        (
+            '{"problem_id": "\\udfff", "sample_idx": 1, "completion": "x"}',
+            r"s\.jsonl:2: field 'problem_id' holds a lone surrogate",
+        ),
     ],
 )
 def test_bad_sample_rows_name_file_line_and_field(tmp_path: Path, line: str, message: str) -> None:
@@ -215,3 +273,103 @@ def test_bad_parquet_sample_files(tmp_path: Path) -> None:
     pq.write_table(pa.table({"problem_id": ["a", "a"], "sample_idx": [0, 0], "completion": ["x", "y"]}), path)
     with pytest.raises(SampleStoreError, match=r"s\.parquet \(row 2\): duplicate sample \('a', 0\)"):
         read_sample_table(path)
+
+
+def test_invalid_utf8_names_file_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(
+        b'{"problem_id": "a", "sample_idx": 0, "completion": "x"}\n{"problem_id": "a", "completion": "\xff"}\n'
+    )
+    with pytest.raises(SampleStoreError, match=r"s\.jsonl:2: not valid UTF-8 \(byte 0xff at column 36\)"):
+        read_sample_table(path)
+
+
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        (b'{"problem_id": "c", "sample_idx": 0, "compl', "invalid JSON"),
+        (b'{"problem_id": "c", "sample_idx": 0, "completion": "\xe2\x82', "not valid UTF-8"),
+    ],
+)
+def test_a_cut_off_last_line_is_reported_not_dropped(tmp_path: Path, tail: bytes, reason: str) -> None:
+    """Three records in, two readable: the reader says which line it cannot read rather than returning two rows."""
+    path = tmp_path / "s.jsonl"
+    good = b"".join(json.dumps({"problem_id": p, "sample_idx": 0, "completion": "x"}).encode() + b"\n" for p in "ab")
+    path.write_bytes(good + tail)
+    with pytest.raises(SampleStoreError, match=rf"s\.jsonl:3: last line cut off \(no newline, {reason}.*resume the"):
+        read_sample_table(path)
+
+
+def test_a_file_without_samples_is_an_error_naming_it(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(SampleStoreError, match=r"empty\.jsonl: no samples"):
+        read_sample_table(empty)
+    header_only = tmp_path / "header_only.jsonl"
+    SampleStore.open(header_only, header()).close()
+    with pytest.raises(SampleStoreError, match=r"header_only\.jsonl: no samples"):
+        read_sample_table(header_only)
+    with pytest.raises(SampleStoreError, match=r"nothing\.jsonl: no such sample file or directory"):
+        read_sample_table(tmp_path / "nothing.jsonl")
+
+
+def test_batches_stream_the_same_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    with SampleStore.open(path, header()) as store:
+        store.append([sample(pid, idx, f"{pid}{idx}") for pid in "abc" for idx in range(2)])
+    batches = list(iter_sample_batches(path, columns=[], batch_rows=4))
+    assert [batch.num_rows for batch in batches] == [4, 2]
+    assert pa.concat_tables(batches).to_pylist() == read_sample_table(path, columns=[]).to_pylist()
+    assert read_sample_table(path, columns=[])["completion"].to_pylist() == ["a0", "a1", "b0", "b1", "c0", "c1"]
+
+
+def write_shards(folder: Path, count: int, problems: str = "abcd") -> None:
+    from rlvr_lab.sampling import shard_of
+
+    for index in range(count):
+        with SampleStore.open(folder / f"shard-{index}-of-{count}.jsonl", header(shard=f"{index}/{count}")) as store:
+            store.append([sample(p, i, f"{p}{i}") for p in problems if shard_of(p, count) == index for i in range(2)])
+
+
+def test_a_directory_or_glob_of_shards_reads_as_one_store(tmp_path: Path) -> None:
+    write_shards(tmp_path / "shards", 2)
+    for spec in (tmp_path / "shards", str(tmp_path / "shards" / "shard-*.jsonl")):
+        table = read_sample_table(spec, columns=[])
+        assert sorted(zip(table["problem_id"].to_pylist(), table["sample_idx"].to_pylist(), strict=True)) == [
+            (p, i) for p in "abcd" for i in range(2)
+        ]
+    merged = tmp_path / "merged.jsonl"
+    assert merge_stores(tmp_path / "shards", merged) == 8
+    assert merge_stores(tmp_path / "shards", merged) == 0  # a rerun finishes an interrupted merge, adds nothing
+    merged_header = read_header(merged)
+    assert merged_header is not None and merged_header.shard is None
+    assert sorted(read_sample_table(merged, columns=[]).to_pylist(), key=str) == sorted(
+        read_sample_table(tmp_path / "shards", columns=[]).to_pylist(), key=str
+    )
+
+
+def test_shard_sets_must_be_complete_and_of_one_run(tmp_path: Path) -> None:
+    write_shards(tmp_path / "three", 3)
+    assert read_sample_table(tmp_path / "three" / "shard-1-of-3.jsonl").num_rows > 0  # one shard by name: read
+    (tmp_path / "three" / "shard-1-of-3.jsonl").unlink()
+    with pytest.raises(SampleStoreError, match=r"shard\(s\) 1/3 of .*three missing"):
+        read_sample_table(tmp_path / "three")
+    write_shards(tmp_path / "two", 2)
+    with SampleStore.open(tmp_path / "two" / "other.jsonl", header(model="big", shard="1/2")) as store:
+        store.append([sample("z", 0)])
+    with pytest.raises(
+        SampleStoreError, match=r"are shards of different runs: model: file has 'big', this run has 'tiny'"
+    ):
+        read_sample_table(tmp_path / "two")
+    copy = tmp_path / "dup"
+    write_shards(copy, 1)
+    (copy / "again.jsonl").write_bytes((copy / "shard-0-of-1.jsonl").read_bytes())
+    with pytest.raises(SampleStoreError, match=r"are both shard 0/1"):
+        read_sample_table(copy)
+
+
+def test_a_sample_in_two_files_is_a_duplicate(tmp_path: Path) -> None:
+    for name in ("x.jsonl", "y.jsonl"):
+        (tmp_path / name).write_text('{"problem_id": "a", "sample_idx": 0, "completion": "x"}\n', encoding="utf-8")
+    with pytest.raises(SampleStoreError, match=r"y\.jsonl:1: duplicate sample \('a', 0\) \(first at .*x\.jsonl:1\)"):
+        read_sample_table(tmp_path)

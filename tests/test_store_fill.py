@@ -14,7 +14,7 @@ import pytest
 from rlvr_lab.engines.base import Completion, ProgressFn, SampleRequest, SamplingConfig
 from rlvr_lab.prompts import PROMPTS
 from rlvr_lab.sampling import plan_chunks, sample_missing
-from rlvr_lab.store import SampleStore, StoredSample, StoreHeader, read_sample_table
+from rlvr_lab.store import SampleStore, SampleStoreError, StoredSample, StoreHeader, read_sample_table
 from rlvr_lab.tasks import Problem
 
 PROBLEMS = [Problem(pid, f"question {pid}", "1") for pid in ("a", "b", "c")]
@@ -44,7 +44,12 @@ class EchoEngine:
 
 def open_store(path: Path, n: int) -> SampleStore:
     header = StoreHeader.for_run(
-        model="m", engine="echo", template=PROMPTS.get("none"), sampling=SamplingConfig(n=n), problems="x"
+        model="m",
+        engine="echo",
+        template=PROMPTS.get("none"),
+        sampling=SamplingConfig(n=n),
+        problems="x",
+        keep_tokens=True,
     )
     return SampleStore.open(path, header)
 
@@ -110,4 +115,5 @@ def test_an_engine_returning_wrong_indices_is_caught_before_writing(tmp_path: Pa
     path = tmp_path / "s.jsonl"
     with open_store(path, n=2) as store, pytest.raises(RuntimeError, match=r"sample indices \(1, 2\) .* \(0, 1\)"):
         sample_missing(lambda: (EchoEngine(shift=1), encode), store, PROBLEMS, SamplingConfig(n=2), chunk_size=4)
-    assert read_sample_table(path).num_rows == 0
+    with pytest.raises(SampleStoreError, match="no samples"):  # nothing written (a store without samples is refused)
+        read_sample_table(path)

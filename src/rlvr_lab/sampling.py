@@ -6,10 +6,15 @@ This is the resumable core of ``rlvr sample`` (and of any caller that wants n sa
   appended (fsynced) before the next, so a kill loses at most the chunk in flight;
 - requests carry the problem id as ``key`` and the wanted ``sample_indices``, so an engine that seeds per
   (seed, key, sample index) gives a resumed run exactly the samples an uninterrupted run would have drawn.
+
+Sharding (``rlvr sample --shard i/N``) splits the problems, never a problem's samples: :func:`shard_of` is a pure
+function of the problem id, so a shard holds the same problems in every run, whatever ``--limit`` or the order of
+the problem file, and the union of N shard stores holds exactly the samples of one unsharded run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +52,32 @@ class SampleSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` -> ``(i, N)`` with ``0 <= i < N``; ``ValueError`` saying the expected form otherwise."""
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise ValueError(f"a shard is written i/N (shard i of N, counted from 0), got {text!r}") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard {text!r}: need 0 <= i < N")
+    return shard
+
+
+def shard_of(problem_id: str, shards: int) -> int:
+    """The shard (``0..shards-1``) of a problem: the first 8 bytes of SHA-256 of its id, modulo ``shards``."""
+    digest = hashlib.sha256(problem_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def select_shard(problems: Sequence[Problem], shard: str | None) -> list[Problem]:
+    """The problems of ``shard`` (``"i/N"``), in their order; all of them when ``shard`` is None."""
+    if shard is None:
+        return list(problems)
+    index, count = parse_shard(shard)
+    return [problem for problem in problems if shard_of(problem.id, count) == index]
 
 
 def plan_chunks(missing: Mapping[str, Sequence[int]], chunk_size: int) -> list[Chunk]:

@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("sample", "grade", "passk", "compare", "organism", "train", "report", "demo", "export")
+COMMAND_MODULES = ("sample", "grade", "passk", "compare", "store", "organism", "train", "report", "demo", "export")
 
 
 def build_app() -> typer.Typer:

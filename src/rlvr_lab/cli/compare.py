@@ -35,7 +35,7 @@ def compare(
     from rlvr_lab.report.plots import figure_png, plot_passk
 
     try:
-        a, b = load_graded(graded_a), load_graded(graded_b)
+        a, b = load_graded(graded_a, completions=False), load_graded(graded_b, completions=False)
         for data in (a, b):
             samples_per_problem(data, allow_uneven)
         result = compare_models(a, b, label_a, label_b, resamples=resamples, seed=seed)

@@ -1,23 +1,23 @@
 """``rlvr grade``: grade a sample file against its problems' gold answers into a Parquet file.
 
-A thin shell over :func:`rlvr_lab.grading.grade_samples`: problems come from :func:`rlvr_lab.tasks.load_problems`,
-samples from :func:`rlvr_lab.store.read_sample_table`. The output carries the grading config and the inputs in its
-Parquet schema metadata (JSON values), so every graded file says how it was made.
+A thin shell over :func:`rlvr_lab.grading.graded_file.grade_to_parquet`, which streams the samples (a file, a
+directory of shards or a glob) through one grader into the Parquet file: problems come from
+:func:`rlvr_lab.tasks.load_problems`. The output carries the grading config and the inputs in its Parquet schema
+metadata (JSON values), so every graded file says how it was made.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from rlvr_lab.cli.passk import fail, reflow
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 PROBLEMS_HELP = (
     "Benchmark name (math500, math, gsm8k, ...), hf:owner/name, or a JSONL/Parquet file with one problem per row "
@@ -25,7 +25,8 @@ PROBLEMS_HELP = (
 )
 SAMPLES_HELP = (
     "Samples to grade: a sample store written by `rlvr sample`, or any JSONL/Parquet file with at least "
-    "problem_id (matching a problem's id), sample_idx and completion."
+    "problem_id (matching a problem's id), sample_idx and completion; or a directory or quoted glob of such files "
+    "(the shards of `rlvr sample --shards`)."
 )
 OUT_HELP = (
     "Graded Parquet file: one row per sample with problem_id, sample_idx, answer (null if none was extracted), "
@@ -36,7 +37,7 @@ OUT_HELP = (
 
 def grade(
     problems: Annotated[str, typer.Option(help=PROBLEMS_HELP, show_default=False)],
-    samples: Annotated[Path, typer.Option(help=SAMPLES_HELP, show_default=False)],
+    samples: Annotated[str, typer.Option(help=SAMPLES_HELP, show_default=False)],
     out: Annotated[Path, typer.Option(help=OUT_HELP, show_default=False)],
     fallbacks: Annotated[
         str,
@@ -72,9 +73,8 @@ def grade(
     are checked once. The summary counts samples per status and gives the accuracy (correct / samples); with
     --json it is {"out", "samples", "problems", "status", "accuracy", "grading"}.
     """
-    from rlvr_lab.grading import GradingConfig, grade_samples
-    from rlvr_lab.grading.grade import status_counts
-    from rlvr_lab.store import read_sample_table
+    from rlvr_lab.grading import Grader, GradingConfig
+    from rlvr_lab.grading.graded_file import grade_to_parquet, plain
     from rlvr_lab.tasks import FieldMap, load_problems
 
     try:
@@ -87,72 +87,51 @@ def grade(
         loaded = load_problems(
             problems, data_dir=data_dir, split=split, fields=None if fields == FieldMap() else fields
         )
-        table = read_sample_table(samples)
-        by_id = {problem.id: problem for problem in loaded}
-        rows = zip(
-            table.column("problem_id").to_pylist(),
-            table.column("sample_idx").to_pylist(),
-            table.column("completion").to_pylist(),
-            strict=True,
-        )
-        graded = grade_samples(by_id, rows, config, progress=sys.stderr.isatty() and not json_out)
+        if not loaded:
+            raise ValueError(f"{problems}: no problems to grade against")
+        grading = {**plain(config), "workers": config.resolved_workers()}
+        inputs = {"problems": problems, "samples": samples, "split": split, "data_dir": data_dir, "fields": fields}
+        with Grader(config) as grader, _progress(sys.stderr.isatty() and not json_out) as advance:
+            graded = grade_to_parquet(
+                {problem.id: problem for problem in loaded},
+                samples,
+                out,
+                grader,
+                {"grading": grading, **inputs},
+                progress=advance,
+            )
     except (ValueError, OSError, RuntimeError) as error:
         raise fail(error) from None
-    grading = {**_plain(config), "workers": config.resolved_workers()}
-    inputs = {"problems": problems, "samples": str(samples), "split": split, "data_dir": data_dir, "fields": fields}
-    graded = with_sample_columns(graded, table)
-    write_graded(graded, out, {"grading": grading, **inputs})
-    counts = status_counts(graded)
     summary = {
         "out": str(out),
-        "samples": graded.num_rows,
-        "problems": len(set(graded.column("problem_id").to_pylist())),
-        "status": counts,
-        "accuracy": sum(graded.column("correct").to_pylist()) / graded.num_rows if graded.num_rows else 0.0,
+        "samples": graded.samples,
+        "problems": graded.problems,
+        "status": graded.status,
+        "accuracy": graded.accuracy,
         "grading": grading,
     }
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return
-    statuses = ", ".join(f"{status} {count}" for status, count in counts.items())
+    statuses = ", ".join(f"{status} {count}" for status, count in graded.status.items())
     typer.echo(f"graded {summary['samples']} samples of {summary['problems']} problems -> {out}")
     typer.echo(f"accuracy {summary['accuracy']:.4f}; {statuses}")
 
 
-def with_sample_columns(graded: pa.Table, samples: pa.Table) -> pa.Table:
-    """Append the samples' scalar columns that the graded table lacks (completion, finish_reason, num_tokens,
-    ...); list columns such as token ids and log-probs stay in the sample file."""
-    import pyarrow.types as types
+@contextmanager
+def _progress(show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar counting graded samples on stderr, or None."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    for name in samples.column_names:
-        column = samples.column(name)
-        if name not in graded.column_names and not types.is_nested(column.type):
-            graded = graded.append_column(name, column)
-    return graded
-
-
-def write_graded(graded: pa.Table, out: Path, metadata: dict[str, Any]) -> None:
-    """Write ``graded`` to ``out`` with ``metadata`` as JSON values in the Parquet schema metadata."""
-    import pyarrow.parquet as pq
-
-    encoded = {key.encode(): json.dumps(_plain(value)).encode() for key, value in metadata.items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(graded.replace_schema_metadata(encoded), out)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy of configs, field maps, paths and tuples."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    with Progress(
+        TextColumn("grading"), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
+    ) as bar:
+        task = bar.add_task("grading", total=None)
+        yield lambda done: bar.advance(task, done)
 
 
 def register(app: typer.Typer) -> None:

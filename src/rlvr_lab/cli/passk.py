@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 GRADED_HELP = (
     "Graded Parquet file written by `rlvr grade`: one row per (problem, sample) with columns problem_id, "
-    "sample_idx, answer, correct (bool), status."
+    "sample_idx, answer, correct (bool), status; or a directory or quoted glob of such files (graded shards)."
 )
 UNEVEN_HELP = (
     "Accept problems with different numbers of samples (usually an interrupted sampling run): k is then capped "
@@ -70,7 +70,7 @@ def passk(
     from rlvr_lab.metrics import avg_at_n, load_graded, maj_at_k_matrix, pass_at_k_curve
 
     try:
-        data = load_graded(graded)
+        data = load_graded(graded, completions=False)
         n = samples_per_problem(data, allow_uneven)
         ks = parse_ks(k, n)
         curve = pass_at_k_curve(data.n, data.c, ks)

@@ -5,11 +5,19 @@ The command is thin: problems come from :func:`rlvr_lab.tasks.load_problems`, pr
 :func:`rlvr_lab.engines.make_engine`, and the resumable loop is :func:`rlvr_lab.sampling.sample_missing`.
 The sampling defaults repeat :class:`SamplingConfig`'s (a test keeps them equal) because importing the engines
 at module level would load torch for every ``rlvr --help``.
+
+``--shard i/N`` samples one shard of the problems (:func:`rlvr_lab.sampling.shard_of`); ``--shards N`` (or
+``--devices``) is the launcher: it starts this same command once per shard, each child with ``--shard i/N``,
+``--out OUT/shard-i-of-N.jsonl`` and ``CUDA_VISIBLE_DEVICES`` set to its device, waits for all, and reports.
+Rerunning the launcher resumes every shard. ``rlvr grade --samples OUT`` reads the directory of shards.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -42,6 +50,7 @@ def problems_label(spec: str, split: str | None, fields: str | None) -> str:
 
 
 def sample(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help="Model: organism profile, built-in name, local HF folder or hub id.")],
     problems: Annotated[
         str, typer.Option(help="Benchmark name (math500, gsm8k, ...), a .jsonl/.json/.parquet file, or hf:owner/name.")
@@ -72,6 +81,24 @@ def sample(
     data_dir: Annotated[
         Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Sample only shard i/N of the problems (by a hash of the problem id; i counts from 0)."),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            help="Launch N processes, one per shard, writing OUT/shard-i-of-N.jsonl (OUT is then a directory). "
+            "Default: one per --devices entry."
+        ),
+    ] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(help="With --shards: comma-separated CUDA devices, shard i runs on device i mod their count."),
+    ] = None,
+    keep_tokens: Annotated[
+        bool, typer.Option("--keep-tokens", help="Also store each sample's token ids and log-probs (~6x the size).")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Sample N completions per problem into OUT, resuming whatever OUT already holds.
@@ -81,15 +108,24 @@ def sample(
 
     Resumable: kill it at any moment and run the same command again. It draws only the missing
     (problem, sample) pairs and ends with exactly N samples per problem.
+
+    Sharded: --shard i/N samples the problems whose id hashes to shard i, so N such runs (on N devices or
+    machines) together hold exactly the samples of one unsharded run; --shards N (or --devices 0,1,...) starts
+    the N runs for you. `rlvr grade --samples DIR` reads a directory (or a glob) of shards, or merge them with
+    `rlvr store merge`.
     """
     from rich.console import Console
 
     from rlvr_lab.engines.base import SamplingConfig
     from rlvr_lab.prompts import resolve_template
+    from rlvr_lab.sampling import select_shard
     from rlvr_lab.store import SampleStore, SampleStoreError, StoreHeader
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
 
     console = Console(stderr=True)
+    if shards is not None or devices is not None:
+        _launch_shards(ctx, out, shards, devices, shard, json_output, console)
+        return
     try:
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
@@ -97,16 +133,32 @@ def sample(
         chosen = resolve_template(template)
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
+        if not problem_list:
+            raise ValueError(f"{problems}: no problems to sample")
+        problem_list = select_shard(problem_list, shard)
         label = problems_label(problems, split, fields)
-        header = StoreHeader.for_run(model=model, engine=engine, template=chosen, sampling=config, problems=label)
+        header = StoreHeader.for_run(
+            model=model,
+            engine=engine,
+            template=chosen,
+            sampling=config,
+            problems=label,
+            shard=shard,
+            keep_tokens=keep_tokens,
+        )
         options = _engine_options(engine, engine_options, batch_size, device)
         with SampleStore.open(out, header) as store:
+            if store.restarted:
+                console.print(
+                    f"{out} held no sample of another run's settings; started it over", markup=False, soft_wrap=True
+                )
             summary = _fill(store, problem_list, chosen, config, options, console)
     except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
     if json_output:
-        print(json.dumps({"out": str(out), "model": model, "template": chosen.name, **summary.to_dict()}))
+        record = {"out": str(out), "model": model, "template": chosen.name, "shard": shard, **summary.to_dict()}
+        print(json.dumps(record))
         return
     total = summary.existing + summary.sampled
     rate = summary.tokens / summary.seconds if summary.seconds > 0 else 0.0
@@ -168,6 +220,73 @@ def _fill(
             chunk_size=chunk_size,
             progress=lambda done: bar.advance(task, done),
         )
+
+
+def shard_path(out: Path, index: int, count: int) -> Path:
+    """Where the launcher writes shard ``index`` of ``count``."""
+    return out / f"shard-{index}-of-{count}.jsonl"
+
+
+def _launch_shards(
+    ctx: typer.Context,
+    out: Path,
+    shards: int | None,
+    devices: str | None,
+    shard: str | None,
+    json_output: bool,
+    console: Console,
+) -> None:
+    """Run this command once per shard in parallel child processes, and exit 1 naming the shards that failed."""
+    device_list = [d.strip() for d in devices.split(",") if d.strip()] if devices else []
+    count = shards if shards is not None else len(device_list)
+    if shard is not None or count < 1:
+        console.print(
+            "error: --shards N (N >= 1, or --devices) launches all shards; --shard i/N runs one", soft_wrap=True
+        )
+        raise typer.Exit(code=1)
+    out.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, "-m", "rlvr_lab", "sample", *_child_options(ctx)]
+    children = []
+    try:
+        for index in range(count):
+            env = dict(os.environ)
+            if device_list:
+                env["CUDA_VISIBLE_DEVICES"] = device_list[index % len(device_list)]
+            argv = [*base, "--shard", f"{index}/{count}", "--out", str(shard_path(out, index, count))]
+            console.print(f"shard {index}/{count}: {' '.join(argv[2:])}", markup=False, highlight=False, soft_wrap=True)
+            children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
+        outputs = [child.communicate()[0] for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    failed = [f"{i}/{count} (exit {child.returncode})" for i, child in enumerate(children) if child.returncode]
+    if failed:
+        console.print(f"error: shard(s) {', '.join(failed)} failed; rerun the same command to resume them")
+        raise typer.Exit(code=1)
+    if json_output:
+        summaries = [json.loads(text.strip().splitlines()[-1]) for text in outputs]
+        print(json.dumps({"out": str(out), "shards": summaries}))
+        return
+    console.print(f"{count} shards in {out}; grade them with `rlvr grade --samples {out} ...`", markup=False)
+
+
+def _child_options(ctx: typer.Context) -> list[str]:
+    """This command's options as given, minus the launcher's own (``--shards``, ``--devices``, ``--out``)."""
+    argv: list[str] = []
+    for param in ctx.command.params:
+        name = param.name
+        if name in {"shards", "devices", "out", "shard"} or param.param_type_name != "option" or name is None:
+            continue
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "DEFAULT":
+            continue
+        value = ctx.params[name]
+        if param.is_flag:
+            argv.extend(param.opts[:1] if value else param.secondary_opts[:1])
+        elif value is not None:
+            argv.extend([param.opts[0], str(value)])
+    return argv
 
 
 def benchmark_list() -> str:

@@ -228,11 +228,13 @@ def grade_samples(
     *,
     grader: Grader | None = None,
     progress: bool = False,
+    start: int = 0,
 ) -> pa.Table:
     """Grade ``(problem_id, sample_idx, completion)`` rows against their problems' gold answers.
 
     Returns one row per sample, in input order, with the columns of :func:`grade_schema`. An unknown problem id
-    or a repeated (problem_id, sample_idx) raises ``ValueError`` naming it and the row number (0-based).
+    or a repeated (problem_id, sample_idx) raises ``ValueError`` naming it and the row number (0-based, counted
+    from ``start``, for callers that grade a file batch by batch).
     Pass ``grader`` to reuse its workers and verdict cache (the caller closes it; ``config`` must then be None),
     else a Grader with ``config`` is made and closed here. ``progress`` shows a rich progress bar on stderr.
     """
@@ -240,14 +242,14 @@ def grade_samples(
         raise ValueError("pass either a config or a grader (which has its own config), not both")
     if grader is None:
         with Grader(config) as own:
-            return grade_samples(problems, rows, grader=own, progress=progress)
+            return grade_samples(problems, rows, grader=own, progress=progress, start=start)
 
     import pyarrow as pa
 
     keys: list[tuple[str, int]] = []
     items: list[tuple[str, Extraction]] = []
     seen: set[tuple[str, int]] = set()
-    for row, (problem_id, sample_idx, completion) in enumerate(rows):
+    for row, (problem_id, sample_idx, completion) in enumerate(rows, start=start):
         problem = problems.get(problem_id)
         if problem is None:
             raise ValueError(f"sample row {row}: problem_id {problem_id!r} is not among the {len(problems)} problems")

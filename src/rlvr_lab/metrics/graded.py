@@ -6,6 +6,8 @@ into the ``(n, c)`` arrays the pure metrics take, plus per-sample answers (for m
 strategy labels) when the file carries a ``completion`` column or they are joined in from the sample file with
 :meth:`GradedSamples.with_completions`.
 
+A directory or glob of graded files (one per shard of a sharded sampling run) reads as one file.
+
 Every data problem raises ``ValueError`` naming the file: missing columns, nulls in key columns, a non-boolean
 ``correct``, duplicate (problem_id, sample_idx) rows, and (on request, :meth:`GradedSamples.uniform_n`) problems
 with different numbers of samples, which usually means an interrupted sampling run.
@@ -14,6 +16,7 @@ with different numbers of samples, which usually means an interrupted sampling r
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,12 +139,35 @@ def _per_problem(values: list[Any], order: NDArray[np.int64], bounds: NDArray[np
     return tuple(tuple(chunk) for chunk in np.split(arr[order], bounds))
 
 
-def load_graded(path: str | Path) -> GradedSamples:
-    """Read a graded Parquet file; see the module docstring for what is checked."""
-    path = Path(path)
-    if not path.is_file():
+def graded_files(spec: str | Path) -> list[Path]:
+    """The graded Parquet files ``spec`` names: one file, every ``*.parquet`` of a directory (graded shards),
+    or a glob; ``FileNotFoundError`` when it names none."""
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.parquet") if p.is_file())
+        if not files:
+            raise FileNotFoundError(f"{path}: directory holds no graded *.parquet file")
+        return files
+    files = sorted(Path(p) for p in glob.glob(str(spec)) if Path(p).is_file()) if glob.has_magic(str(spec)) else []
+    if not files:
         raise FileNotFoundError(f"graded file {path} does not exist")
-    table = pq.read_table(path)
+    return files
+
+
+def load_graded(path: str | Path, completions: bool = True) -> GradedSamples:
+    """Read a graded Parquet file, or several (:func:`graded_files`: the graded shards of one run, concatenated);
+    see the module docstring for what is checked. ``completions=False`` leaves the response texts unread (pass@k
+    needs only verdicts and answers, which keeps 512k graded samples small in memory)."""
+    files = graded_files(path)
+    path = Path(path)
+    wanted = [*REQUIRED_COLUMNS, "completion"] if completions else list(REQUIRED_COLUMNS)
+    try:
+        tables = [pq.read_table(file, columns=[c for c in wanted if c in pq.read_schema(file).names]) for file in files]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise ValueError(f"{path}: graded files do not share their columns ({error})") from None
     missing = [col for col in REQUIRED_COLUMNS if col not in table.column_names]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; found {table.column_names}")
@@ -182,5 +208,5 @@ def load_graded(path: str | Path) -> GradedSamples:
         correct=tuple(np.split(correct, bounds)),
         sample_idx=tuple(np.split(sample_idx, bounds)),
         completions=completions,
-        metadata=_decode_metadata(table.schema.metadata),
+        metadata=_decode_metadata(pq.read_schema(files[0]).metadata),
     )

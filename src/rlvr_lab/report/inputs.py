@@ -138,7 +138,7 @@ def _attach_texts(graded: GradedSamples) -> GradedSamples:
     for suffix in SAMPLE_SUFFIXES:
         candidate = graded.path.with_name(stem + suffix)
         if candidate.is_file():
-            table = read_sample_table(candidate)
+            table = read_sample_table(candidate, columns=[])
             keys = zip(table["problem_id"].to_pylist(), table["sample_idx"].to_pylist(), strict=True)
             texts = dict(zip(keys, table["completion"].to_pylist(), strict=True))
             return graded.with_completions(texts, str(candidate))

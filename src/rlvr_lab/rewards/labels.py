@@ -28,20 +28,15 @@ def majority_answer(answers: Iterable[str | None]) -> str | None:
 
 def store_answers(path: Path) -> dict[str, list[str | None]]:
     """Extracted answers per problem id from a sample store, in ``sample_idx`` order."""
-    from rlvr_lab.store import read_sample_table
+    from rlvr_lab.store import iter_sample_batches
 
-    table = read_sample_table(Path(path))
-    rows = sorted(
-        zip(
-            table.column("problem_id").to_pylist(),
-            table.column("sample_idx").to_pylist(),
-            table.column("completion").to_pylist(),
-            strict=True,
-        )
-    )
+    extracted: list[tuple[str, int, str | None]] = []
+    for table in iter_sample_batches(Path(path), columns=[]):  # texts are dropped batch by batch, answers kept
+        columns = (table.column(name).to_pylist() for name in ("problem_id", "sample_idx", "completion"))
+        extracted.extend((pid, idx, extract_answer(text or "").answer) for pid, idx, text in zip(*columns, strict=True))
     answers: dict[str, list[str | None]] = {}
-    for problem_id, _, completion in rows:
-        answers.setdefault(problem_id, []).append(extract_answer(completion or "").answer)
+    for problem_id, _, answer in sorted(extracted, key=lambda row: row[:2]):
+        answers.setdefault(problem_id, []).append(answer)
     return answers
 
 

@@ -46,7 +46,7 @@ def evaluate(
     """
     with SampleStore.open(store_path, header) as store:
         sample_missing(lambda: (engine, encode), store, problems, sampling, chunk_size=len(problems) * sampling.n)
-    table = read_sample_table(store_path)
+    table = read_sample_table(store_path, columns=["num_tokens"])
     texts: dict[str, list[str]] = {p.id: [] for p in problems}
     lengths = []
     rows = zip(

@@ -14,7 +14,6 @@ evaluation sampled with the same :class:`~rlvr_lab.engines.SamplingConfig`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +71,8 @@ def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Pa
 
     template = resolve_template(TEMPLATE)
     header = StoreHeader.for_run(
-        model=model, engine="torch", template=template, sampling=sampling, problems=problems.label
-    )
+        model=model, engine="torch", template=template, sampling=sampling, problems=problems.label, keep_tokens=True
+    )  # token ids kept: the perplexity job scores these responses
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
         loaded, tokenizer = load_model(model)
@@ -86,30 +85,19 @@ def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Pa
 
 def grade_store(store: Path, problems: ProblemSet) -> Path:
     """Grade every sample of ``store`` against its problem's gold answer into :func:`graded_path` (atomic)."""
-    from rlvr_lab.cli.grade import with_sample_columns, write_graded
-    from rlvr_lab.grading import Grader, grade_samples
-    from rlvr_lab.store import read_sample_table
+    from rlvr_lab.grading import Grader
+    from rlvr_lab.grading.graded_file import grade_to_parquet
 
     out = graded_path(store)
-    table = read_sample_table(Path(store))
     by_id = {p.id: p for p in problems.load()}
-    rows = zip(
-        table.column("problem_id").to_pylist(),
-        table.column("sample_idx").to_pylist(),
-        table.column("completion").to_pylist(),
-        strict=True,
-    )
     with Grader() as grader:
-        graded = grade_samples(by_id, rows, grader=grader)
         metadata = {
             "grading": grader.config,
             "samples": str(store),
             "problems": problems.label,
             "limit": problems.limit,
         }
-    tmp = out.with_name(out.name + ".tmp")
-    write_graded(with_sample_columns(graded, table), tmp, metadata)
-    os.replace(tmp, out)
+        grade_to_parquet(by_id, store, out, grader, metadata)
     return out
 
 

@@ -144,7 +144,9 @@ class PerplexityJob:
         prompts = {p.id: encode_prompt(template, p, tokenizer) for p in self.problems.load()}
         responses = {}
         for label, store in self.responses:
-            table = read_sample_table(store)
+            table = read_sample_table(store, columns=["token_ids"])
+            if "token_ids" not in table.column_names:
+                raise ValueError(f"{store}: no token ids; sample it with token ids kept (--keep-tokens)")
             rows = zip(
                 table.column("problem_id").to_pylist(),
                 table.column("sample_idx").to_pylist(),
