@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Benchmark files (math500/test.jsonl, ...) for the tests, named here rather than guessed by code; override with
+# `make test RLVR_DATA_DIR=/path`. Without them, `rlvr` also searches ~/.cache/rlvr-lab/data, then the hub.
+export RLVR_DATA_DIR ?= $(abspath ../shared/data)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

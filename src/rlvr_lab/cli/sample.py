@@ -58,44 +58,65 @@ def sample(
     temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy.")] = 1.0,
     top_p: Annotated[float, typer.Option(help="Nucleus mass; 1 disables it.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep the k most likely tokens; 0 disables it.")] = 0,
-    max_new_tokens: Annotated[int, typer.Option(help="Cap on generated tokens.")] = 512,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Cap on generated tokens. Default: 512, or what fits the model's context after the longest prompt "
+            "(the organisms' context is 256 tokens). An explicit cap that does not fit is refused.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together by the engine.")] = 32,
     device: Annotated[str, typer.Option(help="Torch device for the model and engine.")] = "cpu",
     data_dir: Annotated[
-        Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
+        Path | None,
+        typer.Option(
+            envvar="RLVR_DATA_DIR",
+            help="Folder of benchmark files (layout of shared/data), searched before ~/.cache/rlvr-lab/data "
+            "(see `rlvr data list`) and the hub.",
+            show_default=False,
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Sample N completions per problem into OUT, resuming whatever OUT already holds.
 
     OUT's first line records model, engine, template, sampling config and seed; other settings on the same OUT
-    are refused.
+    are refused. The model and the problems are checked before OUT is created, so a misspelt name leaves no file.
 
     Resumable: kill it at any moment and run the same command again. It draws only the missing
     (problem, sample) pairs and ends with exactly N samples per problem.
     """
     from rich.console import Console
 
-    from rlvr_lab.engines.base import SamplingConfig
+    from rlvr_lab.model_specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
-    from rlvr_lab.store import SampleStore, SampleStoreError, StoreHeader
+    from rlvr_lab.store import SampleStoreError
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
 
     console = Console(stderr=True)
     try:
-        config = SamplingConfig(
-            n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
-        )
+        model_dir = resolve_model_dir(model)  # before torch loads and before OUT exists: a typo fails at once
         chosen = resolve_template(template)
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
+        if not problem_list:
+            raise ValueError(f"--problems {problems}: no problems to sample (an empty file, or --limit 0)")
+        from rlvr_lab.engines.base import SamplingConfig  # torch loads here, once the names are known to be good
+        from rlvr_lab.store import SampleStore, StoreHeader
+
+        if max_new_tokens is None:
+            max_new_tokens = default_max_new_tokens(model_dir, chosen, problem_list)
+        config = SamplingConfig(
+            n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
+        )
         label = problems_label(problems, split, fields)
         header = StoreHeader.for_run(model=model, engine=engine, template=chosen, sampling=config, problems=label)
         with SampleStore.open(out, header) as store:
             summary = _fill(store, problem_list, chosen, config, batch_size, device, console)
-    except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
-        console.print(f"error: {exc}", highlight=False, markup=False)
+    except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError, OSError) as exc:
+        console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     if json_output:
         print(json.dumps({"out": str(out), "model": model, "template": chosen.name, **summary.to_dict()}))
@@ -109,7 +130,20 @@ def sample(
         + (f"; cut {summary.dropped_bytes} bytes of a partial record" if summary.dropped_bytes else ""),
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
+
+
+def default_max_new_tokens(model_dir: str, template: PromptTemplate, problem_list: list[Problem]) -> int:
+    """512 tokens, or what the model's context leaves after the longest prompt (tokenizer and config only)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from rlvr_lab.engines.common import context_length, fitting_max_new_tokens
+    from rlvr_lab.prompts import encode_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    lengths = (len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
+    return fitting_max_new_tokens(lengths, context_length(AutoConfig.from_pretrained(model_dir)))
 
 
 def _fill(
