@@ -106,7 +106,7 @@ def test_data_import_then_list_then_load_from_the_cache(offline: Path, data_dir:
     assert code == 0, output
     imported = json.loads(output)
     cache = offline / "cache" / "data"
-    assert imported["cache"] == str(cache)
+    assert imported["out"] == str(cache)
     assert {"benchmark": "math500", "split": "test", "file": "math500/test.jsonl",
             "found": str(cache / "math500" / "test.jsonl")} in imported["files"]  # fmt: skip
     assert (cache / "math500" / "test.jsonl").read_bytes() == (data_dir / "math500" / "test.jsonl").read_bytes()

@@ -5,13 +5,12 @@ Thin shells over :mod:`rlvr_lab.tasks.datafiles`; where the folders are is :mod:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rlvr_lab.cli.passk import fail, reflow
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 DATA_DIR_HELP = "Folder searched first (layout of shared/data); the user data cache is searched after it."
 
@@ -26,7 +25,7 @@ def list_files(
     data_dir: Annotated[
         Path | None, typer.Option(envvar="RLVR_DATA_DIR", help=DATA_DIR_HELP, show_default=False)
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List every benchmark split and the first data directory holding its file.
 
@@ -43,7 +42,7 @@ def list_files(
         raise fail(error) from None
     files = benchmark_files(folders)
     if json_out:
-        typer.echo(json.dumps({"folders": [str(f) for f in folders], "files": [f.as_dict() for f in files]}, indent=2))
+        print_json({"folders": [str(f) for f in folders], "files": [f.as_dict() for f in files]})
         return
     typer.echo("searched, in order: " + ", ".join(str(folder) for folder in folders))
     for item in files:
@@ -64,13 +63,13 @@ def import_data(
         str | None, typer.Option(help="Hub download: only this split (default: all).", show_default=False)
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite cached files that differ.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Copy benchmark files into the user data cache (~/.cache/rlvr-lab/data, or $RLVR_CACHE_DIR/data).
 
     SOURCE is a folder (copied file by file; files already there with the same bytes are kept, different ones
     are refused without --replace) or a benchmark name (its hub dataset is downloaded, rows as the hub has them).
-    With --json: {"cache": ..., "files": [{"benchmark", "split", "file", "found"}]}.
+    With --json: {"out": the cache folder, "files": [{"benchmark", "split", "file", "found"}]}.
     """
     from rlvr_lab.hub import user_data_dir
     from rlvr_lab.tasks.datafiles import import_folder, import_hub
@@ -85,7 +84,7 @@ def import_data(
     except (OSError, RuntimeError, ValueError) as error:
         raise fail(error) from None
     if json_out:
-        typer.echo(json.dumps({"cache": str(dest), "files": [f.as_dict() for f in files]}, indent=2))
+        print_json({"out": str(dest), "files": [f.as_dict() for f in files]})
         return
     for item in files:
         typer.echo(f"{item.benchmark} [{item.split}] -> {item.found}")

@@ -7,12 +7,13 @@ here would load numpy and the organism for every ``rlvr --help``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+from rlvr_lab.cli.passk import JSON_HELP, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -67,7 +68,7 @@ def stats(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 256,
     threads: Annotated[int, typer.Option(help="Torch CPU threads (one is fastest on a shared CPU).")] = 1,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
 
@@ -90,7 +91,7 @@ def stats(
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
     if json_output:
-        print(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     Console().print(calibration_table(result))
 

@@ -9,12 +9,13 @@ at module level would load torch for every ``rlvr --help``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from rlvr_lab.cli.passk import JSON_HELP, print_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,7 +79,7 @@ def sample(
             show_default=False,
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Sample N completions per problem into OUT, resuming whatever OUT already holds.
 
@@ -103,11 +104,12 @@ def sample(
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         if not problem_list:
             raise ValueError(f"--problems {problems}: no problems to sample (an empty file, or --limit 0)")
+        from rlvr_lab.engines import ENGINES
         from rlvr_lab.engines.base import SamplingConfig  # torch loads here, once the names are known to be good
         from rlvr_lab.store import SampleStore, StoreHeader
 
-        if max_new_tokens is None:
-            max_new_tokens = default_max_new_tokens(model_dir, chosen, problem_list)
+        ENGINES.get(engine)  # an unknown engine fails here, listing the registered ones
+        max_new_tokens = generation_budget(model_dir, chosen, problem_list, max_new_tokens)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
@@ -119,7 +121,7 @@ def sample(
         console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     if json_output:
-        print(json.dumps({"out": str(out), "model": model, "template": chosen.name, **summary.to_dict()}))
+        print_json({"out": str(out), "model": model, "template": chosen.name, **summary.to_dict()})
         return
     total = summary.existing + summary.sampled
     rate = summary.tokens / summary.seconds if summary.seconds > 0 else 0.0
@@ -134,16 +136,30 @@ def sample(
     )
 
 
-def default_max_new_tokens(model_dir: str, template: PromptTemplate, problem_list: list[Problem]) -> int:
-    """512 tokens, or what the model's context leaves after the longest prompt (tokenizer and config only)."""
+def generation_budget(
+    model_dir: str, template: PromptTemplate, problem_list: list[Problem], requested: int | None
+) -> int:
+    """``requested`` if every prompt leaves room for it in the model's context, else a named error; when None,
+    512 or what the context leaves after the longest prompt. Needs only the tokenizer and the config, so a budget
+    that cannot fit is refused before the store is created or the weights are loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
     from rlvr_lab.engines.common import context_length, fitting_max_new_tokens
     from rlvr_lab.prompts import encode_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    lengths = (len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
-    return fitting_max_new_tokens(lengths, context_length(AutoConfig.from_pretrained(model_dir)))
+    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
+    context = context_length(AutoConfig.from_pretrained(model_dir))
+    fitting = fitting_max_new_tokens([longest], context)
+    if requested is None:
+        return fitting
+    if context is not None and longest + requested > context:
+        raise ValueError(
+            f"--max-new-tokens {requested}: the longest prompt has {longest} tokens, and {longest} + {requested} "
+            f"max_new_tokens = {longest + requested} exceeds the model's context of {context} tokens; "
+            f"use at most {context - longest}, or leave --max-new-tokens unset"
+        )
+    return requested
 
 
 def _fill(

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json
 from rlvr_lab.rl.config import FIELDS, field_docs
 
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "int | None": int}
@@ -24,6 +25,13 @@ Writes OUT/config.yaml (the resolved config), OUT/metrics.jsonl (one JSON object
 (per-problem training accuracy), TensorBoard events, held-out evaluation samples, checkpoints and OUT/model.
 
 Example: rlvr train --model qwen-math-like --reward random:0.5 --preset clip --steps 20 --seed 1 --out runs/r1
+
+The incorrect reward (and majority_vote:store=PATH) reads labels from a sample store of the base model on the
+training problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism
+--n 8 --out labels.jsonl, then --reward incorrect:store=labels.jsonl.
+
+With --json, one object on stdout: {"out", "config", "metrics", "steps", "final"} (final: the last step's
+metrics).
 """
 
 
@@ -38,9 +46,12 @@ def _option(field: dataclasses.Field, doc: str) -> inspect.Parameter:
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation | None)
 
 
-def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) -> None:
+def _train(config_file: Path | None, resume: bool, quiet: bool, json_out: bool, **options: Any) -> None:
+    import json
+
     from rlvr_lab.rl.config import load_config_file, resolve_config
     from rlvr_lab.rl.trainer import train
+    from rlvr_lab.tasks import ProblemSourceError
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}
@@ -53,15 +64,33 @@ def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) 
         config = resolve_config(file_values, explicit)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    run_dir = train(config, resume=resume, show_progress=not quiet)
-    typer.echo(f"metrics: {run_dir / 'metrics.jsonl'}")
+    try:
+        # Names (model, reward, template, problems, label stores) are resolved as the run starts; a wrong one is
+        # a user's mistake, reported without a traceback.
+        run_dir = train(config, resume=resume, show_progress=not quiet)
+    except (ValueError, OSError, ProblemSourceError) as error:  # data and store errors are ValueErrors
+        raise fail(error) from None
+    metrics = run_dir / "metrics.jsonl"
+    if not json_out:
+        typer.echo(f"metrics: {metrics}")
+        return
+    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    print_json(
+        {
+            "out": str(run_dir),
+            "config": str(run_dir / "config.yaml"),
+            "metrics": str(metrics),
+            "steps": len(records),
+            "final": records[-1] if records else None,
+        }
+    )
 
 
 def build_command() -> Any:
     """The ``train`` command function, with one keyword option per config field."""
 
     def command(**kwargs: Any) -> None:
-        _train(kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet"), **kwargs)
+        _train(kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet"), kwargs.pop("json_out"), **kwargs)
 
     docs = field_docs()
     fixed = [
@@ -87,6 +116,12 @@ def build_command() -> Any:
             "quiet",
             inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(False, "--quiet", help="No progress bar or start-up summary."),
+            annotation=bool,
+        ),
+        inspect.Parameter(
+            "json_out",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(False, "--json", help=JSON_HELP),
             annotation=bool,
         ),
     ]
