@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -123,8 +124,13 @@ def test_collect_and_write(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>") and "<title>Test &lt;study&gt;</title>" in page
     assert page.count('<img src="data:image/png;base64,') == 6  # run, histograms, pass@k, coverage, switches, ppl
     assert "<script" not in page and "http://" not in page and "https://" not in page
-    for heading in ("Training", "Evaluation", "Reasoning boundary", "Strategy switches", "Perplexity"):
-        assert f"<h2>{heading}</h2>" in page
+    headings = ["Reasoning boundary", "Evaluation", "Strategy switches", "Perplexity", "Training runs"]
+    found = re.findall(r'<h2 id="([^"]+)">([^<]+)</h2>', page)
+    assert [name for _, name in found] == headings  # the answer (pass@k) first, per-run curves last
+    toc = page[page.index('<nav class="toc">') : page.index("</nav>")]
+    assert all(f'<a href="#{anchor}">{name}</a>' in toc for anchor, name in found)
+    assert page.index("pass@k, eval/base vs eval/rl") < page.index("training curves of random-0.5")
+    assert "<details><summary>random-0.5</summary><figure>" in page  # each run's curves folded
 
 
 def test_base_choice_and_notes(tmp_path: Path) -> None:
@@ -139,7 +145,7 @@ def test_base_choice_and_notes(tmp_path: Path) -> None:
     only = collect_inputs([tmp_path / "eval" / "base.parquet", tmp_path / "eval" / "other.parquet"], resamples=50)
     assert only.switches == () and len(only.comparisons) == 0
     empty = write_report(collect_inputs([tmp_path / "runs" / "random-0.5"]), tmp_path / "o2")
-    assert "<h2>Evaluation</h2>" not in empty.html.read_text()
+    assert ">Evaluation</h2>" not in empty.html.read_text()
     assert math.isclose(json.loads(empty.summary.read_text())["runs"]["random-0.5"]["first"]["reward/mean"], 0.5)
 
 
@@ -157,3 +163,36 @@ def test_report_command(tmp_path: Path) -> None:
     assert (out / "report.html").is_file()
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere"), "--out", str(out)])
     assert bad.exit_code == 1 and "does not exist" in bad.output
+
+
+def test_cells_align_text_left_numbers_right_and_tiny_fractions_in_scientific_notation() -> None:
+    from rlvr_lab.report.html import format_number, render_html
+    from rlvr_lab.report.inputs import ReportInputs, Table
+
+    assert [format_number(v) for v in (6.3e-05, 0.0, 0.4351, -0.00074, 12345.6)] == [
+        "6.30e-05", "0.0000", "0.4351", "-7.40e-04", "1.235e+04"
+    ]  # fmt: skip
+    table = Table("T", ("claim", "value", "n"), (("a long claim in words", 6.3e-05, 3),))
+    page = render_html(ReportInputs(tables=(table,)), "t")
+    assert '<td>a long claim in words</td><td class="num">6.30e-05</td><td class="num">3</td>' in page
+    assert "text-align: left" in page and "td.num { text-align: right" in page
+
+
+def test_sections_added_by_a_study_lead_or_follow(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from rlvr_lab.report import Plot, ReportInputs, Section, Table
+    from rlvr_lab.report.html import render_html
+
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [0, 1])
+    lead = Section(
+        "Code boundary", ("<p>lead text</p>", Plot(figure, "a plot"), Table("N", ("a",), ((1,),))), lead=True
+    )
+    later = Section("Appendix <x>", ("<p>later</p>",), collapsed=True)
+    runs = collect_inputs([make_study(tmp_path)[0]]).runs
+    page = render_html(ReportInputs(runs=runs, sections=(later, lead), tables=(Table("S", ("b",), ((2,),)),)), "t")
+    order = [name for _, name in re.findall(r'<h2 id="([^"]+)">([^<]+)</h2>', page)]
+    assert order == ["Code boundary", "Summary tables", "Appendix &lt;x&gt;", "Training runs"]
+    assert page.count('<img src="data:image/png;base64,') == 2 and "<figcaption>a plot</figcaption>" in page
+    assert '<h2 id="appendix-x">Appendix &lt;x&gt;</h2>\n<details><summary>show</summary><p>later</p></details>' in page
