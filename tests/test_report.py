@@ -196,3 +196,45 @@ def test_sections_added_by_a_study_lead_or_follow(tmp_path: Path) -> None:
     assert order == ["Code boundary", "Summary tables", "Appendix &lt;x&gt;", "Training runs"]
     assert page.count('<img src="data:image/png;base64,') == 2 and "<figcaption>a plot</figcaption>" in page
     assert '<h2 id="appendix-x">Appendix &lt;x&gt;</h2>\n<details><summary>show</summary><p>later</p></details>' in page
+
+
+def test_summary_figures_draw_what_they_are_given() -> None:
+    import numpy as np
+
+    from rlvr_lab.report.plots import is_sparse, plot_arms_over_seeds, plot_spurious_summary
+    from rlvr_lab.report.runs import Series, TrainingRun
+
+    changes = {"qwen": {"gt": (0.11, 0.30), "random": (-0.01, 0.07)}, "olmo": {"gt": (0.11, -0.51)}}
+    fig = plot_spurious_summary(changes, spread=(0.028, 0.049))
+    left, right = fig.axes
+    bars = {c.get_label(): [round(p.get_height(), 3) for p in c] for c in left.containers}
+    assert bars["qwen"] == [0.11, -0.01] and bars["olmo"][0] == 0.11 and math.isnan(bars["olmo"][1])
+    assert round(right.containers[1][0].get_height(), 3) == -0.51
+    assert [t.get_text() for t in left.get_xticklabels()] == ["gt", "random"]
+
+    def run(name: str, values: list[float]) -> TrainingRun:
+        steps = np.arange(len(values), dtype=float)
+        return TrainingRun(name, Path(name), series={"train/accuracy": Series(steps, np.array(values))})
+
+    fig = plot_arms_over_seeds(
+        {"clip": [run("a", [0.2, 0.4]), run("b", [0.4, 0.8])]}, keys=(("train/accuracy", "acc"),)
+    )
+    (ax,) = fig.axes
+    assert ax.lines[0].get_ydata().tolist() == pytest.approx([0.3, 0.6])  # the mean over seeds
+    assert ax.lines[0].get_label() == "clip (2 seeds)"
+    assert is_sparse(2, 20) and is_sparse(3, 3) and not is_sparse(20, 20) and not is_sparse(10, 20)
+
+
+def test_two_eval_points_are_drawn_as_markers_not_a_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rlvr_lab.report.runs import Series, TrainingRun
+
+    series = {
+        "train/accuracy": Series(np.arange(20.0), np.linspace(0.3, 0.5, 20)),
+        "eval/accuracy": Series(np.array([0.0, 19.0]), np.array([0.4, 0.45])),
+    }
+    fig = plot_training_curves(TrainingRun("r", tmp_path, series=series))
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert lines["eval/accuracy"].get_linestyle() == "None" and lines["eval/accuracy"].get_marker() == "o"
+    assert lines["train/accuracy"].get_linestyle() == "-"
