@@ -60,7 +60,7 @@ def build_summary(inputs: ReportInputs, title: str) -> dict[str, Any]:
             "code_frequency": None
             if g.completions is None
             else float(code_shares(g.completions, inputs.strategy_rule).mean()),
-            "grading": g.metadata,
+            "metadata": g.metadata,
         }
     comparisons = []
     for comp in inputs.comparisons:
