@@ -96,7 +96,7 @@ def test_many_adjacent_boxes_stay_linear() -> None:
 
     from rlvr_lab.grading.extract import boxed_answer
 
-    text = "\\boxed{1}" * 100_000
-    started = time.perf_counter()
+    text = "\\boxed{1}" * 100_000  # 100,000 boxes that all join: one scan, not one per box
+    started = time.process_time()  # CPU time: a loaded machine must not fail a linear-time check
     assert boxed_answer(text) == "1"
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0

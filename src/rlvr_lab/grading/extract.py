@@ -98,6 +98,13 @@ def _braced_group(text: str, open_at: int, end: int | None = None) -> str | None
     return None
 
 
+def _argument_start(text: str, after: int, end: int) -> int:
+    """Where a macro ending at ``after`` takes its argument: the first non-space before ``end``, else ``end``."""
+    while after < end and text[after].isspace():
+        after += 1
+    return after
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}`` / ``\\boxed ...`` / ``\\fbox{...}`` in ``text``, else None.
 
@@ -112,9 +119,7 @@ def last_boxed(text: str) -> str | None:
     start, after = _last_macro(text)
     if start < 0:
         return None
-    position = after
-    while position < len(text) and text[position].isspace():
-        position += 1
+    position = _argument_start(text, after, len(text))
     if position == len(text):
         return None
     if text[position] == "{":
@@ -128,9 +133,7 @@ def truncated_box(text: str) -> bool:
     start, after = _last_macro(text)
     if start < 0:
         return False
-    position = after
-    while position < len(text) and text[position].isspace():
-        position += 1
+    position = _argument_start(text, after, len(text))
     return position < len(text) and text[position] == "{" and _braced_group(text, position) is None
 
 
@@ -145,12 +148,10 @@ _MACRO = re.compile(r"\\(?:boxed|fbox)(?![^\W\d_])")
 """A box macro that is a whole control word (no letter follows), as :func:`_last_macro` finds them."""
 
 
-def _box_at(text: str, start: int, after: int, before: int) -> tuple[int, str] | None:
-    """(closing brace, stripped content) of the box whose macro spans ``start:after``, or None when it takes no
+def _box_at(text: str, after: int, before: int) -> tuple[int, str] | None:
+    """(closing brace, stripped content) of the box whose macro ends at ``after``, or None when it takes no
     braced group that closes before ``before``."""
-    position = after
-    while position < before and text[position].isspace():
-        position += 1
+    position = _argument_start(text, after, before)
     if position >= before or text[position] != "{":
         return None
     content = _braced_group(text, position, before)
@@ -175,7 +176,7 @@ def boxed_answer(text: str) -> str | None:
     boundary = macros.pop()[0]
     while macros:
         start, after = macros.pop()
-        box = _box_at(text, start, after, boundary)
+        box = _box_at(text, after, boundary)
         if box is None:
             break
         close, content = box
@@ -285,9 +286,12 @@ def extract_answer(text: str, fallbacks: tuple[str, ...] = ()) -> Extraction:
     >>> extract_answer(r"The answer is \\boxed{12", fallbacks=("answer_is",))
     Extraction(answer=None, strategy='none')
     """
-    if truncated_box(text):
+    boxed = boxed_answer(text)
+    if boxed is not None and boxed.strip():
+        return Extraction(answer=boxed.strip(), strategy=PRIMARY)
+    if boxed is None and truncated_box(text):
         return Extraction(answer=None, strategy=NO_ANSWER)
-    for name in (PRIMARY, *fallbacks):
+    for name in fallbacks:
         answer = EXTRACTORS.get(name)(text)
         if answer is not None and answer.strip():
             return Extraction(answer=answer.strip(), strategy=name)
