@@ -56,6 +56,18 @@ def test_help_shows_defaults_and_no_bool_metavar(name: str) -> None:
             assert record is not None and "default" in record[1], f"{name} {param.opts}: {record}"
 
 
+def test_library_logs_are_sent_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM logs to stdout unless told otherwise, which would break --json (vLLM's own benchmarks do the same)."""
+    import os
+
+    monkeypatch.delenv("VLLM_LOGGING_STREAM", raising=False)
+    build_app()
+    assert os.environ["VLLM_LOGGING_STREAM"] == "ext://sys.stderr"
+    monkeypatch.setenv("VLLM_LOGGING_STREAM", "ext://sys.stdout")
+    build_app()
+    assert os.environ["VLLM_LOGGING_STREAM"] == "ext://sys.stdout"
+
+
 def test_json_takes_no_value(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["data", "list", "--json", "true"])
     assert result.exit_code == 2 and "unexpected extra argument" in result.output

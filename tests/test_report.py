@@ -169,8 +169,8 @@ def test_cells_align_text_left_numbers_right_and_tiny_fractions_in_scientific_no
     from rlvr_lab.report.html import format_number, render_html
     from rlvr_lab.report.inputs import ReportInputs, Table
 
-    assert [format_number(v) for v in (6.3e-05, 0.0, 0.4351, -0.00074, 12345.6)] == [
-        "6.30e-05", "0.0000", "0.4351", "-7.40e-04", "1.235e+04"
+    assert [format_number(v) for v in (6.3e-05, 0.0, 0.4351, -0.00074, 12345.6, -2.78e-17)] == [
+        "6.30e-05", "0.0000", "0.4351", "-7.40e-04", "1.235e+04", "0.0000"
     ]  # fmt: skip
     table = Table("T", ("claim", "value", "n"), (("a long claim in words", 6.3e-05, 3),))
     page = render_html(ReportInputs(tables=(table,)), "t")

@@ -7,13 +7,20 @@ transformers) happen inside the command bodies so ``rlvr --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
 COMMAND_MODULES = ("sample", "grade", "passk", "compare", "organism", "train", "report", "demo", "data")
 
 
+STDERR_LOGS = {"VLLM_LOGGING_STREAM": "ext://sys.stderr"}
+"""Libraries that log to stdout by default, sent to stderr: stdout carries ``--json`` (a user's own setting wins)."""
+
+
 def build_app() -> typer.Typer:
+    for name, value in STDERR_LOGS.items():
+        os.environ.setdefault(name, value)
     app = typer.Typer(
         name="rlvr",
         help="rlvr-lab: sample, grade and measure reasoning boundaries; train with any RLVR signal.",

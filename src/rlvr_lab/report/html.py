@@ -80,10 +80,14 @@ def _esc(value: Any) -> str:
 
 SMALL = 1e-3
 """Non-zero magnitudes below this are written in scientific notation."""
+ROUNDING = 1e-12
+"""Magnitudes below this are float rounding (a mean of +x and -x), written as 0."""
 
 
 def format_number(value: float) -> str:
     """Four decimals; scientific notation for tiny non-zero values and four significant digits for large ones."""
+    if abs(value) < ROUNDING:
+        value = 0.0
     if value != 0 and abs(value) < SMALL:
         return f"{value:.2e}"
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
