@@ -123,3 +123,12 @@ def test_bad_names_end_in_a_message_not_a_traceback(
     for fragment in fragments:
         assert fragment in flat, f"{fragment!r} not in {flat!r}"
     assert not (offline / "s.jsonl").exists()
+
+
+def test_an_empty_problems_file_fails_naming_it(offline: Path) -> None:
+    (offline / "empty.jsonl").write_text("")
+    args = ["sample", "--model", "qwen-math-like", "--problems", "empty.jsonl", "--template", "organism"]
+    result = CliRunner().invoke(build_app(), [*args, "--out", "s.jsonl"])
+    assert result.exit_code == 1
+    assert "--problems empty.jsonl: no problems to sample (an empty file, or --limit 0)" in result.output
+    assert not (offline / "s.jsonl").exists()
