@@ -30,11 +30,12 @@ def build(
         int | None, typer.Option(help="Seed (default: the profile's seed, which built the shipped one).")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: the profile's budget).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Pretrain PROFILE's organism from its seed and save it to OUT (a few minutes on 2 CPU cores).
 
     The checkpoint loads with AutoModelForCausalLM.from_pretrained; OUT/rlvr_organism.json records the profile,
-    seed, corpus knobs and prompt template.
+    seed, corpus knobs and prompt template. With --json: {"out", "profile", "seed", "steps"} on stdout.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -58,6 +59,9 @@ def build(
 
         path = build_profile(chosen, out, seed=seed, steps=steps, progress=advance)
     console.print(f"saved {profile} to {path}", highlight=False, markup=False)
+    if json_output:
+        used_seed = seed if seed is not None else chosen.seed
+        print_json({"out": str(path), "profile": profile, "seed": used_seed, "steps": total})
 
 
 def stats(
