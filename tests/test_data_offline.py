@@ -90,12 +90,29 @@ def test_misspelt_model_from_a_fresh_process_never_loads_torch(offline: Path) ->
 
 def test_math500_samples_offline_from_the_data_dir(offline: Path, data_dir: Path) -> None:
     out = offline / "m.jsonl"
-    code, output, _ = run_cli(
-        "sample", "--model", "qwen-math-like", "--problems", "math500", "--data-dir", str(data_dir),
-        "--template", "organism", "--limit", "2", "--n", "1", "--max-new-tokens", "8", "--out", str(out), "--json",
-    )  # fmt: skip
-    assert code == 0, output
-    summary = json.loads(output.strip().splitlines()[-1])
+    args = [
+        "sample",
+        "--model",
+        "qwen-math-like",
+        "--problems",
+        "math500",
+        "--data-dir",
+        str(data_dir),
+        "--template",
+        "organism",
+        "--limit",
+        "2",
+        "--n",
+        "1",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    result = CliRunner().invoke(build_app(), args)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
     assert (summary["problems"], summary["sampled"]) == (2, 2)
     rows = [json.loads(line) for line in out.read_text().splitlines()[1:]]
     assert [row["problem_id"] for row in rows] == ["test/precalculus/807.json", "test/intermediate_algebra/1994.json"]

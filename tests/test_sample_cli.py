@@ -80,7 +80,7 @@ def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, probl
     runner = CliRunner()
     first = runner.invoke(build_app(), args)
     assert first.exit_code == 0, first.output
-    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    summary = json.loads(first.stdout)  # stdout is the JSON object alone (progress goes to stderr)
     assert (summary["problems"], summary["n"], summary["existing"], summary["sampled"]) == (4, 3, 0, 12)
     assert summary["template"] == "none" and summary["out"] == str(out)
     assert keys(out) == {f"q{i}": 3 for i in range(4)}
@@ -92,7 +92,7 @@ def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, probl
     assert header.sampling["n"] == 3 and header.sampling["max_new_tokens"] == 6 and header.seed == 3
     second = runner.invoke(build_app(), args)
     assert second.exit_code == 0, second.output
-    assert json.loads(second.stdout.strip().splitlines()[-1])["sampled"] == 0
+    assert json.loads(second.stdout)["sampled"] == 0
     assert keys(out) == {f"q{i}": 3 for i in range(4)}
 
 
