@@ -1,8 +1,9 @@
 """The README's pipeline, run as written: every command of its ``bash`` block, in order, from an empty folder.
 
-The only changes are smaller values of options the README names (``--n``, ``--limit``, ``--k``, ``--steps``,
-``--problems`` of ``organism stats``) and two training sizes from ``rlvr train --help``, so the pipeline takes a
-minute rather than an hour; the flags, file names and their order are the README's. The last command, ``rlvr demo
+The only changes are smaller values of the options the README names for this (``--n``, ``--limit``, ``--k``,
+``--steps``, ``--problems`` of ``organism stats``, ``grade --workers``, and ``train``'s ``--prompts-per-step``,
+``--train-limit`` and ``--eval-limit``), so the pipeline takes a minute rather than an hour; the flags, file names
+and their order are the README's. The last command, ``rlvr demo
 --quick --out runs/demo``, is run as written by ``tests/test_demo.py``; here it is only checked to be that command.
 """
 
