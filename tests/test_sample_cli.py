@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from rlvr_lab.cli import build_app
 from rlvr_lab.cli.sample import sample
 from rlvr_lab.engines.base import SamplingConfig
+from rlvr_lab.engines.common import fitting_max_new_tokens
 from rlvr_lab.models import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.store import read_header, read_sample_table
@@ -56,8 +57,15 @@ def sample_args(model_dir: Path, problems: Path, out: Path, *extra: str) -> list
 def test_cli_defaults_are_the_sampling_config_defaults() -> None:
     parameters = inspect.signature(sample).parameters
     defaults = SamplingConfig()
-    for name in ("temperature", "top_p", "top_k", "max_new_tokens", "seed"):
+    for name in ("temperature", "top_p", "top_k", "seed"):
         assert parameters[name].default == getattr(defaults, name), name
+    # unset: the config's 512, or less where the model's context leaves less room (organisms: 256 - prompt)
+    assert parameters["max_new_tokens"].default is None
+    assert fitting_max_new_tokens([8, 20], None) == defaults.max_new_tokens == 512
+    assert fitting_max_new_tokens([8, 20], 256) == 236
+    assert fitting_max_new_tokens([8], 4096) == 512
+    with pytest.raises(ValueError, match="no room left"):
+        fitting_max_new_tokens([256], 256)
 
 
 def keys(path: Path) -> Counter[str]:
@@ -73,7 +81,7 @@ def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, probl
     runner = CliRunner()
     first = runner.invoke(build_app(), args)
     assert first.exit_code == 0, first.output
-    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    summary = json.loads(first.stdout)  # stdout is the JSON object alone (progress goes to stderr)
     assert (summary["problems"], summary["n"], summary["existing"], summary["sampled"]) == (4, 3, 0, 12)
     assert summary["template"] == "none" and summary["out"] == str(out)
     assert keys(out) == {f"q{i}": 3 for i in range(4)}
@@ -86,7 +94,7 @@ def test_sample_fills_the_store_and_a_rerun_draws_nothing(model_dir: Path, probl
     assert header.keep_tokens and header.shard is None
     second = runner.invoke(build_app(), args)
     assert second.exit_code == 0, second.output
-    assert json.loads(second.stdout.strip().splitlines()[-1])["sampled"] == 0
+    assert json.loads(second.stdout)["sampled"] == 0
     assert keys(out) == {f"q{i}": 3 for i in range(4)}
 
 

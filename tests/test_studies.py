@@ -114,3 +114,16 @@ def test_markdown_table() -> None:
         "| olmo\\|like | format | — | -0.200 | — | 0.000 |\n\n"
         "*avg@8*\n"
     )
+
+
+def test_a_rerun_keeps_the_wall_times_of_the_run_that_did_the_work(tmp_path: Path) -> None:
+    from rlvr_lab.studies.demo import kept_timings
+    from rlvr_lab.studies.parallel import PhaseTiming
+
+    first = kept_timings(tmp_path, [PhaseTiming("training", 3, 0, 120.0), PhaseTiming("boundary", 2, 0, 40.0)])
+    assert [t.seconds for t in first] == [120.0, 40.0]
+    # Re-run: training all skipped (measured 0 s), boundary half redone (measured 15 s, a real measurement).
+    again = kept_timings(tmp_path, [PhaseTiming("training", 3, 3, 0.0), PhaseTiming("boundary", 2, 1, 15.0)])
+    assert [(t.phase, t.skipped, t.seconds) for t in again] == [("training", 3, 120.0), ("boundary", 1, 15.0)]
+    third = kept_timings(tmp_path, [PhaseTiming("training", 3, 3, 0.0), PhaseTiming("boundary", 2, 2, 0.0)])
+    assert [t.seconds for t in third] == [120.0, 15.0]

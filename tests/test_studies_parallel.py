@@ -196,3 +196,22 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker)
+
+
+def test_a_redirected_log_gets_one_line_per_started_and_finished_job(tmp_path: Path) -> None:
+    """A progress bar writes nothing into a file; the log must still tell progress from a hang."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    done = StampJob("done", tmp_path / "done.json")
+    done.out.write_text("{}")
+    first = StampJob("first", tmp_path / "first.json")
+    second = StampJob("second", tmp_path / "second.json", after=("first",))
+    run_jobs([done, first, second], workers=1, console=Console(file=buffer, force_terminal=False, width=60))
+    lines = [line.split("] ", 1)[-1] for line in buffer.getvalue().splitlines()]
+    assert lines[0] == "3 jobs, 1 already finished"
+    assert [line for line in lines if line.startswith(("start", "done"))] == [
+        "start  first", "done   first (2/3 jobs)", "start  second", "done   second (3/3 jobs)"
+    ]  # fmt: skip

@@ -54,6 +54,6 @@ def test_held_out_benchmarks_say_where_to_put_the_file(offline_hub: Path, name: 
     with pytest.raises(ProblemSourceError) as info:
         load_problems(name, data_dir=data_dir)
     message = str(info.value)
-    assert f"hf:{dataset} [test]: could not load" in message
-    assert f"No local file at {data_dir / folder / 'test.jsonl'} either" in message
+    assert f"benchmark {name!r} [test]: no local file, and the hub (hf:{dataset}) is out of reach" in message
+    assert f"Searched {data_dir / folder / 'test.jsonl'}, " in message
     assert "fields problem, answer (id optional)" in message

@@ -1,39 +1,17 @@
-"""Resolve a model name to a loaded Hugging Face causal LM and tokenizer.
+"""Load a model spec as a Hugging Face causal LM and tokenizer, and build tiny Llamas from a config.
 
-A model spec is, in order of precedence:
-1. a shipped organism profile name (``qwen-math-like``, ``olmo-like``): a checkpoint inside the package;
-2. a built-in named model (``smollm2-135m``): converted once from an installed package into a cached HF folder;
-3. a local folder in Hugging Face format;
-4. a hub id, loaded with ``from_pretrained`` (needs network or a populated HF cache).
-
-Everything is loaded in float32 on CPU by default: the project's own models are tiny, and training needs fp32.
+Which folder a spec names (organism profile, built-in, local folder, hub id) is decided by
+:func:`rlvr_lab.model_specs.resolve_model_dir`, which is torch-free so that a misspelt name fails before torch is
+imported. Everything is loaded in float32 on CPU by default: the project's own models are tiny, and training needs
+fp32.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-
-def resolve_model_dir(spec: str) -> str:
-    """Map a model spec to something ``from_pretrained`` accepts (a folder or a hub id)."""
-    from rlvr_lab.organism.profiles import shipped_checkpoint
-
-    shipped = shipped_checkpoint(spec)
-    if shipped is not None:
-        return str(shipped)
-    if spec == "smollm2-135m":
-        from rlvr_lab.smollm import smollm2_dir
-
-        return str(smollm2_dir())
-    path = Path(spec).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path} has no config.json: not a Hugging Face model folder")
-        return str(path)
-    return spec
+from rlvr_lab.model_specs import resolve_model_dir, unknown_model
 
 
 def load_model(
@@ -41,7 +19,10 @@ def load_model(
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load ``(model, tokenizer)`` for a model spec, in eval mode."""
     where = resolve_model_dir(spec)
-    tokenizer = AutoTokenizer.from_pretrained(where)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    except OSError as err:  # transformers reports an unknown hub id as an OSError
+        raise unknown_model(spec, f"no local folder, and the hub has no such model ({type(err).__name__})") from None
     model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype).to(device)
     model.eval()
     return model, tokenizer

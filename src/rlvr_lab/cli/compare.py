@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rlvr_lab.cli.passk import GRADED_HELP, UNEVEN_HELP, fail, reflow, samples_per_problem
+from rlvr_lab.cli.passk import GRADED_HELP, JSON_HELP, UNEVEN_HELP, fail, print_json, reflow, samples_per_problem
 
 
 def compare(
@@ -20,6 +20,7 @@ def compare(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples of the problem set.")] = 2000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Compare two models' reasoning boundaries: writes OUT/passk.png and OUT/compare.json.
 
@@ -28,7 +29,8 @@ def compare(
     (the k at which A catches up with B after B led, interpolated in log k; null if it never does),
     "crossover_k_b_catches_a", "coverage" (problems solved, i.e. >= 1 correct sample, by both / only A / only B /
     neither), "delta_se" (pass@n(A) - pass@1(B)), "pass_at_1_diff" (pass@1(B) - pass@1(A) with a paired
-    bootstrap 95% CI over problems), the accuracy histograms, n, and both files' grading configs.
+    bootstrap 95% CI over problems), the accuracy histograms, n, and both files' metadata ("metadata": {"a", "b"},
+    each what `rlvr grade` stored). With --json the same record, plus "out", is printed on stdout.
     """
     from rlvr_lab.analysis.comparison import compare_models
     from rlvr_lab.metrics import load_graded
@@ -45,10 +47,13 @@ def compare(
     record = {
         "files": {"a": str(graded_a), "b": str(graded_b)},
         **result.as_dict(),
-        "grading": {"a": a.metadata, "b": b.metadata},
+        "metadata": {"a": a.metadata, "b": b.metadata},
     }
     (out / "compare.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     (out / "passk.png").write_bytes(figure_png(plot_passk(result)))
+    if json_out:
+        print_json({"out": {"json": str(out / "compare.json"), "plot": str(out / "passk.png")}, **record})
+        return
     diff = result.pass_at_1_diff
     crossing = "none" if result.crossover_k is None else f"{result.crossover_k:.1f}"
     typer.echo(

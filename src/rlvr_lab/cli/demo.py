@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from rlvr_lab.cli.passk import fail, reflow
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 
 def demo(
@@ -25,8 +25,10 @@ def demo(
         typer.Option(help="Also write the Markdown tables and the pass@k plot (base vs GT-RL) here, for the README."),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default 2: one per core, one torch thread each).")
+        int | None,
+        typer.Option(help="Worker processes (default 2: one per core, one torch thread each).", show_default=False),
     ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -41,7 +43,9 @@ def demo(
     perplexity matrix.
 
     Also writes OUT/demo.yaml (the resolved settings) and OUT/README_table.md (the tables in Markdown). The full
-    demo takes about 7 minutes on two idle cores; each phase's wall time is printed at the end.
+    demo takes about 7 minutes on two idle cores; progress lines go to stderr as jobs finish (also when it is
+    redirected to a file), and each phase's wall time is printed at the end. With --json: {"out": {"report",
+    "summary", "markdown"}, "seconds", "findings"} on stdout.
     """
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo
 
@@ -51,9 +55,20 @@ def demo(
             raise typer.BadParameter(f"--workers must be >= 1, got {workers}")
         config = dataclasses.replace(config, workers=workers)
     try:
-        run_demo(config, out, docs=docs)
+        result = run_demo(config, out, docs=docs)
     except (ValueError, FileNotFoundError) as error:
         raise fail(error) from None
+    if json_out:
+        import json
+
+        summary = json.loads(result.summary.read_text(encoding="utf-8"))
+        print_json(
+            {
+                "out": {"report": str(result.report), "summary": str(result.summary), "markdown": str(result.markdown)},
+                "seconds": round(result.seconds, 1),
+                "findings": summary.get("findings", []),
+            }
+        )
 
 
 def register(app: typer.Typer) -> None:

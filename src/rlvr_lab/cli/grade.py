@@ -8,7 +8,6 @@ metadata (JSON values), so every graded file says how it was made.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,11 +16,11 @@ from typing import Annotated
 
 import typer
 
-from rlvr_lab.cli.passk import fail, reflow
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 PROBLEMS_HELP = (
     "Benchmark name (math500, math, gsm8k, ...), hf:owner/name, or a JSONL/Parquet file with one problem per row "
-    "(fields id, problem, answer; rename them with --id-field/--problem-field/--answer-field)."
+    "(fields id, problem, answer; map others with --fields)."
 )
 SAMPLES_HELP = (
     "Samples to grade: a sample store written by `rlvr sample`, or any JSONL/Parquet file with at least "
@@ -43,7 +42,9 @@ def grade(
         str,
         typer.Option(
             help="Comma-separated extractors tried in order when a completion has no \\boxed{}: "
-            "answer_is ('the answer is X', 'Answer: X'), answer_tag (<answer>X</answer>), last_number."
+            "answer_is ('the answer is X', 'Answer: X'), answer_tag (<answer>X</answer>), last_number. "
+            "None runs when the last box was cut off.",
+            show_default="none",
         ),
     ] = "",
     timeout: Annotated[
@@ -52,9 +53,13 @@ def grade(
     workers: Annotated[
         int | None, typer.Option(help="Verifier processes (default: one per CPU core, at most 8).", show_default=False)
     ] = None,
-    id_field: Annotated[str, typer.Option(help="Problem file column holding the id.")] = "id",
-    problem_field: Annotated[str, typer.Option(help="Problem file column holding the problem text.")] = "problem",
-    answer_field: Annotated[str, typer.Option(help="Problem file column holding the gold answer.")] = "answer",
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help="Column mapping for problem files, as in `rlvr sample`: e.g. 'id=qid,prompt=question,answer=final'.",
+            show_default=False,
+        ),
+    ] = None,
     split: Annotated[
         str | None, typer.Option(help="Benchmark or hub split (default: test).", show_default=False)
     ] = None,
@@ -64,7 +69,7 @@ def grade(
             envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).", show_default=False
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Grade every sample in SAMPLES against the gold answers of PROBLEMS and write OUT (Parquet).
 
@@ -83,14 +88,12 @@ def grade(
             workers=workers,
             fallbacks=tuple(name.strip() for name in fallbacks.split(",") if name.strip()),
         )
-        fields = FieldMap(id=id_field, prompt=problem_field, answer=answer_field)
-        loaded = load_problems(
-            problems, data_dir=data_dir, split=split, fields=None if fields == FieldMap() else fields
-        )
+        field_map = FieldMap.parse(fields) if fields else None
+        loaded = load_problems(problems, data_dir=data_dir, split=split, fields=field_map)
         if not loaded:
             raise ValueError(f"{problems}: no problems to grade against")
         grading = {**plain(config), "workers": config.resolved_workers()}
-        inputs = {"problems": problems, "samples": samples, "split": split, "data_dir": data_dir, "fields": fields}
+        inputs = {"problems": problems, "samples": samples, "split": split, "data_dir": data_dir, "fields": field_map}
         with Grader(config) as grader, _progress(sys.stderr.isatty() and not json_out) as advance:
             graded = grade_to_parquet(
                 {problem.id: problem for problem in loaded},
@@ -111,7 +114,7 @@ def grade(
         "grading": grading,
     }
     if json_out:
-        typer.echo(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     statuses = ", ".join(f"{status} {count}" for status, count in graded.status.items())
     typer.echo(f"graded {summary['samples']} samples of {summary['problems']} problems -> {out}")

@@ -7,12 +7,13 @@ here would load numpy and the organism for every ``rlvr --help``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+from rlvr_lab.cli.passk import JSON_HELP, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -29,11 +30,12 @@ def build(
         int | None, typer.Option(help="Seed (default: the profile's seed, which built the shipped one).")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: the profile's budget).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Pretrain PROFILE's organism from its seed and save it to OUT (a few minutes on 2 CPU cores).
 
     The checkpoint loads with AutoModelForCausalLM.from_pretrained; OUT/rlvr_organism.json records the profile,
-    seed, corpus knobs and prompt template.
+    seed, corpus knobs and prompt template. With --json: {"out", "profile", "seed", "steps"} on stdout.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -57,6 +59,9 @@ def build(
 
         path = build_profile(chosen, out, seed=seed, steps=steps, progress=advance)
     console.print(f"saved {profile} to {path}", highlight=False, markup=False)
+    if json_output:
+        used_seed = seed if seed is not None else chosen.seed
+        print_json({"out": str(path), "profile": profile, "seed": used_seed, "steps": total})
 
 
 def stats(
@@ -67,7 +72,7 @@ def stats(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 256,
     threads: Annotated[int, typer.Option(help="Torch CPU threads (one is fastest on a shared CPU).")] = 1,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
 
@@ -90,7 +95,7 @@ def stats(
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
     if json_output:
-        print(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     Console().print(calibration_table(result))
 

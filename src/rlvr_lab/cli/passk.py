@@ -45,6 +45,16 @@ def reflow(doc: str | None) -> str:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
+JSON_HELP = "Print one JSON object on stdout (progress and notes go to stderr)."
+"""Every command's ``--json``: a flag, never ``--json true``."""
+
+
+def print_json(record: dict) -> None:
+    """The one ``--json`` style of every command: a single JSON object, indented, on stdout; what a command wrote
+    is under ``"out"``; metadata read from input files under ``"metadata"``."""
+    typer.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+
+
 def fail(error: Exception) -> typer.Exit:
     """Print a data or usage error without a traceback; the caller raises the returned exit."""
     typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
@@ -56,7 +66,7 @@ def passk(
     k: Annotated[
         str | None, typer.Option("--k", help="Comma-separated k values, each <= n. Default: 1, 2, 4, ... up to n.")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
 ) -> None:
     """Unbiased pass@k (1 - C(n-c,k)/C(n,k), averaged over problems) and maj@k of a graded file.
@@ -65,7 +75,8 @@ def passk(
     one of k samples drawn without replacement from the n is correct; k > n is refused. maj@k scores the most
     frequent extracted answer among the first k samples (ties split: the fraction of tied answers that are
     correct). With --json the output is {"file", "problems", "n", "k", "pass_at_k": {"1": ...}, "maj_at_k",
-    "avg_at_n", "grading"}, where "grading" is the config stored in the file.
+    "avg_at_n", "metadata"}, where "metadata" is what `rlvr grade` stored in the file ({"grading": config,
+    "problems", "samples", ...}).
     """
     from rlvr_lab.metrics import avg_at_n, load_graded, maj_at_k_matrix, pass_at_k_curve
 
@@ -85,10 +96,10 @@ def passk(
         "pass_at_k": {str(kk): float(v) for kk, v in zip(ks, curve, strict=True)},
         "maj_at_k": {str(kk): v for kk, v in zip(ks, maj, strict=True)},
         "avg_at_n": avg_at_n(data.n, data.c),
-        "grading": data.metadata,
+        "metadata": data.metadata,
     }
     if json_out:
-        typer.echo(json.dumps(result, indent=2))
+        print_json(result)
         return
     from rich.console import Console
     from rich.table import Table

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlvr_lab.cli.passk import fail, reflow
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 
 def report(
@@ -29,6 +29,7 @@ def report(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for confidence bands.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     rule: Annotated[str, typer.Option(help="Code label rule: contains_python or fenced_python.")] = "contains_python",
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Write OUT/report.html (plots embedded, no external resources, no JavaScript) and OUT/summary.json.
 
@@ -39,7 +40,8 @@ def report(
     other set on the same problems: pass@k curves with bootstrap bands, crossover k, coverage, ΔSE. Strategy
     switches need response texts: a `completion` column, or a sample file beside the graded file named
     <stem>.samples.jsonl, <stem>.samples.parquet or <stem>.jsonl. A perplexity.json (rows responses_of, columns
-    scored_by, matrix perplexity) in a folder adds the perplexity matrix.
+    scored_by, matrix perplexity) in a folder adds the perplexity matrix. With --json: {"out": {"html",
+    "summary"}, "runs", "eval_sets", "comparisons", "notes"} on stdout.
     """
     from rlvr_lab.analysis.strategy import STRATEGY_RULES
     from rlvr_lab.report import collect_inputs, write_report
@@ -53,6 +55,17 @@ def report(
         raise fail(error) from None
     for note in inputs.notes:
         typer.secho(f"note: {note}", err=True, fg=typer.colors.YELLOW)
+    if json_out:
+        print_json(
+            {
+                "out": {"html": str(files.html), "summary": str(files.summary)},
+                "runs": len(inputs.runs),
+                "eval_sets": len(inputs.eval_sets),
+                "comparisons": len(inputs.comparisons),
+                "notes": list(inputs.notes),
+            }
+        )
+        return
     typer.echo(
         f"{len(inputs.runs)} runs, {len(inputs.eval_sets)} evaluation sets, {len(inputs.comparisons)} comparisons; "
         f"wrote {files.html} and {files.summary}"

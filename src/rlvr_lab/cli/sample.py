@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rlvr_lab.cli.passk import JSON_HELP, print_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -67,7 +69,14 @@ def sample(
     temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy.")] = 1.0,
     top_p: Annotated[float, typer.Option(help="Nucleus mass; 1 disables it.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Keep the k most likely tokens; 0 disables it.")] = 0,
-    max_new_tokens: Annotated[int, typer.Option(help="Cap on generated tokens.")] = 512,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Cap on generated tokens. Default: 512, or what fits the model's context after the longest prompt "
+            "(the organisms' context is 256 tokens). An explicit cap that does not fit is refused.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together by the engine.")] = 32,
     device: Annotated[str, typer.Option(help="Torch device for the model and engine.")] = "cpu",
@@ -79,7 +88,13 @@ def sample(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
+        Path | None,
+        typer.Option(
+            envvar="RLVR_DATA_DIR",
+            help="Folder of benchmark files (layout of shared/data), searched before ~/.cache/rlvr-lab/data "
+            "(see `rlvr data list`) and the hub.",
+            show_default=False,
+        ),
     ] = None,
     shard: Annotated[
         str | None,
@@ -99,12 +114,12 @@ def sample(
     keep_tokens: Annotated[
         bool, typer.Option("--keep-tokens", help="Also store each sample's token ids and log-probs (~6x the size).")
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Sample N completions per problem into OUT, resuming whatever OUT already holds.
 
     OUT's first line records model, engine, template, sampling config and seed; other settings on the same OUT
-    are refused.
+    are refused. The model and the problems are checked before OUT is created, so a misspelt name leaves no file.
 
     Resumable: kill it at any moment and run the same command again. It draws only the missing
     (problem, sample) pairs and ends with exactly N samples per problem.
@@ -116,10 +131,10 @@ def sample(
     """
     from rich.console import Console
 
-    from rlvr_lab.engines.base import SamplingConfig
+    from rlvr_lab.model_specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
     from rlvr_lab.sampling import select_shard
-    from rlvr_lab.store import SampleStore, SampleStoreError, StoreHeader
+    from rlvr_lab.store import SampleStoreError
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
 
     console = Console(stderr=True)
@@ -127,15 +142,22 @@ def sample(
         _launch_shards(ctx, out, shards, devices, shard, json_output, console)
         return
     try:
-        config = SamplingConfig(
-            n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
-        )
+        model_dir = resolve_model_dir(model)  # before torch loads and before OUT exists: a typo fails at once
         chosen = resolve_template(template)
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         if not problem_list:
-            raise ValueError(f"{problems}: no problems to sample")
+            raise ValueError(f"--problems {problems}: no problems to sample (an empty file, or --limit 0)")
         problem_list = select_shard(problem_list, shard)
+        from rlvr_lab.engines import ENGINES
+        from rlvr_lab.engines.base import SamplingConfig  # torch loads here, once the names are known to be good
+        from rlvr_lab.store import SampleStore, StoreHeader
+
+        ENGINES.get(engine)  # an unknown engine fails here, listing the registered ones
+        max_new_tokens = generation_budget(model_dir, chosen, problem_list, max_new_tokens)
+        config = SamplingConfig(
+            n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
+        )
         label = problems_label(problems, split, fields)
         header = StoreHeader.for_run(
             model=model,
@@ -153,12 +175,11 @@ def sample(
                     f"{out} held no sample of another run's settings; started it over", markup=False, soft_wrap=True
                 )
             summary = _fill(store, problem_list, chosen, config, options, console)
-    except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
-        console.print(f"error: {exc}", highlight=False, markup=False)
+    except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError, OSError) as exc:
+        console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     if json_output:
-        record = {"out": str(out), "model": model, "template": chosen.name, "shard": shard, **summary.to_dict()}
-        print(json.dumps(record))
+        print_json({"out": str(out), "model": model, "template": chosen.name, "shard": shard, **summary.to_dict()})
         return
     total = summary.existing + summary.sampled
     rate = summary.tokens / summary.seconds if summary.seconds > 0 else 0.0
@@ -169,6 +190,7 @@ def sample(
         + (f"; cut {summary.dropped_bytes} bytes of a partial record" if summary.dropped_bytes else ""),
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -181,6 +203,32 @@ def _engine_options(engine: str, text: str | None, batch_size: int, device: str)
     from rlvr_lab.engines.vllm_engine import VLLMOptions
 
     return {"options": VLLMOptions.parse(text)}
+
+
+def generation_budget(
+    model_dir: str, template: PromptTemplate, problem_list: list[Problem], requested: int | None
+) -> int:
+    """``requested`` if every prompt leaves room for it in the model's context, else a named error; when None,
+    512 or what the context leaves after the longest prompt. Needs only the tokenizer and the config, so a budget
+    that cannot fit is refused before the store is created or the weights are loaded."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from rlvr_lab.engines.common import context_length, fitting_max_new_tokens
+    from rlvr_lab.prompts import encode_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
+    context = context_length(AutoConfig.from_pretrained(model_dir))
+    fitting = fitting_max_new_tokens([longest], context)
+    if requested is None:
+        return fitting
+    if context is not None and longest + requested > context:
+        raise ValueError(
+            f"--max-new-tokens {requested}: the longest prompt has {longest} tokens, and {longest} + {requested} "
+            f"max_new_tokens = {longest + requested} exceeds the model's context of {context} tokens; "
+            f"use at most {context - longest}, or leave --max-new-tokens unset"
+        )
+    return requested
 
 
 def _fill(
@@ -266,7 +314,7 @@ def _launch_shards(
         raise typer.Exit(code=1)
     if json_output:
         summaries = [json.loads(text.strip().splitlines()[-1]) for text in outputs]
-        print(json.dumps({"out": str(out), "shards": summaries}))
+        print_json({"out": str(out), "shards": summaries})
         return
     console.print(f"{count} shards in {out}; grade them with `rlvr grade --samples {out} ...`", markup=False)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json
 from rlvr_lab.rl.config import FIELDS, field_docs
 
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "int | None": int}
@@ -25,6 +26,13 @@ Writes OUT/config.yaml (the resolved config), OUT/metrics.jsonl (one JSON object
 --backend trl runs TRL's GRPOTrainer on the same config and writes the same files (docs/scale.md).
 
 Example: rlvr train --model qwen-math-like --reward random:0.5 --preset clip --steps 20 --seed 1 --out runs/r1
+
+The incorrect reward (and majority_vote:store=PATH) reads labels from a sample store of the base model on the
+training problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism
+--n 8 --out labels.jsonl, then --reward incorrect:store=labels.jsonl.
+
+With --json, one object on stdout: {"out", "config", "metrics", "steps", "final"} (final: the last step's
+metrics).
 """
 
 
@@ -39,9 +47,14 @@ def _option(field: dataclasses.Field, doc: str) -> inspect.Parameter:
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation | None)
 
 
-def _train(config_file: Path | None, resume: bool, quiet: bool, launch_options: dict[str, Any], **options: Any) -> None:
+def _train(
+    config_file: Path | None, resume: bool, quiet: bool, json_out: bool, launch_options: dict[str, Any], **options: Any
+) -> None:
+    import json
+
     from rlvr_lab.backends import BACKENDS, Launch
     from rlvr_lab.rl.config import load_config_file, resolve_config
+    from rlvr_lab.tasks import ProblemSourceError
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}
@@ -60,8 +73,26 @@ def _train(config_file: Path | None, resume: bool, quiet: bool, launch_options: 
             return
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    run_dir = backend.train(config, launch, resume=resume, show_progress=not quiet)
-    typer.echo(f"metrics: {run_dir / 'metrics.jsonl'}")
+    try:
+        # Names (model, reward, template, problems, label stores) are resolved as the run starts; a wrong one is
+        # a user's mistake, reported without a traceback.
+        run_dir = backend.train(config, launch, resume=resume, show_progress=not quiet)
+    except (ValueError, OSError, ProblemSourceError) as error:  # data and store errors are ValueErrors
+        raise fail(error) from None
+    metrics = run_dir / "metrics.jsonl"
+    if not json_out:
+        typer.echo(f"metrics: {metrics}")
+        return
+    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
+    print_json(
+        {
+            "out": str(run_dir),
+            "config": str(run_dir / "config.yaml"),
+            "metrics": str(metrics),
+            "steps": len(records),
+            "final": records[-1] if records else None,
+        }
+    )
 
 
 def build_command() -> Any:
@@ -69,7 +100,8 @@ def build_command() -> Any:
 
     def command(**kwargs: Any) -> None:
         launch = {name: kwargs.pop(name) for name in ("nproc", "vllm", "strategy", "dry_run")}
-        _train(kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet"), launch, **kwargs)
+        config_file, resume, quiet = kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet")
+        _train(config_file, resume, quiet, kwargs.pop("json_out"), launch, **kwargs)
 
     docs = field_docs()
     fixed = [
@@ -129,6 +161,12 @@ def build_command() -> Any:
                 "ddp", "--strategy", help="Backend trl: ddp, or zero3 (DeepSpeed ZeRO-3, large models)."
             ),
             annotation=str,
+        ),
+        inspect.Parameter(
+            "json_out",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(False, "--json", help=JSON_HELP),
+            annotation=bool,
         ),
     ]
     options = [_option(field, docs.get(name, "")) for name, field in FIELDS.items()]

@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from rlvr_lab.engines.base import Completion, SampleRequest
 
 _CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
-def context_length(model: PreTrainedModel) -> int | None:
-    """The model's context window in tokens from its config, or ``None`` if the config names none."""
-    config = model.config.get_text_config()
+DEFAULT_MAX_NEW_TOKENS = 512
+"""The generation budget when none is asked for and the context has room for it."""
+
+
+def context_length(model: PreTrainedModel | PretrainedConfig) -> int | None:
+    """The model's context window in tokens from its config (or the config itself), or ``None`` if it names none."""
+    config = (model if isinstance(model, PretrainedConfig) else model.config).get_text_config()
     for name in _CONTEXT_FIELDS:
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:
@@ -40,6 +44,23 @@ def check_fits(requests: Sequence[SampleRequest], max_new_tokens: int, context: 
                 f"prompt {request.key!r}: {n} prompt tokens + {max_new_tokens} max_new_tokens = "
                 f"{n + max_new_tokens} exceeds the model's context of {context} tokens"
             )
+
+
+def fitting_max_new_tokens(
+    prompt_lengths: Iterable[int], context: int | None, cap: int = DEFAULT_MAX_NEW_TOKENS
+) -> int:
+    """The default generation budget: ``cap``, or less when the longest prompt leaves less room in ``context``.
+
+    Why a default that adapts: a user who names no budget wants the model to write as long as it can, and the
+    organisms' context (256 tokens) is shorter than the usual 512; an explicit budget that does not fit is still
+    refused by :func:`check_fits`, since the user asked for it.
+    """
+    longest = max(prompt_lengths, default=0)
+    if context is None:
+        return cap
+    if longest >= context:
+        raise ValueError(f"the longest prompt has {longest} tokens: no room left in the model's context of {context}")
+    return min(cap, context - longest)
 
 
 def _as_ids(value: int | Iterable[int] | None) -> set[int]:

@@ -6,8 +6,21 @@ are the command line's choices and an unknown name raises listing them.
 
 Design choices:
 - The last box, not the first: models restate intermediate results in boxes and box the final one last.
-- If the last box is unclosed (a completion cut at the token limit inside its answer) there is no boxed answer;
-  an earlier, complete box is *not* used, since it is usually an intermediate result.
+- If the last box is unclosed (a completion cut at the token limit inside its answer) there is no answer at all:
+  an earlier, complete box is *not* used, since it is usually an intermediate result, and no fallback runs either,
+  because everything after the unclosed brace is inside the cut box (``The answer is \\boxed{12`` must not earn
+  credit through ``answer_is`` or ``last_number``).
+- Several boxes, as math-verify reads them (``latex2sympy2_extended.math_normalization.extract_boxed_content``,
+  mode ``"last"``, which ``math_verify.parse`` applies to a completion's ``\\boxed{...}`` match): walking back
+  from the last box, an earlier box joins the answer when fewer than 10 characters separate it from the box after
+  it, or when fewer than 70 do, that text holds a separator (the word ``and`` or ``or``, a comma or a semicolon)
+  and its content differs from the box after it; consecutive equal contents count once; the contents are joined by
+  commas. So ``\\boxed{1}, \\boxed{2}, \\boxed{3}`` answers ``1,2,3`` (a set against the gold ``{1,2,3}``) and
+  ``\\boxed{(2,2)} and \\boxed{(6,2)}`` answers ``(2,2),(6,2)``, while boxes far apart or separated by prose
+  without a separator stay apart (the last one alone). Why this rule: the grader's verdicts are math-verify's, and
+  math-verify joins such boxes when it reads the whole completion; reading only the last box marked those
+  multi-answer responses wrong where math-verify marks them right. Gold solutions (MATH's ``solution``) keep
+  :func:`last_boxed`, the benchmark convention for their final answer.
 - Brace matching honours TeX escapes: ``\\{`` and ``\\}`` are literal braces (sets), ``\\\\`` is a line break,
   so ``\\boxed{\\{1, 2\\}}`` reads ``\\{1, 2\\}``.
 - ``\\boxed 5`` (no braces, as a few MATH solutions write it) reads up to the next ``$`` or whitespace; TeX would
@@ -71,10 +84,10 @@ def _last_macro(text: str) -> tuple[int, int]:
     return best
 
 
-def _braced_group(text: str, open_at: int) -> str | None:
-    """Content of the group whose ``{`` is at ``open_at``, or None if it never closes."""
+def _braced_group(text: str, open_at: int, end: int | None = None) -> str | None:
+    """Content of the group whose ``{`` is at ``open_at``, or None if it does not close before ``end``."""
     depth = 0
-    for match in _BRACE_OR_ESCAPE.finditer(text, open_at):
+    for match in _BRACE_OR_ESCAPE.finditer(text, open_at, len(text) if end is None else end):
         token = match.group()
         if token == "{":
             depth += 1
@@ -83,6 +96,13 @@ def _braced_group(text: str, open_at: int) -> str | None:
             if depth == 0:
                 return text[open_at + 1 : match.start()]
     return None
+
+
+def _argument_start(text: str, after: int, end: int) -> int:
+    """Where a macro ending at ``after`` takes its argument: the first non-space before ``end``, else ``end``."""
+    while after < end and text[after].isspace():
+        after += 1
+    return after
 
 
 def last_boxed(text: str) -> str | None:
@@ -99,9 +119,7 @@ def last_boxed(text: str) -> str | None:
     start, after = _last_macro(text)
     if start < 0:
         return None
-    position = after
-    while position < len(text) and text[position].isspace():
-        position += 1
+    position = _argument_start(text, after, len(text))
     if position == len(text):
         return None
     if text[position] == "{":
@@ -110,9 +128,71 @@ def last_boxed(text: str) -> str | None:
     return text[position : end.start() if end else len(text)]
 
 
+def truncated_box(text: str) -> bool:
+    """Whether the last box opens a brace that never closes: the completion was cut inside its answer."""
+    start, after = _last_macro(text)
+    if start < 0:
+        return False
+    position = _argument_start(text, after, len(text))
+    return position < len(text) and text[position] == "{" and _braced_group(text, position) is None
+
+
+_JOIN_NEAR = 10
+"""Boxes closer than this many characters are one answer whatever separates them (math-verify's rule)."""
+_JOIN_FAR = 70
+"""Boxes closer than this join when the text between holds a separator and their contents differ."""
+_SEPARATOR = re.compile(r"\b(?:and|or)\b|,|;")
+
+
+_MACRO = re.compile(r"\\(?:boxed|fbox)(?![^\W\d_])")
+"""A box macro that is a whole control word (no letter follows), as :func:`_last_macro` finds them."""
+
+
+def _box_at(text: str, after: int, before: int) -> tuple[int, str] | None:
+    """(closing brace, stripped content) of the box whose macro ends at ``after``, or None when it takes no
+    braced group that closes before ``before``."""
+    position = _argument_start(text, after, before)
+    if position >= before or text[position] != "{":
+        return None
+    content = _braced_group(text, position, before)
+    return None if content is None else (position + len(content) + 1, content.strip())
+
+
+def boxed_answer(text: str) -> str | None:
+    """The last box's content joined with the earlier boxes math-verify joins to it (see the module docstring).
+
+    Linear time: the macros are found in one scan, then walked back from the last.
+
+    >>> boxed_answer(r"\\boxed{1}, \\boxed{2}, \\boxed{3}")
+    '1,2,3'
+    >>> boxed_answer(r"\\boxed{1} no no no no no \\boxed{2}")
+    '2'
+    """
+    last = last_boxed(text)
+    if last is None or not last.strip():
+        return last
+    contents = [last.strip()]
+    macros = [(m.start(), m.end()) for m in _MACRO.finditer(text)]
+    boundary = macros.pop()[0]
+    while macros:
+        start, after = macros.pop()
+        box = _box_at(text, after, boundary)
+        if box is None:
+            break
+        close, content = box
+        between = text[close + 1 : boundary]
+        near = len(between) < _JOIN_NEAR
+        if not (near or (content != contents[-1] and len(between) < _JOIN_FAR and _SEPARATOR.search(between))):
+            break
+        if content != contents[-1]:
+            contents.append(content)
+        boundary = start
+    return ",".join(reversed(contents))
+
+
 @EXTRACTORS.register(PRIMARY)
 def _boxed(text: str) -> str | None:
-    return last_boxed(text)
+    return boxed_answer(text)
 
 
 # ``answer is X`` / ``answer: X``, e.g. "The final answer is $\frac{1}{2}$." or "**Answer:** 12". The answer runs
@@ -194,7 +274,8 @@ def check_fallbacks(fallbacks: Sequence[str]) -> tuple[str, ...]:
 
 
 def extract_answer(text: str, fallbacks: tuple[str, ...] = ()) -> Extraction:
-    """The answer ``text`` commits to: last box first, then each named fallback in order.
+    """The answer ``text`` commits to: the boxed answer first, then each named fallback in order; nothing when the
+    last box was cut off.
 
     Unknown fallback names raise ``ValueError`` listing the registered ones.
 
@@ -202,8 +283,15 @@ def extract_answer(text: str, fallbacks: tuple[str, ...] = ()) -> Extraction:
     Extraction(answer='12', strategy='answer_is')
     >>> extract_answer("no answer here")
     Extraction(answer=None, strategy='none')
+    >>> extract_answer(r"The answer is \\boxed{12", fallbacks=("answer_is",))
+    Extraction(answer=None, strategy='none')
     """
-    for name in (PRIMARY, *fallbacks):
+    boxed = boxed_answer(text)
+    if boxed is not None and boxed.strip():
+        return Extraction(answer=boxed.strip(), strategy=PRIMARY)
+    if boxed is None and truncated_box(text):
+        return Extraction(answer=None, strategy=NO_ANSWER)
+    for name in fallbacks:
         answer = EXTRACTORS.get(name)(text)
         if answer is not None and answer.strip():
             return Extraction(answer=answer.strip(), strategy=name)

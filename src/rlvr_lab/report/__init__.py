@@ -2,12 +2,14 @@
 (:mod:`.summary`) and the self-contained HTML page (:mod:`.html`)."""
 
 from rlvr_lab.report.html import ReportFiles, render_html, write_report
-from rlvr_lab.report.inputs import ReportInputs, Table, collect_inputs
+from rlvr_lab.report.inputs import Plot, ReportInputs, Section, Table, collect_inputs
 from rlvr_lab.report.runs import TrainingRun, load_run
 
 __all__ = [
+    "Plot",
     "ReportFiles",
     "ReportInputs",
+    "Section",
     "Table",
     "TrainingRun",
     "collect_inputs",

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
 from rlvr_lab.analysis.comparison import ModelComparison, compare_models
 from rlvr_lab.analysis.perplexity import PerplexityMatrix
@@ -63,6 +64,32 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Plot:
+    """A figure with its caption, as a section item."""
+
+    figure: Figure
+    caption: str
+
+
+SectionItem = str | Table | Plot
+"""What a section holds, in order: a ``str`` is an HTML fragment written by code (escape any data in it with
+``html.escape``), a :class:`Table` becomes an HTML table, a :class:`Plot` an embedded PNG with its caption."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of the report, added by a study (see :mod:`rlvr_lab.report.html` for where it appears)."""
+
+    title: str
+    items: tuple[SectionItem, ...]
+    lead: bool = False
+    """True: shown among the findings at the top of the page; False: after the built-in results, before the
+    per-run training curves."""
+    collapsed: bool = False
+    """True: the items sit in a closed ``<details>`` block under the heading."""
+
+
+@dataclass(frozen=True)
 class ReportInputs:
     """Everything one report shows; every part may be empty."""
 
@@ -74,8 +101,11 @@ class ReportInputs:
     """(title, table) pairs, e.g. ("base → rl", table)."""
     perplexity: PerplexityMatrix | None = None
     tables: tuple[Table, ...] = ()
-    """Extra tables shown first (e.g. the demo's spurious-rewards table); the run and evaluation-set tables are
-    built from ``runs`` and ``eval_sets``."""
+    """Extra tables shown first, under "Summary tables" (and in ``summary.json``); the run and evaluation-set tables
+    are built from ``runs`` and ``eval_sets``."""
+    sections: tuple[Section, ...] = ()
+    """Studies' own sections (findings with their figures, study-specific results); their tables also go into
+    ``summary.json``."""
     strategy_rule: StrategyRule = "contains_python"
     """How responses are labelled code (see :mod:`rlvr_lab.analysis.strategy`)."""
     sources: tuple[str, ...] = ()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -38,6 +38,12 @@ def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
+def is_sparse(points: int, densest: int) -> bool:
+    """A series with at most a quarter of the points of the densest one beside it (or at most 3) is drawn as
+    markers: a line through two evaluations would suggest a trajectory that was never measured."""
+    return points <= 3 or 4 * points <= densest
+
+
 def plot_training_curves(run: TrainingRun) -> Figure:
     """One run's logged curves: accuracy, reward, code frequency and clip fractions against the step.
 
@@ -48,9 +54,13 @@ def plot_training_curves(run: TrainingRun) -> Figure:
     axes = fig.subplots(1, len(TRAINING_PANELS))
     for ax, (title, patterns) in zip(axes, TRAINING_PANELS, strict=True):
         keys = sorted(k for k in run.series if any(fnmatch.fnmatch(k, p) for p in patterns))
+        densest = max((run.series[key].steps.size for key in keys), default=0)
         for color, key in zip(COLORS, keys, strict=False):
             s = run.series[key]
-            ax.plot(s.steps, s.values, color=color, marker="." if s.steps.size < 30 else None, label=key)
+            if is_sparse(s.steps.size, densest):  # a few evaluation points: markers, no line drawn between them
+                ax.plot(s.steps, s.values, color=color, marker="o", markersize=4, linestyle="none", label=key)
+            else:
+                ax.plot(s.steps, s.values, color=color, marker="." if s.steps.size < 30 else None, label=key)
         if keys:
             ax.legend(fontsize=7, loc="best")
         else:
@@ -180,5 +190,71 @@ def plot_perplexity_matrix(matrix: PerplexityMatrix) -> Figure:
     ax.set_xlabel("scored by")
     ax.set_ylabel("responses of")
     fig.colorbar(image, ax=ax, label="log perplexity")
+    fig.tight_layout()
+    return fig
+
+
+def plot_spurious_summary(
+    changes: Mapping[str, Mapping[str, tuple[float, float]]], spread: tuple[float, float] | None = None
+) -> Figure:
+    """The spurious-rewards table at a glance: Δ accuracy and Δ code frequency per reward, one bar per model.
+
+    ``changes`` maps model -> reward -> (Δ accuracy, Δ code frequency); ``spread`` (the seed-to-seed standard
+    deviation of the same two changes, when measured) is drawn as a grey band around 0, the size a change must
+    exceed to be told from noise.
+    """
+    models = list(changes)
+    rewards = list(dict.fromkeys(reward for per_model in changes.values() for reward in per_model))
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, 2)
+    x = np.arange(len(rewards))
+    width = 0.8 / max(1, len(models))
+    for panel, (ax, title) in enumerate(zip(axes, ("Δ held-out accuracy", "Δ code frequency"), strict=True)):
+        if spread is not None and np.isfinite(spread[panel]):
+            ax.axhspan(-spread[panel], spread[panel], color="#dddddd", label="± seed spread (random:0.5, clip)")
+        for i, model in enumerate(models):
+            values = [changes[model].get(reward, (np.nan, np.nan))[panel] for reward in rewards]
+            offset = (i - (len(models) - 1) / 2) * width
+            ax.bar(x + offset, values, width, label=model, color=COLORS[i % len(COLORS)])
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(x, rewards, rotation=20, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_arms_over_seeds(
+    arms: Mapping[str, Sequence[TrainingRun]],
+    keys: Sequence[tuple[str, str]] = (
+        ("train/accuracy", "training accuracy"),
+        ("strategy/code_frequency", "code frequency"),
+    ),
+) -> Figure:
+    """Each arm's curves over training steps: the mean over its seeds as a line, the min-max range as a band.
+
+    ``arms`` maps arm name -> its runs (one per seed); ``keys`` are (metrics.jsonl key, panel title). Steps are
+    those every seed of the arm logged.
+    """
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, len(keys))
+    for ax, (key, title) in zip(np.atleast_1d(axes), keys, strict=True):
+        for i, (arm, runs) in enumerate(arms.items()):
+            series = [run.series[key] for run in runs if key in run.series]
+            if not series:
+                continue
+            steps = sorted(set.intersection(*(set(s.steps.tolist()) for s in series)))
+            values = np.array([[dict(zip(s.steps.tolist(), s.values.tolist(), strict=True))[t] for t in steps]
+                               for s in series])  # fmt: skip
+            color = COLORS[i % len(COLORS)]
+            ax.plot(steps, values.mean(axis=0), color=color, label=f"{arm} ({len(series)} seeds)")
+            ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=color, alpha=0.18, linewidth=0)
+        ax.set_title(f"{title}: mean over seeds, band = min-max", fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig

@@ -14,7 +14,7 @@ import numpy as np
 
 from rlvr_lab.analysis.switches import code_shares
 from rlvr_lab.metrics import maj_at_k_matrix, pass_at_k_curve, powers_of_two
-from rlvr_lab.report.inputs import ReportInputs
+from rlvr_lab.report.inputs import ReportInputs, Table
 
 
 def jsonable(value: Any) -> Any:
@@ -60,7 +60,7 @@ def build_summary(inputs: ReportInputs, title: str) -> dict[str, Any]:
             "code_frequency": None
             if g.completions is None
             else float(code_shares(g.completions, inputs.strategy_rule).mean()),
-            "grading": g.metadata,
+            "metadata": g.metadata,
         }
     comparisons = []
     for comp in inputs.comparisons:
@@ -79,7 +79,8 @@ def build_summary(inputs: ReportInputs, title: str) -> dict[str, Any]:
         "comparisons": comparisons,
         "strategy_switches": [{"title": t, **table.as_dict()} for t, table in inputs.switches],
         "perplexity": None if inputs.perplexity is None else inputs.perplexity.as_dict(),
-        "tables": [table.as_dict() for table in inputs.tables],
+        "tables": [table.as_dict() for table in inputs.tables]
+        + [item.as_dict() for section in inputs.sections for item in section.items if isinstance(item, Table)],
         **inputs.extra,
     }
     return jsonable(summary)

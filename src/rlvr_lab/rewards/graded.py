@@ -124,10 +124,19 @@ class LabelReward(_Graded):
         return self._score(label, [self.grader.extract(c) for c in completions])
 
 
+LABEL_STORE_HINT = (
+    "Build the store from the base model's own samples on the training problems, e.g. "
+    "`rlvr sample --model qwen-math-like --problems organism --split train --template organism --n 8 "
+    "--out labels.jsonl`; each problem's label is the majority answer of its samples (for `incorrect`, problems "
+    "whose majority answer is right get no label and are left out)."
+)
+"""How to make the sample store that ``incorrect`` and offline ``majority_vote`` read, for errors and help."""
+
+
 def _store_labels(name: str, arg: str | None) -> dict[str, str]:
     args = parse_args(name, arg, ("store", "votes"))
     if "store" not in args:
-        raise ValueError(f"reward {name!r} needs a sample store: {name}:store=PATH[,votes=K]")
+        raise ValueError(f"reward {name!r} needs a sample store: {name}:store=PATH[,votes=K]. {LABEL_STORE_HINT}")
     votes = int(args["votes"]) if "votes" in args else None
     return majority_labels(store_answers(Path(args["store"])), votes)
 

@@ -67,7 +67,10 @@ class TrainConfig:
 
     # -- signal ---------------------------------------------------------------------------------------------------
     reward: str = "ground_truth"
-    """Reward spec, e.g. ground_truth, majority_vote, format, random:0.5, incorrect:store=PATH, format&not:python."""
+    """Reward spec, e.g. ground_truth, majority_vote, format, random:0.5, incorrect:store=PATH, format&not:python.
+    The store of incorrect (and of majority_vote:store=PATH) holds the base model's samples on the training
+    problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism --n 8
+    --out labels.jsonl."""
     advantage: str = "grpo"
     """Advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, none."""
 

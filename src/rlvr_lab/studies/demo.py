@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from rlvr_lab.report import ReportInputs, Table, TrainingRun, load_run, write_report
+from rlvr_lab.report import Plot, ReportInputs, Section, Table, TrainingRun, load_run, write_report
+from rlvr_lab.report.plots import plot_arms_over_seeds, plot_passk, plot_spurious_summary
 from rlvr_lab.studies import ablation, boundary, findings, spurious
 from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
 from rlvr_lab.studies.markdown import markdown_table
@@ -41,6 +42,7 @@ from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
 Job = SampleJob | TrainJob | PerplexityJob
 CONFIG_FILE = "demo.yaml"
 TABLE_FILE = "README_table.md"
+TIMINGS_FILE = "timings.json"
 PASSK_PLOT = "passk_base_vs_gt_rl.png"
 
 
@@ -137,10 +139,29 @@ def training_runs(jobs: list[Job]) -> tuple[TrainingRun, ...]:
     return tuple(runs)
 
 
+def kept_timings(root: Path, timings: list[PhaseTiming]) -> list[PhaseTiming]:
+    """The phases' wall times, where a phase whose every job an earlier run finished keeps that run's time.
+
+    A re-run measures nothing for such a phase (0 s); the time of the run that did the work, saved in
+    ``DIR/timings.json``, is what a reader wants. The merged times are saved back.
+    """
+    path = root / TIMINGS_FILE
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    merged = [
+        dataclasses.replace(t, seconds=float(earlier[t.phase])) if t.skipped == t.jobs and t.phase in earlier else t
+        for t in timings
+    ]
+    path.write_text(json.dumps({t.phase: t.seconds for t in merged}, indent=2) + "\n", encoding="utf-8")
+    return merged
+
+
 def timing_table(timings: list[PhaseTiming], extra: dict[str, float]) -> Table:
     rows = [(t.phase, t.jobs, t.skipped, round(t.seconds, 1)) for t in timings]
     rows += [(phase, None, None, round(seconds, 1)) for phase, seconds in extra.items()]
-    note = "phases overlap: a job starts as soon as the jobs it needs are done; skipped = finished by an earlier run"
+    note = (
+        "phases overlap: a job starts as soon as the jobs it needs are done; skipped = finished by an earlier run "
+        "(a phase whose jobs were all skipped shows the time of the run that did them)"
+    )
     return Table("Wall time per phase (s)", ("phase", "jobs", "skipped", "seconds"), tuple(rows), note=note)
 
 
@@ -164,7 +185,9 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
     jobs = demo_jobs(config, root)
     mode = "quick" if config.quick else "full"
     console.print(f"[bold]rlvr demo[/] ({mode}): {len(jobs)} jobs in {config.workers} worker process(es) → {root}")
-    timings = run_jobs(jobs, workers=config.workers, threads=config.training.threads, console=console)
+    timings = kept_timings(
+        root, run_jobs(jobs, workers=config.workers, threads=config.training.threads, console=console)
+    )
 
     t0 = time.monotonic()
     t, e = config.training, config.evaluation
@@ -186,13 +209,17 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
 
     t0 = time.monotonic()
     extra_timings = {"analysis (main process)": analysis_s}
+    runs = training_runs(jobs)
     inputs = ReportInputs(
-        runs=training_runs(jobs),
+        runs=runs,
         eval_sets=boundary_result.eval_sets,
         comparisons=boundary_result.comparisons,
         switches=boundary_result.switches,
         perplexity=boundary_result.perplexity,
-        tables=(*tables, timing_table(timings, extra_timings)),
+        sections=(
+            findings_section(tables, spurious_rows, ablation_result, boundary_result, runs),
+            Section("Run time", (timing_table(timings, extra_timings),)),
+        ),
         sources=(str(root),),
         notes=(
             f"Training curves' eval/ points come from each trainer's own small evaluation ({t.curve_problems} "
@@ -225,9 +252,46 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
     return DemoResult(files.html, files.summary, markdown, tables, seconds)
 
 
+def findings_section(
+    tables: tuple[Table, ...],
+    spurious_rows: list[spurious.SpuriousRow],
+    ablation_result: ablation.AblationResult,
+    boundary_result: boundary.BoundaryResult,
+    runs: tuple[TrainingRun, ...],
+) -> Section:
+    """The page's lead: the findings table, then each study's summary figure above its table."""
+    findings_table, spurious_table, ablation_table, boundary_table = tables
+    changes: dict[str, dict[str, tuple[float, float]]] = {}
+    for row in spurious_rows:
+        d_acc = row.after.accuracy - row.before.accuracy
+        changes.setdefault(row.model, {})[row.reward] = (d_acc, row.after.code_frequency - row.before.code_frequency)
+    clip = ablation_result.as_dict()["presets"].get("clip")
+    spread = None if clip is None else (clip["accuracy_change"]["std"], clip["code_frequency_change"]["std"])
+    by_dir = {run.path.resolve(): run for run in runs}
+    arms = {
+        preset: [by_dir[r.run_dir.resolve()] for r in members if r.run_dir.resolve() in by_dir]
+        for preset, members in ablation_result.by_preset().items()
+    }
+    items: list[str | Table | Plot] = [
+        findings_table,
+        Plot(plot_spurious_summary(changes, spread), "Spurious rewards: change in held-out accuracy and code "
+             "frequency per reward and model; grey band: seed-to-seed spread of the random-reward clip runs"),
+        spurious_table,
+        Plot(plot_arms_over_seeds(arms), "Clipping ablation (random reward): each preset's training accuracy and "
+             "code frequency over steps, mean over seeds with the min-max band"),
+        ablation_table,
+    ]  # fmt: skip
+    if boundary_result.comparisons:
+        comparison = boundary_result.comparisons[0]
+        caption = f"Reasoning boundary: pass@k, {comparison.label_a} vs {comparison.label_b}, bootstrap 95% bands"
+        items.append(Plot(plot_passk(comparison), caption))
+    items.append(boundary_table)
+    return Section("Findings", tuple(items), lead=True)
+
+
 def write_docs(root: Path, result: boundary.BoundaryResult, docs: Path) -> None:
     """Copy the Markdown tables and draw the pass@k plot (base vs GT-RL) into ``docs`` for the README."""
-    from rlvr_lab.report.plots import figure_png, plot_passk
+    from rlvr_lab.report.plots import figure_png
 
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(root / TABLE_FILE, docs / TABLE_FILE)

@@ -169,6 +169,12 @@ def run_jobs(jobs: Sequence[Job], workers: int, threads: int = 1, console: Conso
         TimeElapsedColumn(),
     )
     context = multiprocessing.get_context("spawn")
+    # A progress bar draws nothing into a file: a redirected log gets one line per started and finished job
+    # instead, so that it can be told from a hang.
+    log = None if console.is_terminal else console
+    started_at = time.monotonic()
+    if log is not None:
+        log.print(f"{len(jobs)} jobs, {len(skipped)} already finished", highlight=False, soft_wrap=True)
     with (
         Progress(*columns, console=console) as bar,
         cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool,
@@ -184,6 +190,9 @@ def run_jobs(jobs: Sequence[Job], workers: int, threads: int = 1, console: Conso
                     task = bar.add_task(f"  {job.name}", total=job.total)
                     running[pool.submit(_run, job)] = (job, task, None if file is None else LineCounter(file))
                     spans.setdefault(job.phase, []).append(time.monotonic())
+                    if log is not None:
+                        elapsed = time.monotonic() - started_at
+                        log.print(f"[{elapsed:6.0f} s] start  {job.name}", highlight=False, soft_wrap=True)
                 if not running:
                     raise RuntimeError(f"jobs {[j.name for j in pending]} wait for jobs that never finish")
                 finished, _ = cf.wait(running, timeout=POLL_S, return_when=cf.FIRST_COMPLETED)
@@ -195,6 +204,10 @@ def run_jobs(jobs: Sequence[Job], workers: int, threads: int = 1, console: Conso
                         raise RuntimeError(f"job {job.name!r} failed: {error}") from error
                     done.add(job.name)
                     spans[job.phase].append(time.monotonic())
+                    if log is not None:
+                        elapsed = time.monotonic() - started_at
+                        line = f"[{elapsed:6.0f} s] done   {job.name} ({len(done)}/{len(jobs)} jobs)"
+                        log.print(line, highlight=False, soft_wrap=True)
                     bar.remove_task(task)
                     bar.advance(overall)
                 for job, task, counter in running.values():

@@ -1,6 +1,6 @@
 """Problems: the record, loaders for files and hub datasets, and the registry of known benchmarks."""
 
-from rlvr_lab.tasks.benchmarks import BENCHMARKS, DATA_DIR_ENV, Benchmark, load_problems, resolve_data_dir
+from rlvr_lab.tasks.benchmarks import BENCHMARKS, DATA_DIR_ENV, Benchmark, load_problems
 from rlvr_lab.tasks.loaders import FieldMap, ProblemDataError, ProblemSourceError
 from rlvr_lab.tasks.problem import Problem
 
@@ -13,5 +13,4 @@ __all__ = [
     "ProblemDataError",
     "ProblemSourceError",
     "load_problems",
-    "resolve_data_dir",
 ]

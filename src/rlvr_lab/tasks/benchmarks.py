@@ -1,8 +1,10 @@
 """Known benchmarks, and :func:`load_problems`, the one entry point from a name or a file to problems.
 
-A benchmark resolves, for a split, to a local file under the data directory (``--data-dir`` or
-``RLVR_DATA_DIR``, laid out like ``shared/data``) or, when that file is absent, to a hub dataset (which needs
-network or a populated Hugging Face cache). Where the answers come from:
+A benchmark resolves, for a split, to the first local file found in the data directories (``--data-dir`` or
+``RLVR_DATA_DIR``, then the user data cache ``~/.cache/rlvr-lab/data``; see :mod:`rlvr_lab.hub`), each laid out
+like ``shared/data``, or, when no folder has it, to a hub dataset (which needs network or a populated Hugging Face
+cache). With the hub out of reach a missing file fails at once, naming every path searched; ``rlvr data import``
+fills the user data cache. Where the answers come from:
 
 ============== ============================ ============================================ ==============================
 name           local file                   hub dataset [split]                          gold answer
@@ -30,7 +32,6 @@ Every other field of a row is kept in ``Problem.meta``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from rlvr_lab.hub import DATA_DIR_ENV, data_dirs, hub_offline, user_data_dir
 from rlvr_lab.registry import Registry
 from rlvr_lab.tasks.loaders import (
     Converter,
@@ -53,8 +55,6 @@ from rlvr_lab.tasks.loaders import (
     text_field,
 )
 from rlvr_lab.tasks.problem import Problem
-
-DATA_DIR_ENV = "RLVR_DATA_DIR"
 
 # ---------------------------------------------------------------------------------------------- row converters
 
@@ -173,8 +173,8 @@ class Benchmark(Protocol):
     name: str
     description: str
 
-    def load(self, split: str, data_dir: Path | None, limit: int | None) -> list[Problem]:
-        """The split's problems, the first ``limit`` of them when given."""
+    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
+        """The split's problems (from the first of ``folders`` holding them), the first ``limit`` when given."""
         ...
 
 
@@ -206,15 +206,29 @@ class FileBenchmark:
     expects: str = "problem, answer (id optional)"
     """The fields a local file must have; named in the error when neither file nor hub is available."""
 
-    def load(self, split: str, data_dir: Path | None, limit: int | None) -> list[Problem]:
+    def local_file(self, split: str, folders: list[Path]) -> Path | None:
+        """The split's file in the first folder that has it."""
+        return next((folder / self.files[split] for folder in folders if (folder / self.files[split]).is_file()), None)
+
+    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
         if split not in self.files:
             raise ValueError(f"benchmark {self.name!r} has no split {split!r}; choose one of: {', '.join(self.files)}")
-        local = data_dir / self.files[split] if data_dir is not None else None
-        if local is not None and local.is_file():
+        local = self.local_file(split, folders)
+        if local is not None:
             return load_file(local, self.convert, limit=limit)
-        where = str(local) if local is not None else f"<data dir>/{self.files[split]} (--data-dir or ${DATA_DIR_ENV})"
-        hint = f"No local file at {where} either: to work offline, put a JSONL file with fields {self.expects} there."
+        searched = ", ".join(str(folder / self.files[split]) for folder in folders)
+        hint = (
+            f"Searched {searched}. To work offline, put a JSONL file with fields {self.expects} at one of them "
+            f"(--data-dir or ${DATA_DIR_ENV} name the first), or run `rlvr data import FOLDER` to copy a folder "
+            f"laid out like shared/data into {user_data_dir()}."
+        )
+        offline = hub_offline()
         hub_split = (self.hub.splits or {}).get(split, split)
+        if offline is not None:
+            raise ProblemSourceError(
+                f"benchmark {self.name!r} [{split}]: no local file, and the hub (hf:{self.hub.dataset}) is out of "
+                f"reach ({offline}). {hint}"
+            )
         return load_hub(self.hub.dataset, hub_split, self.convert, config=self.hub.config, limit=limit, hint=hint)
 
 
@@ -225,7 +239,7 @@ class OrganismBenchmark:
     name: str = "organism"
     description: str = "the model organism's synthetic arithmetic tasks (generated from a seed)"
 
-    def load(self, split: str, data_dir: Path | None, limit: int | None) -> list[Problem]:
+    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
         from rlvr_lab.organism.tasks import organism_problems
 
         return organism_problems(split=split, seed=0, n=limit)
@@ -302,16 +316,6 @@ for _benchmark in (
 # ---------------------------------------------------------------------------------------------- entry point
 
 
-def resolve_data_dir(data_dir: Path | None) -> Path | None:
-    """``data_dir`` if given, else ``$RLVR_DATA_DIR``, else None (benchmarks then go to the hub)."""
-    if data_dir is None:
-        env = os.environ.get(DATA_DIR_ENV)
-        data_dir = Path(env) if env else None
-    if data_dir is not None and not data_dir.is_dir():
-        raise ProblemSourceError(f"data directory {data_dir} does not exist")
-    return data_dir
-
-
 def load_problems(
     spec: str,
     *,
@@ -330,10 +334,11 @@ def load_problems(
     if spec in BENCHMARKS:
         if fields is not None:
             raise ValueError(f"benchmark {spec!r} has its own field mapping; field mappings apply to files")
-        return BENCHMARKS.get(spec).load(split or "test", resolve_data_dir(data_dir), limit)
+        return BENCHMARKS.get(spec).load(split or "test", data_dirs(data_dir), limit)
     convert = partial(map_fields, fields=fields or FieldMap(), source=spec)
     if spec.startswith("hf:"):
         dataset, _, config = spec.removeprefix("hf:").partition(":")
+        hub_offline()  # offline, the datasets library then reads its cache instead of retrying the hub
         return load_hub(dataset, split or "test", convert, config=config or None, limit=limit)
     path = Path(spec).expanduser()
     if not path.exists():
