@@ -121,7 +121,7 @@ def test_cli_writes_the_export_and_refuses_clearly(tmp_path: Path) -> None:
     args = ["export", "verl", "--out", str(out), "--reward", "random:0.5", "--preset", "clip", "--steps", "3"]
     result = runner.invoke(build_app(), [*args, "--set", "train_limit=6", "--set", "eval_limit=3", "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)
     assert summary["train_problems"] == 6 and summary["updates_per_rollout"] == 4
     table = pq.read_table(out / "train.parquet").to_pylist()
     assert len(table) == 6 and table[0]["reward_model"]["style"] == "rule"

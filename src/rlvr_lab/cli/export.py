@@ -6,11 +6,12 @@ preset < CONFIG.yaml < options), so the same preset names and reward specs mean 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from rlvr_lab.cli.passk import JSON_HELP, fail, print_json
 
 export_app = typer.Typer(
     name="export", help="Export a run to another training engine (verl).", no_args_is_help=True, add_completion=False
@@ -57,7 +58,7 @@ def verl(
             "--validate", help="Also check the export with verl's own config check and dataset reader (needs verl)."
         ),
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print export.json's summary as JSON on stdout.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Write OUT/train.parquet, OUT/val.parquet (verl's schema), OUT/run.sh (python -m verl.trainer.main_ppo with
     the preset translated) and OUT/export.json. Settings verl cannot express exactly are refused, naming them."""
@@ -97,8 +98,7 @@ def verl(
         payload = export_verl(config, target, out, data_dir=data_dir)
         checked = _validate(out) if validate else None
     except (VerlExportError, ValueError, ProblemDataError, ProblemSourceError, FileNotFoundError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(err) from None
     summary = {
         "out": str(out),
         "train_problems": payload["train_problems"],
@@ -108,7 +108,7 @@ def verl(
         "verl_validation": checked,
     }
     if json_output:
-        print(json.dumps(summary))
+        print_json(summary)
         return
     typer.echo(
         f"{out}: {summary['train_problems']} training and {summary['val_problems']} validation problems; "

@@ -313,7 +313,7 @@ def _launch_shards(
         console.print(f"error: shard(s) {', '.join(failed)} failed; rerun the same command to resume them")
         raise typer.Exit(code=1)
     if json_output:
-        summaries = [json.loads(text.strip().splitlines()[-1]) for text in outputs]
+        summaries = [json.loads(text) for text in outputs]  # a child's stdout is its one JSON object
         print_json({"out": str(out), "shards": summaries})
         return
     console.print(f"{count} shards in {out}; grade them with `rlvr grade --samples {out} ...`", markup=False)
