@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The code boundary of SmolLM2-135M-Instruct: base model against a short RL run with the unit-test reward,
+# pass@k on HumanEval from executed unit tests.
+#
+#   scripts/code_boundary.sh K PROBLEMS [STEPS] [OUT]
+#
+# K samples per problem on the first PROBLEMS HumanEval problems, for the base model and for the model after
+# STEPS GRPO steps (default 8) on MBPP's train split with reward unit_tests; then both are graded in the sandbox
+# and compared. On a CPU: scripts/code_boundary.sh 16 24; on a GPU: DEVICE=cuda scripts/code_boundary.sh 256 164.
+# Every stage resumes: run the same command again after a kill. Needs RLVR_DATA_DIR (or shared/data beside the
+# checkout) for humaneval/ and mbpp/.
+set -euo pipefail
+K=${1:?usage: code_boundary.sh K PROBLEMS [STEPS] [OUT]}
+PROBLEMS=${2:?usage: code_boundary.sh K PROBLEMS [STEPS] [OUT]}
+STEPS=${3:-8}
+OUT=${4:-runs/code_boundary_k${K}_p${PROBLEMS}}
+DEVICE=${DEVICE:-cpu}
+RLVR=${RLVR:-rlvr}
+export RLVR_DATA_DIR=${RLVR_DATA_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}
+mkdir -p "$OUT"
+# Evaluation sampling as in Yue et al. (2025): temperature 0.6, top-p 0.95; the same for both models.
+SAMPLE=(--problems humaneval --limit "$PROBLEMS" --template code --n "$K" --temperature 0.6 --top-p 0.95
+        --max-new-tokens 256 --batch-size 64 --seed 0 --device "$DEVICE")
+
+echo "[$(date -u +%T)] base model: $K samples x $PROBLEMS problems"
+$RLVR sample --model smollm2-135m "${SAMPLE[@]}" --out "$OUT/base.jsonl"
+
+echo "[$(date -u +%T)] RL: $STEPS GRPO steps on mbpp [train], reward unit_tests"
+if [ ! -f "$OUT/rl/model/config.json" ]; then
+  RESUME=(); [ -f "$OUT/rl/config.yaml" ] && RESUME=(--resume)
+  $RLVR train --model smollm2-135m --reward unit_tests --train-data mbpp --train-split train \
+    --eval-data humaneval --eval-split test --eval-limit 4 --eval-samples 1 --eval-every 0 --prompt code \
+    --steps "$STEPS" --prompts-per-step 4 --group-size 8 --mini-batch-size 16 --max-new-tokens 256 \
+    --lr 1e-5 --save-every 2 --device "$DEVICE" --seed 0 --quiet --out "$OUT/rl" "${RESUME[@]}"
+fi
+
+echo "[$(date -u +%T)] RL model: $K samples x $PROBLEMS problems"
+$RLVR sample --model "$OUT/rl/model" "${SAMPLE[@]}" --out "$OUT/rl.jsonl"
+
+for name in base rl; do
+  echo "[$(date -u +%T)] grading $name"
+  $RLVR grade --problems humaneval --samples "$OUT/$name.jsonl" --out "$OUT/$name.parquet"
+  $RLVR passk "$OUT/$name.parquet" --json > "$OUT/$name.passk.json"
+done
+$RLVR compare "$OUT/base.parquet" "$OUT/rl.parquet" --out "$OUT/compare"
+echo "[$(date -u +%T)] done: $OUT/compare/compare.json"
