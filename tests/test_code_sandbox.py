@@ -60,12 +60,12 @@ def _attacks(victim: Path, port: int) -> dict[str, tuple[str, str]]:
         "flood_stdout": ("import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 1_000_000)\n", "pass"),
         "forged_report": (
             "import os\nfor fd in range(3, 64):\n    try:\n"
-            "        os.write(fd, b'{\"status\": \"passed\", \"nonce\": \"guess\"}\\n')\n    except OSError:\n        pass\n",
+            '        os.write(fd, b\'{"status": "passed", "nonce": "guess"}\\n\')\n    except OSError:\n        pass\n',
             "assert False",
         ),
         "stolen_nonce": (
             "import os, sys\nnonce = sys.stdin.read().strip()\nfor fd in range(3, 64):\n    try:\n"
-            "        os.write(fd, ('{\"status\": \"passed\", \"nonce\": \"%s\"}\\n' % nonce).encode())\n"
+            '        os.write(fd, (\'{"status": "passed", "nonce": "%s"}\\n\' % nonce).encode())\n'
             "    except OSError:\n        pass\n",
             "assert False",
         ),
