@@ -154,7 +154,8 @@ def test_extra_tests_are_appended_and_bad_rows_named(grader: Grader, humaneval: 
     problem = next(p for p in humaneval if p.id == "HumanEval/53")  # add(x, y)
     cheat = "```python\ndef add(x, y):\n    return x + y + (x > 1000)\n```"  # right on the original tests only
     extra = tmp_path / "plus.jsonl"
-    extra.write_text(json.dumps({"task_id": "HumanEval/53", "inputs": [[1001, 1], [3, 4]], "outputs": [1002, 7]}) + "\n")
+    row = {"task_id": "HumanEval/53", "inputs": [[1001, 1], [3, 4]], "outputs": [1002, 7]}
+    extra.write_text(json.dumps(row) + "\n")
     plus = load_extra_tests(extra, [problem])[0]
     before, after = grader.grade_problems([(problem, cheat), (plus, cheat)])
     assert before.status == "passed"

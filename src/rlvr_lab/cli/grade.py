@@ -125,8 +125,10 @@ def grade(
     except (ValueError, OSError, RuntimeError) as error:
         raise fail(error) from None
     grading = {**_plain(config), "workers": config.resolved_workers()}
-    if code:
+    if code:  # the sandbox's config, and the protections that were active, only where programs ran
         grading["sandbox"]["protections"] = protections(config.sandbox)
+    else:
+        del grading["sandbox"]
     inputs = {"problems": problems, "samples": str(samples), "split": split, "data_dir": data_dir, "fields": fields}
     if extra_tests is not None:
         inputs["extra_tests"] = str(extra_tests)
