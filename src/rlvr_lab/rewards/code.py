@@ -10,28 +10,16 @@ gets ``None``, "not applicable", so a mixed data set does not silently train tow
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.rewards.base import REWARDS, no_args
+from rlvr_lab.rewards.graded import _Graded
 from rlvr_lab.tasks.code import code_spec
 from rlvr_lab.tasks.problem import Problem
 
 
-class UnitTestReward:
+class UnitTestReward(_Graded):
     """1 for a program that passes the problem's tests; ``None`` for problems without tests."""
-
-    def __init__(self, grader: Grader | None) -> None:
-        self._grader = grader
-
-    @property
-    def grader(self) -> Grader:
-        if self._grader is None:
-            self._grader = Grader()
-        return self._grader
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_grader": None}
 
     def __call__(
         self,

@@ -34,6 +34,7 @@ from rlvr_lab.tasks.loaders import (
     ProblemDataError,
     ProblemSourceError,
     Row,
+    file_format,
     load_file,
     load_hub,
     text_field,
@@ -192,7 +193,7 @@ def _extra_test(row: Row, entry_point: str | None) -> str:
 
 
 def load_extra_tests(path: Path, problems: list[Problem]) -> list[Problem]:
-    """``problems`` with the tests of an EvalPlus-style JSONL file appended to their own.
+    """``problems`` with the tests of an EvalPlus-style file (JSONL, JSON array or Parquet) appended to their own.
 
     One row per problem: ``task_id`` (the problem's id) and either ``test`` (Python code run after the original
     tests) or ``inputs`` (a list of argument lists) with ``outputs`` (the expected return values) and an optional
@@ -202,20 +203,15 @@ def load_extra_tests(path: Path, problems: list[Problem]) -> list[Problem]:
     extra: dict[str, str] = {}
     if not path.is_file():
         raise ProblemSourceError(f"{path}: no such extra-tests file")
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ProblemDataError(str(path), line_no, None, f"invalid JSON ({err.msg})") from None
+    reader, unit = file_format(path)
+    for position, row in reader(path):
         try:
             problem_id = text_field(row, "task_id")
             if problem_id not in by_id or code_spec(by_id[problem_id]) is None:
                 raise FieldError("task_id", f"{problem_id!r} is not one of the loaded code problems")
             extra[problem_id] = _extra_test(row, code_spec(by_id[problem_id]).entry_point)  # type: ignore[union-attr]
         except FieldError as err:
-            raise ProblemDataError(str(path), line_no, err.field, err.reason) from None
+            raise ProblemDataError(str(path), position, err.field, err.reason, unit) from None
     out = []
     for problem in problems:
         spec = code_spec(problem)
