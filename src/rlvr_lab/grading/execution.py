@@ -62,7 +62,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -225,6 +225,7 @@ def _limits(config: SandboxConfig, backend: str) -> dict[str, int | None]:
 def _probe(backend: str) -> str:
     """Empty if ``backend`` can run the harness's python here, else why not."""
     with tempfile.TemporaryDirectory(prefix="rlvr-probe-") as base:
+        Path(base).chmod(0o711)
         workdir = _workdir(Path(base), "probe")
         command, _ = _command(backend, workdir, [sys.executable, "-I", "-c", "import math"])
         try:
@@ -286,10 +287,12 @@ def _remove(path: Path) -> None:
 
     def retry(function: Callable[..., object], target: str, _: object) -> None:
         os.chmod(os.path.dirname(target), 0o700)
-        os.chmod(target, 0o700) if os.path.isdir(target) else None
+        if os.path.isdir(target):
+            os.chmod(target, 0o700)
         function(target)
 
-    shutil.rmtree(path, onerror=retry) if path.exists() else None
+    if path.exists():
+        shutil.rmtree(path, onerror=retry)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -505,7 +508,3 @@ class CodeExecutor:
         if len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)
 
-
-def config_record(config: SandboxConfig) -> dict[str, object]:
-    """The config and the active protections, for a graded file's metadata."""
-    return {**asdict(config), "protections": protections(config)}
