@@ -257,4 +257,12 @@ def test_rewards_pickle_with_a_live_grader(grader: Grader, spec: str) -> None:
 
 
 def test_registry_names() -> None:
-    assert REWARDS.names() == ["format", "ground_truth", "incorrect", "majority_vote", "python", "random"]
+    assert REWARDS.names() == [
+        "format",
+        "ground_truth",
+        "incorrect",
+        "majority_vote",
+        "python",
+        "random",
+        "unit_tests",
+    ]

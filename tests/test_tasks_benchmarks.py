@@ -33,6 +33,7 @@ def test_local_benchmark_counts_and_answers(data_dir: Path, name: str, split: st
 
 def test_every_benchmark_is_registered() -> None:
     expected = {"math500", "math", "gsm8k", "aime2024", "aime2025", "amc2023", "minerva", "olympiadbench", "organism"}
+    expected |= {"humaneval", "mbpp"}
     assert set(BENCHMARKS.names()) == expected
 
 

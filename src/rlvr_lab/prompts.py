@@ -18,6 +18,9 @@ Built-in templates and their sources:
 - ``none``: the bare problem text, nothing added.
 - ``python-hint``: ``qwen-boxed`` plus a request to solve the problem with Python, to move the code/language
   strategy mix through the prompt alone (our wording).
+- ``code``: for code problems (HumanEval, MBPP): asks for one complete Python program in a fenced code block, the
+  convention chat models follow (a base model given the bare prompt with ``none`` continues the function body
+  instead; the code grader accepts both). Our wording, after EvalPlus's instruction prompt.
 - ``organism``: registered by :mod:`rlvr_lab.organism` for the model organism's own format.
 
 User templates come from a YAML file mapping names to fields, e.g.::
@@ -102,6 +105,12 @@ for _template in (
     PromptTemplate("qwen-boxed", system=QWEN_COT_SYSTEM),
     PromptTemplate("r1", user=R1_ZERO_INSTRUCTION + "\nUser: {problem}\nAssistant:", use_chat_template=False),
     PromptTemplate("none", use_chat_template=False),
+    PromptTemplate(
+        "code",
+        system="You are an expert Python programmer.",
+        user="Complete the following task in Python. Reply with one self-contained program in a ```python code "
+        "block that defines the requested function.\n\n{problem}",
+    ),
     PromptTemplate(
         "python-hint",
         system=QWEN_COT_SYSTEM,

@@ -29,8 +29,8 @@ SAMPLES_HELP = (
 )
 OUT_HELP = (
     "Graded Parquet file: one row per sample with problem_id, sample_idx, answer (null if none was extracted), "
-    "extract_strategy, correct, status (ok, no_answer, timeout, error), detail, plus the samples' other scalar "
-    "columns (completion, finish_reason, ...)."
+    "extract_strategy, correct, status (ok, no_answer, timeout, error; for code problems passed, failed, timeout, "
+    "error, oom), detail, plus the samples' other scalar columns (completion, finish_reason, ...)."
 )
 
 
@@ -48,8 +48,24 @@ def grade(
         ),
     ] = "",
     timeout: Annotated[
-        float, typer.Option(help="Seconds per verification; past it the worker is killed and the sample is 'timeout'.")
-    ] = 5.0,
+        float | None,
+        typer.Option(
+            help="Seconds per verification (maths, default 5) or per program run (code, default 10); past it the "
+            "worker or program is killed and the sample is 'timeout'.",
+            show_default=False,
+        ),
+    ] = None,
+    extra_tests: Annotated[
+        Path | None,
+        typer.Option(
+            help="Code problems: a JSONL file of EvalPlus-style extra tests, one row per task_id with 'test' (code) "
+            "or 'inputs' and 'outputs' (and optional 'atol'); they run after the problem's own tests.",
+            show_default=False,
+        ),
+    ] = None,
+    sandbox: Annotated[
+        str, typer.Option(help="Code problems: sandbox backend (auto, bwrap, unshare, plain); see docs/code.md.")
+    ] = "auto",
     workers: Annotated[
         int | None, typer.Option(help="Verifier processes (default: one per CPU core, at most 8).", show_default=False)
     ] = None,
@@ -75,25 +91,41 @@ def grade(
 
     Each completion's answer is the content of its last \\boxed{} (else the --fallbacks, in order); it is compared
     with the gold through math-verify in worker processes, each check under a hard --timeout. Repeated answers
-    are checked once. The summary counts samples per status and gives the accuracy (correct / samples); with
+    are checked once. Code problems (humaneval, mbpp) are graded instead by running the completion's program with
+    the problem's unit tests in a sandbox (status passed, failed, timeout, error or oom; identical programs run
+    once); both a body continuing the prompt and a fenced full program are accepted, and extract_strategy says
+    which one was used. The summary counts samples per status and gives the accuracy (correct / samples); with
     --json it is {"out", "samples", "problems", "status", "accuracy", "grading"}.
     """
     from rlvr_lab.grading import Grader, GradingConfig
+    from rlvr_lab.grading.execution import SandboxConfig, protections
     from rlvr_lab.grading.graded_file import grade_to_parquet, plain
     from rlvr_lab.tasks import FieldMap, load_problems
+    from rlvr_lab.tasks.code import code_spec, load_extra_tests
 
     try:
+        timeouts = {} if timeout is None else {"timeout_s": timeout}
         config = GradingConfig(
-            timeout_s=timeout,
+            **timeouts,
             workers=workers,
             fallbacks=tuple(name.strip() for name in fallbacks.split(",") if name.strip()),
+            sandbox=SandboxConfig(**timeouts, backend=sandbox),
         )
         field_map = FieldMap.parse(fields) if fields else None
         loaded = load_problems(problems, data_dir=data_dir, split=split, fields=field_map)
         if not loaded:
             raise ValueError(f"{problems}: no problems to grade against")
+        if extra_tests is not None:
+            loaded = load_extra_tests(extra_tests, loaded)
         grading = {**plain(config), "workers": config.resolved_workers()}
+        if any(code_spec(problem) is not None for problem in loaded):
+            # the sandbox's config, and the protections that are active, only where programs run
+            grading["sandbox"]["protections"] = protections(config.sandbox)
+        else:
+            del grading["sandbox"]
         inputs = {"problems": problems, "samples": samples, "split": split, "data_dir": data_dir, "fields": field_map}
+        if extra_tests is not None:
+            inputs["extra_tests"] = str(extra_tests)
         with Grader(config) as grader, _progress(sys.stderr.isatty() and not json_out) as advance:
             graded = grade_to_parquet(
                 {problem.id: problem for problem in loaded},

@@ -17,6 +17,10 @@ loop over math-verify.
 
 Every verdict is cached, ``timeout`` and ``error`` included: the same pathological answer would hang again, and
 should cost its timeout once, not once per sample.
+
+Code problems (those with a :class:`~rlvr_lab.tasks.code.CodeSpec`) are graded by running their unit tests in
+the sandbox instead (:mod:`rlvr_lab.grading.code`): :meth:`Grader.grade_problems` and :func:`grade_samples` send
+each sample to the grader its problem asks for, so one graded table and one trainer serve both kinds.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import os
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rlvr_lab.grading.execution import CodeExecutor, CodeStatus, SandboxConfig
 from rlvr_lab.grading.extract import Extraction, check_fallbacks, extract_answer
 from rlvr_lab.grading.numeric import numeric_verdict
 from rlvr_lab.grading.pool import Outcome, Status, VerifierPool
@@ -63,6 +68,8 @@ class GradingConfig:
     """Pairs per message to a worker; workers still reply per pair, so the timeout stays per pair."""
     cache_size: int = 1_000_000
     """Verdicts remembered across calls (least recently used are forgotten first)."""
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    """How code problems' programs run (limits, isolation, parallel programs)."""
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
@@ -85,7 +92,7 @@ class Verdict:
     """The grade of one completion: what was extracted, how, and whether math-verify found it equal to the gold."""
 
     correct: bool
-    status: Status
+    status: Status | CodeStatus
     answer: str | None
     strategy: str
     detail: str = ""
@@ -102,6 +109,7 @@ class Grader:
         self.config = config if config is not None else GradingConfig()
         self._cache: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
         self._pool: VerifierPool | None = None
+        self._code: CodeExecutor | None = None
         self._lock = threading.Lock()
 
     @property
@@ -115,10 +123,19 @@ class Grader:
             )
         return self._pool
 
+    @property
+    def code(self) -> CodeExecutor:
+        """The sandbox for code problems, made on first use with ``config.sandbox``."""
+        if self._code is None:
+            self._code = CodeExecutor(self.config.sandbox)
+        return self._code
+
     def close(self) -> None:
         """Stop the workers; the cache stays, and a later call starts new workers."""
         if self._pool is not None:
             self._pool.close()
+        if self._code is not None:
+            self._code.close()
 
     def __enter__(self) -> Grader:
         return self
@@ -179,6 +196,22 @@ class Grader:
         """Grade a group of completions against one gold answer (the shape of an RL reward call)."""
         extractions = [self.extract(text) for text in completions]
         return self.grade_extracted([(gold, extraction) for extraction in extractions])
+
+    def grade_problems(self, items: Sequence[tuple[Problem, str]], progress: ProgressFn | None = None) -> list[Verdict]:
+        """Grade ``(problem, completion)`` pairs, each by the grader its problem asks for: unit tests in the sandbox
+        for code problems, the extracted answer against ``problem.answer`` otherwise."""
+        from rlvr_lab.grading.code import grade_code
+        from rlvr_lab.tasks.code import code_spec
+
+        code = [index for index, (problem, _) in enumerate(items) if code_spec(problem) is not None]
+        maths = sorted(set(range(len(items))) - set(code))
+        verdicts: dict[int, Verdict] = {}
+        if code:
+            verdicts.update(zip(code, grade_code(self.code, [items[i] for i in code], progress), strict=True))
+        if maths:
+            extracted = [(items[i][0].answer, self.extract(items[i][1])) for i in maths]
+            verdicts.update(zip(maths, self.grade_extracted(extracted, progress), strict=True))
+        return [verdicts[index] for index in range(len(items))]
 
     def grade_extracted(
         self, items: Sequence[tuple[str, Extraction]], progress: ProgressFn | None = None
@@ -247,7 +280,7 @@ def grade_samples(
     import pyarrow as pa
 
     keys: list[tuple[str, int]] = []
-    items: list[tuple[str, Extraction]] = []
+    items: list[tuple[Problem, str]] = []
     seen: set[tuple[str, int]] = set()
     for row, (problem_id, sample_idx, completion) in enumerate(rows, start=start):
         problem = problems.get(problem_id)
@@ -258,8 +291,8 @@ def grade_samples(
             raise ValueError(f"sample row {row}: (problem_id, sample_idx) = {key} appears twice")
         seen.add(key)
         keys.append(key)
-        items.append((problem.answer, grader.extract(completion)))
-    verdicts = _grade_with_progress(grader, items) if progress else grader.grade_extracted(items)
+        items.append((problem, completion))
+    verdicts = _grade_with_progress(grader, items) if progress else grader.grade_problems(items)
     columns = {
         "problem_id": [problem_id for problem_id, _ in keys],
         "sample_idx": [sample_idx for _, sample_idx in keys],
@@ -272,17 +305,23 @@ def grade_samples(
     return pa.Table.from_pydict(columns, schema=grade_schema())
 
 
-def _grade_with_progress(grader: Grader, items: Sequence[tuple[str, Extraction]]) -> list[Verdict]:
+def _grade_with_progress(grader: Grader, items: Sequence[tuple[Problem, str]]) -> list[Verdict]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("grading", total=len(items))
-        return grader.grade_extracted(items, progress=lambda done: bar.advance(task, done))
+        return grader.grade_problems(items, progress=lambda done: bar.advance(task, done))
 
 
 def status_counts(table: pa.Table) -> dict[str, int]:
-    """Samples per status in a graded table (every status present, zeros included)."""
+    """Samples per status in a graded table: every math status (zeros included), and with code problems every
+    code status too."""
+    from rlvr_lab.grading.execution import CODE_STATUSES
+
     counts = Counter(table.column("status").to_pylist())
-    return {status: counts.get(status, 0) for status in ("ok", "no_answer", "timeout", "error")}
+    statuses = ("ok", "no_answer", "timeout", "error")
+    if {"passed", "failed", "oom"} & set(counts):
+        statuses = ("ok", "no_answer", *CODE_STATUSES) if counts.get("ok") or counts.get("no_answer") else CODE_STATUSES
+    return {status: counts.get(status, 0) for status in statuses}

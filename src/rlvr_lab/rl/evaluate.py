@@ -58,7 +58,8 @@ def evaluate(
     for problem_id, completion, num_tokens in rows:
         texts[problem_id].append(completion)
         lengths.append(num_tokens)
-    correct = np.array([sum(v.correct for v in grader.grade(p.answer, texts[p.id])) for p in problems])
+    verdicts = iter(grader.grade_problems([(p, text) for p in problems for text in texts[p.id]]))
+    correct = np.array([sum(next(verdicts).correct for _ in texts[p.id]) for p in problems])
     n = np.array([len(texts[p.id]) for p in problems])
     everything = [t for p in problems for t in texts[p.id]]
     return {

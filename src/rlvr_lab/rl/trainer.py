@@ -4,7 +4,7 @@
         problems   = step_problems(seed, step)                 P prompt slots (pure function of seed and step)
         rollout    = engine.sample(policy, G per prompt)        the torch engine on the live weights
         rewards    = reward(group) for each prompt              any training signal (rlvr_lab.rewards)
-        accuracy   = grader(gold)                               ALWAYS measured, whatever the signal
+        accuracy   = grader(gold or unit tests)                 ALWAYS measured, whatever the signal
         advantages = estimator(rewards (P, G))                  rlvr_lab.rl.advantages
         update_policy(μ epochs × mini-batches)                  rlvr_lab.rl.update
         log, checkpoint, every N steps: held-out evaluation
@@ -87,9 +87,10 @@ def collect_rollout(
         for j, p in enumerate(problems)
     ]
     completions = engine.sample(requests, sampling)
-    # Accuracy first, in one grading call for the whole rollout; a ground-truth reward then hits the cache.
-    items = [(p.answer, grader.extract(c.text)) for p, group in zip(problems, completions, strict=True) for c in group]
-    correct = [float(v.correct) for v in grader.grade_extracted(items)]
+    # Accuracy first, in one grading call for the whole rollout (unit tests for code problems, math-verify
+    # otherwise); a ground-truth or unit-test reward then hits the cache.
+    items = [(p, c.text) for p, group in zip(problems, completions, strict=True) for c in group]
+    correct = [float(v.correct) for v in grader.grade_problems(items)]
     rewards = []
     for request, p, group in zip(requests, problems, completions, strict=True):
         texts = [c.text for c in group]

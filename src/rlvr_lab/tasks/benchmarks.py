@@ -23,6 +23,8 @@ minerva        minerva_math/test.jsonl      math-ai/minervamath [test]          
 olympiadbench  olympiadbench/test.jsonl     Hothan/OlympiadBench, config                 ``final_answer`` items, ``$``
                                             OE_TO_maths_en_COMP [train]                  removed, joined by ``", "``
 organism       (generated)                  --                                           the organism's own tasks
+humaneval      humaneval/HumanEval.jsonl.gz openai/openai_humaneval [test]               unit tests (see
+mbpp           mbpp/sanitized-mbpp.json     google-research-datasets/mbpp, sanitized     :mod:`rlvr_lab.tasks.code`)
 ============== ============================ ============================================ ==============================
 
 Ids: ``unique_id`` (MATH, MATH-500), ``id`` (AIME, OlympiadBench), ``idx`` (Minerva), else the row index
@@ -41,6 +43,7 @@ from typing import Any, Protocol
 
 from rlvr_lab.hub import DATA_DIR_ENV, data_dirs, hub_offline, user_data_dir
 from rlvr_lab.registry import Registry
+from rlvr_lab.tasks.code import HUMANEVAL, MBPP
 from rlvr_lab.tasks.loaders import (
     Converter,
     FieldError,
@@ -309,6 +312,8 @@ for _benchmark in (
         olympiad_row,
     ),
     OrganismBenchmark(),
+    HUMANEVAL,
+    MBPP,
 ):
     BENCHMARKS.add(_benchmark.name, _benchmark)
 

@@ -1,0 +1,224 @@
+"""The sandbox against hostile programs, on every isolation backend that works on this machine.
+
+Every attack is bounded, so a broken sandbox cannot harm the machine running the tests: the fork bomb stops after
+300 forks, the memory hog asks for 2 GiB once, the flood writes 200 MB at most, the file attacks target files this
+test created, and the socket attack connects to a listener this test opened on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from rlvr_lab.grading.execution import (
+    BACKENDS,
+    CodeExecutor,
+    ExecutionResult,
+    Job,
+    SandboxConfig,
+    _probe,
+    protections,
+)
+
+MARKER = "runs *inside* the sandbox"
+"""A phrase of the harness's source, hence of every sandboxed process's command line."""
+SECRET = "RLVR_SANDBOX_TEST_SECRET"
+
+
+def _attacks(victim: Path, port: int) -> dict[str, tuple[str, str]]:
+    """name -> (program, tests); each program would pass its tests only if its attack succeeded."""
+    target = str(victim)
+    return {
+        "infinite_loop": ("while True:\n    pass\n", "assert False"),
+        "sleep": ("import time\ntime.sleep(30)\n", "pass"),
+        "fork_bomb": (
+            "import os, time\nn = 0\nfor _ in range(300):\n    try:\n        pid = os.fork()\n"
+            "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(20)\n        os._exit(0)\n"
+            "    n += 1\nprint('forked', n, flush=True)\n",
+            "assert n == 300",
+        ),
+        "memory_hog": ("hog = bytearray(2 << 30)\n", "pass"),
+        "write_outside": (
+            f"import os, shutil\ntarget = {target!r}\n"
+            "for attack in (lambda: open(target, 'w').write('owned'), lambda: open(target + '.new', 'w').write('x'),\n"
+            "               lambda: os.remove(target), lambda: shutil.rmtree(os.path.dirname(target))):\n"
+            "    try:\n        attack()\n    except OSError:\n        pass\n",
+            "assert open(target).read() == 'owned'",
+        ),
+        "socket": (
+            f"import socket\nconnection = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "connection.sendall(b'hello')\n",
+            "pass",
+        ),
+        "environment": (f"import os\nsecret = os.environ.get({SECRET!r})\n", "assert secret == 'hunter2'"),
+        "kill_parent": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "assert False"),
+        "sys_exit": ("import sys\nsys.exit(0)\n", "assert False"),
+        "os_exit": ("import os\nos._exit(0)\n", "assert False"),
+        "flood_stdout": ("import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 1_000_000)\n", "pass"),
+        "forged_report": (
+            "import os\nfor fd in range(3, 64):\n    try:\n"
+            '        os.write(fd, b\'{"status": "passed", "nonce": "guess"}\\n\')\n    except OSError:\n        pass\n',
+            "assert False",
+        ),
+        "stolen_nonce": (
+            "import os, sys\nnonce = sys.stdin.read().strip()\nfor fd in range(3, 64):\n    try:\n"
+            '        os.write(fd, (\'{"status": "passed", "nonce": "%s"}\\n\' % nonce).encode())\n'
+            "    except OSError:\n        pass\n",
+            "assert False",
+        ),
+        "patched_builtins": (
+            "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 5\n",
+            "assert abs(f(1) - 1) < 1e-9",
+        ),
+        "noop_exec": ("import builtins\nbuiltins.exec = lambda *a, **k: None\n", "assert False"),
+    }
+
+
+EXPECTED = {
+    "infinite_loop": {"timeout"},
+    "sleep": {"timeout"},
+    "fork_bomb": {"failed"},
+    "memory_hog": {"oom"},
+    "write_outside": {"failed"},
+    "socket": {"error"},
+    "environment": {"failed"},
+    "kill_parent": {"failed", "error"},
+    "sys_exit": {"error"},
+    "os_exit": {"error"},
+    "flood_stdout": {"error"},
+    "forged_report": {"error"},
+    "stolen_nonce": {"error"},
+    "patched_builtins": {"failed"},
+    "noop_exec": {"failed"},
+}
+CONFIG = dict(timeout_s=3.0, memory_mb=512, file_size_mb=8, output_bytes=1000, workers=2)
+
+
+def sandboxed_pids() -> list[int]:
+    """Processes whose command line holds the harness (sandboxed programs and their children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if MARKER.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def attacked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run every attack once on one backend; what they left behind, for the tests below."""
+    backend = request.param
+    problem = _probe(backend)
+    if problem:
+        pytest.skip(f"sandbox backend {backend} does not work here: {problem}")
+    outside = tmp_path_factory.mktemp(f"outside-{backend}")
+    victim = outside / "victim.txt"
+    victim.write_text("original")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    attacks = _attacks(victim, listener.getsockname()[1])
+    if backend == "plain" and os.geteuid() != 0:
+        del attacks["kill_parent"]  # same uid, no pid namespace: the signal would reach this test process
+    os.environ[SECRET] = "hunter2"
+    try:
+        with CodeExecutor(SandboxConfig(backend=backend, **CONFIG)) as executor:
+            results = executor.run([Job(program, tests) for program, tests in attacks.values()])
+            protected = executor.protections()
+    finally:
+        del os.environ[SECRET]
+    try:
+        listener.accept()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    listener.close()
+    return {
+        "backend": backend,
+        "results": dict(zip(attacks, results, strict=True)),
+        "outside": outside,
+        "victim": victim,
+        "connected": connected,
+        "leftover": sandboxed_pids(),
+        "protections": protected,
+    }
+
+
+@pytest.mark.parametrize("attack", sorted(EXPECTED))
+def test_attack_gets_a_verdict_and_never_passes(attacked: dict, attack: str) -> None:
+    if attack not in attacked["results"]:
+        pytest.skip("killing the parent is unsafe without a pid namespace or a separate uid")
+    result: ExecutionResult = attacked["results"][attack]
+    assert result.status in EXPECTED[attack], (attacked["backend"], attack, result)
+    assert not result.passed
+
+
+def test_nothing_outside_changed_and_nothing_left_running(attacked: dict) -> None:
+    assert attacked["victim"].read_text() == "original"
+    assert sorted(path.name for path in attacked["outside"].iterdir()) == ["victim.txt"]
+    assert not attacked["connected"]
+    assert attacked["leftover"] == []
+
+
+def test_limits_bound_the_fork_bomb_and_the_flood(attacked: dict) -> None:
+    results = attacked["results"]
+    assert len(results["flood_stdout"].output) <= CONFIG["output_bytes"]
+    assert "File too large" in results["flood_stdout"].detail
+    if "not limited" not in attacked["protections"]["processes"]:
+        forked = int(results["fork_bomb"].output.split()[1])
+        assert forked < 300
+    assert "wall clock" in results["sleep"].detail
+    assert "hunter2" not in results["environment"].output
+
+
+def test_a_fair_program_passes_and_a_wrong_one_fails_with_its_assertion() -> None:
+    tests = "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+    jobs = [Job("def add(a, b):\n    return a + b\n", tests), Job("def add(a, b):\n    return a * b\n", tests)]
+    with CodeExecutor(SandboxConfig(workers=2)) as executor:
+        good, bad = executor.run(jobs)
+    assert good.status == "passed" and good.detail == ""
+    assert bad.status == "failed"
+    assert bad.detail == "assert add(1, 2) == 3 -> AssertionError"
+
+
+def test_identical_jobs_run_once_and_are_cached() -> None:
+    job = Job("def f():\n    return 1\n", "assert f() == 1")
+    other = Job("def f():\n    return 2\n", "assert f() == 1")
+    seen: list[int] = []
+    with CodeExecutor(SandboxConfig(workers=2)) as executor:
+        first = executor.run([job, job, other, job], progress=seen.append)
+        assert executor.runs == 2
+        again = executor.run([other, job])
+        assert executor.runs == 2
+    assert [r.status for r in first] == ["passed", "passed", "failed", "passed"]
+    assert [r.status for r in again] == ["failed", "passed"]
+    assert sum(seen) == 4
+
+
+def test_entry_point_may_shadow_a_builtin_but_other_shadows_do_not_reach_the_tests() -> None:
+    tests = "assert sum([1, 2]) == 3\nassert len([1]) == 1\n"
+    program = "def sum(xs):\n    return 3\ndef len(xs):\n    return 1\n"
+    with CodeExecutor(SandboxConfig(workers=1)) as executor:
+        as_entry, shadowing = executor.run([Job(program, tests, "sum"), Job(program, "assert len([1, 2]) == 1")])
+    assert as_entry.status == "passed"
+    assert shadowing.status == "failed"
+
+
+def test_protections_name_the_backend_and_each_protection() -> None:
+    report = protections()
+    assert report["backend"] in BACKENDS
+    assert set(report) == {"backend", "user", "filesystem", "network", "processes"}
+
+
+def test_bad_config_raises() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        SandboxConfig(backend="docker")
+    with pytest.raises(ValueError, match="timeout_s"):
+        SandboxConfig(timeout_s=0)
