@@ -30,7 +30,7 @@ SAMPLES_HELP = (
 OUT_HELP = (
     "Graded Parquet file: one row per sample with problem_id, sample_idx, answer (null if none was extracted), "
     "extract_strategy, correct, status (ok, no_answer, timeout, error), detail, plus the samples' other scalar "
-    "columns (completion, finish_reason, ...)."
+    "columns (completion, finish_reason, ...) and answer_only (a correct answer with no reasoning before it)."
 )
 
 
@@ -121,13 +121,22 @@ def grade(
 
 def with_sample_columns(graded: pa.Table, samples: pa.Table) -> pa.Table:
     """Append the samples' scalar columns that the graded table lacks (completion, finish_reason, num_tokens,
-    ...); list columns such as token ids and log-probs stay in the sample file."""
+    ...), and ``answer_only``: a correct answer with no reasoning before it
+    (:func:`rlvr_lab.grading.reasoning.is_answer_only`). List columns such as token ids and log-probs stay in the
+    sample file."""
+    import pyarrow as pa
     import pyarrow.types as types
+
+    from rlvr_lab.grading.reasoning import is_answer_only
 
     for name in samples.column_names:
         column = samples.column(name)
         if name not in graded.column_names and not types.is_nested(column.type):
             graded = graded.append_column(name, column)
+    if "completion" in graded.column_names and "answer_only" not in graded.column_names:
+        texts, correct = graded.column("completion").to_pylist(), graded.column("correct").to_pylist()
+        flags = [bool(ok) and is_answer_only(text or "") for text, ok in zip(texts, correct, strict=True)]
+        graded = graded.append_column("answer_only", pa.array(flags, pa.bool_()))
     return graded
 
 
