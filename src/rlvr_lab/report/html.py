@@ -120,6 +120,7 @@ def render_html(inputs: ReportInputs, title: str) -> str:
     if inputs.notes:
         body.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in inputs.notes) + "</ul>")
     body.extend(_table(t) for t in inputs.tables)
+    body.extend(_figure(fig, caption) for caption, fig in inputs.figures)
     if inputs.runs:
         body.append("<h2>Training</h2>")
         body.append(_table(run_table(inputs.runs)))

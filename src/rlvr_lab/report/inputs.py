@@ -25,7 +25,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -44,6 +44,9 @@ from rlvr_lab.metrics import (
 )
 from rlvr_lab.metrics.graded import REQUIRED_COLUMNS
 from rlvr_lab.report.runs import TrainingRun, is_run_dir, load_run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SAMPLE_SUFFIXES = (".samples.jsonl", ".samples.parquet", ".jsonl")
 GRADED_SUFFIXES = (".graded", "_graded", "-graded")
@@ -76,6 +79,8 @@ class ReportInputs:
     tables: tuple[Table, ...] = ()
     """Extra tables shown first (e.g. the demo's spurious-rewards table); the run and evaluation-set tables are
     built from ``runs`` and ``eval_sets``."""
+    figures: tuple[tuple[str, Figure], ...] = ()
+    """(caption, figure) pairs shown after the tables (a study's own plots)."""
     strategy_rule: StrategyRule = "contains_python"
     """How responses are labelled code (see :mod:`rlvr_lab.analysis.strategy`)."""
     sources: tuple[str, ...] = ()
