@@ -5,8 +5,10 @@
         rollout    = engine.sample(policy, G per prompt)        the torch engine on the live weights
         rewards    = reward(group) for each prompt              any training signal (rlvr_lab.rewards)
         accuracy   = grader(gold)                               ALWAYS measured, whatever the signal
-        advantages = estimator(rewards (P, G))                  rlvr_lab.rl.advantages
-        update_policy(μ epochs × mini-batches)                  rlvr_lab.rl.update
+        (DAPO) shape rewards, drop all-equal groups             rlvr_lab.rl.dapo
+        advantages = estimator(rewards (P, G))                  rlvr_lab.rl.advantages (ReMax: + greedy rewards;
+                                                                PPO: per token from the critic, rlvr_lab.rl.value)
+        update_policy(μ epochs × mini-batches)                  rlvr_lab.rl.update (PPO: then the critic's)
         log, checkpoint, every N steps: held-out evaluation
 
 Reproducibility: data order, sampling (seeded per (seed, key, sample index)), random rewards, mini-batch
