@@ -51,7 +51,7 @@ def boundary_over_training(
         int, typer.Option("--steps", help="When RUN_DIR holds no run: ground-truth GRPO steps to train first.")
     ] = 100,
     save_every: Annotated[int, typer.Option(help="When training here: a checkpoint every N steps, all kept.")] = 20,
-    problems: PROBLEMS = 60,
+    problems: PROBLEMS = 120,
     samples: SAMPLES = 256,
     out: Annotated[
         Path | None, typer.Option(help="Study folder (default RUN_DIR/boundary_over_training).", show_default=False)
