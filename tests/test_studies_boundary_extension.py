@@ -89,3 +89,15 @@ def test_distill_cli_rejects_a_missing_teacher(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "error:" in result.output
+
+
+def test_rl_runs_share_the_demo_folder_and_labels(tmp_path: Path) -> None:
+    from rlvr_lab.studies.output import rl_run, run_label
+    from rlvr_lab.studies.settings import run_dir
+
+    grpo = rl_run(tmp_path / "runs", "qwen-math-like", TINY)
+    assert Path(grpo.out) == run_dir(tmp_path / "runs", "qwen-math-like", "ground_truth", "clip", 0)
+    assert run_label(grpo) == "qwen-math-like-ground_truth-clip-s0"
+    dapo = rl_run(tmp_path, "qwen-math-like", TINY, "dapo")
+    assert (dapo.eps_high, dapo.dynamic_sampling, dapo.overlong_buffer) == (0.28, True, 16)
+    assert run_label(dapo) == "qwen-math-like-ground_truth-clip-dapo-s0"

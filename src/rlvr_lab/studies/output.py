@@ -85,7 +85,7 @@ def ensure_trained(config: TrainConfig, console: Console | None = None) -> Path:
     model_dir = run_dir / "model"
     if not (model_dir / "rlvr_train.json").is_file():
         if console is not None:
-            console.print(f"  training {config.model} · {config.advantage} · {config.steps} steps → {run_dir}")
+            console.print(f"  training {config.model} for {config.steps} steps → {run_dir}")
         train(config, resume=(run_dir / "config.yaml").is_file(), show_progress=False)
     return model_dir
 
@@ -112,7 +112,9 @@ def rl_run(root: Path, model: str, training: TrainingSettings, algorithm: str = 
 def run_label(config: TrainConfig) -> str:
     """A run's evaluation label: its folder below ``runs/``."""
     parts = Path(config.out).parts
-    return "-".join(parts[parts.index("runs") + 1 :]) if "runs" in parts else Path(config.out).name
+    if "runs" not in parts:
+        return Path(config.out).name
+    return "-".join(parts[len(parts) - parts[::-1].index("runs") :])  # after the last "runs"
 
 
 def per_problem_pass(graded: GradedSamples, k: int) -> NDArray[np.float64]:
