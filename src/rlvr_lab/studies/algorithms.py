@@ -21,11 +21,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.metrics.bootstrap import resampled_means
 from rlvr_lab.report import Table
 from rlvr_lab.rl.algorithms import ALGORITHMS
-from rlvr_lab.studies.evaluation import ProblemSet
 from rlvr_lab.studies.output import (
     RESAMPLES,
     curve_band,
@@ -38,7 +36,7 @@ from rlvr_lab.studies.output import (
     run_label,
     write_study,
 )
-from rlvr_lab.studies.settings import BASE_SEED, TrainingSettings
+from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings
 from rlvr_lab.studies.verdict import Claim, Finding
 
 NAME = "algorithms"
@@ -73,8 +71,8 @@ def run_algorithms_study(config: AlgorithmsConfig, root: Path, console: Console 
     console = console or Console(stderr=True)
     root = Path(root)
     t = config.training
-    problems = ProblemSet("test", config.problems)
-    sampling = SamplingConfig(n=config.samples, temperature=1.0, max_new_tokens=t.max_new_tokens, seed=BASE_SEED)
+    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
+    problems, sampling = evaluation.problem_set(), evaluation.sampling(t.max_new_tokens)
     console.print(f"[bold]six algorithms[/] on {config.model}: {', '.join(config.algorithms)} → {root / NAME}")
     base_store = eval_store(root, config.model, problems, sampling)
     base = evaluate_model(config.model, problems, sampling, base_store, console=console)

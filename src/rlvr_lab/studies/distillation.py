@@ -42,7 +42,7 @@ from rlvr_lab.studies.output import (
     run_label,
     write_study,
 )
-from rlvr_lab.studies.settings import BASE_SEED, TrainingSettings, slug
+from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings, slug
 from rlvr_lab.studies.verdict import Claim
 
 NAME = "distillation"
@@ -185,8 +185,8 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
         ),
         console,
     )
-    problems = ProblemSet("test", config.problems)
-    sampling = SamplingConfig(n=config.samples, temperature=1.0, max_new_tokens=t.max_new_tokens, seed=BASE_SEED)
+    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
+    problems, sampling = evaluation.problem_set(), evaluation.sampling(t.max_new_tokens)
     models = {
         "base": (config.model, config.model),
         "teacher": (teacher, f"teacher-{Path(teacher).name}"),

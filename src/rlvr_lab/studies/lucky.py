@@ -25,7 +25,6 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.console import Console
 
-from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.metrics import GradedSamples, pass_at_k_matrix
 from rlvr_lab.organism.chains import check_chain, tasks_by_text
 from rlvr_lab.report import Table
@@ -39,7 +38,7 @@ from rlvr_lab.studies.output import (
     run_label,
     write_study,
 )
-from rlvr_lab.studies.settings import BASE_SEED, TrainingSettings
+from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
 from rlvr_lab.studies.verdict import Claim
 
 NAME = "lucky_guesses"
@@ -84,8 +83,8 @@ def run_lucky_study(config: LuckyConfig, root: Path, console: Console | None = N
     console = console or Console(stderr=True)
     root = Path(root)
     t = config.training
-    problems = ProblemSet("test", config.problems)
-    sampling = SamplingConfig(n=config.samples, temperature=1.0, max_new_tokens=t.max_new_tokens, seed=BASE_SEED)
+    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
+    problems, sampling = evaluation.problem_set(), evaluation.sampling(t.max_new_tokens)
     console.print(f"[bold]lucky guesses[/] on {config.model} → {root / NAME}")
     run = rl_run(root, config.model, t, "grpo")
     models = {"base": (config.model, config.model), "GT-RL": (str(ensure_trained(run, console)), run_label(run))}

@@ -18,13 +18,12 @@ from pathlib import Path
 from rich.console import Console
 
 from rlvr_lab.analysis.strategy import code_frequency
-from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.metrics import GradedSamples
 from rlvr_lab.prompts import resolve_template
 from rlvr_lab.report import Table
-from rlvr_lab.studies.evaluation import TEMPLATE, ProblemSet
+from rlvr_lab.studies.evaluation import TEMPLATE
 from rlvr_lab.studies.output import eval_store, evaluate_model, paired_finding, per_problem_pass, write_study
-from rlvr_lab.studies.settings import BASE_SEED
+from rlvr_lab.studies.settings import BASE_SEED, EvalSettings
 from rlvr_lab.studies.verdict import Claim, Finding
 
 NAME = "prompting"
@@ -56,8 +55,8 @@ def run_prompting_study(config: PromptingConfig, root: Path, console: Console | 
     """Sample each profile with both prompts and write ``ROOT/prompting/``."""
     console = console or Console(stderr=True)
     root = Path(root)
-    problems = ProblemSet("test", config.problems)
-    sampling = SamplingConfig(n=config.samples, temperature=1.0, max_new_tokens=config.max_new_tokens, seed=BASE_SEED)
+    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
+    problems, sampling = evaluation.problem_set(), evaluation.sampling(config.max_new_tokens)
     console.print(f"[bold]python hint[/] on {', '.join(config.profiles)} → {root / NAME}")
     rows, effects = [], {}
     findings: list[Finding] = []
