@@ -108,3 +108,30 @@ def test_extraction_is_linear_on_hostile_input(text: str) -> None:
 def test_nested_box_content_is_exact() -> None:
     text = "\\boxed{" + "{" * 3000 + "1" + "}" * 3000 + "}"
     assert last_boxed(text) == "{" * 3000 + "1" + "}" * 3000
+
+
+def test_answer_only_responses() -> None:
+    from rlvr_lab.grading.reasoning import is_answer_only, reasoning_words
+
+    assert is_answer_only("\\boxed{42}")
+    assert is_answer_only("The final answer is $\\boxed{\\frac{1}{2}}$.")
+    assert is_answer_only("Answer: 12")
+    assert not is_answer_only("We get 7+5 = 12, then 12-3 = 9. The answer is \\boxed{9}.")
+    assert reasoning_words("Since 3 times 4 is 12, \\boxed{12}") == 6  # Since 3 times 4 is 12
+
+
+def test_graded_file_flags_correct_answer_only_samples() -> None:
+    import pyarrow as pa
+
+    from rlvr_lab.cli.grade import with_sample_columns
+
+    graded = pa.table({"problem_id": ["a", "a", "a"], "sample_idx": [0, 1, 2], "correct": [True, True, False]})
+    samples = pa.table(
+        {
+            "problem_id": ["a", "a", "a"],
+            "sample_idx": [0, 1, 2],
+            "completion": ["\\boxed{4}", "Two plus two makes four, so \\boxed{4}", "\\boxed{5}"],
+        }
+    )
+    out = with_sample_columns(graded, samples)
+    assert out.column("answer_only").to_pylist() == [True, False, False]  # a wrong bare answer is not flagged

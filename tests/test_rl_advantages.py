@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlvr_lab.rl.advantages import ADVANTAGES, EPS, reference_advantages
+from rlvr_lab.rl.advantages import ADVANTAGES, EPS, gae, outcome_token_rewards, reference_advantages, reference_gae
 
 # (estimator, rewards (P, G), expected advantages) worked by hand.
 HAND_CASES = [
@@ -67,8 +67,50 @@ def test_vectorised_matches_loop(name: str, seed: int, shape: tuple[int, int]) -
 
 
 def test_registry_lists_choices_and_rejects_bad_shapes() -> None:
-    assert ADVANTAGES.names() == ["dr_grpo", "grpo", "none", "reinforce_pp", "rloo"]
-    with pytest.raises(ValueError, match="choose one of: dr_grpo, grpo"):
+    assert ADVANTAGES.names() == ["dr_grpo", "gae", "grpo", "none", "reinforce_pp", "remax", "rloo"]
+    with pytest.raises(ValueError, match="choose one of: dr_grpo, gae, grpo"):
         ADVANTAGES.get("ppo")
     with pytest.raises(ValueError, match=r"must be \(P, G\)"):
         ADVANTAGES.get("grpo")(torch.ones(4))
+
+
+def test_remax_subtracts_the_greedy_reward_per_prompt() -> None:
+    # prompt 0: greedy answer wrong (0), so each correct sample gets +1; prompt 1: greedy right, wrong samples -1
+    rewards = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    got = ADVANTAGES.get("remax")(rewards, torch.tensor([0.0, 1.0]))
+    assert torch.equal(got, torch.tensor([[1.0, 0.0, 1.0], [-1.0, 0.0, 0.0]]))
+    # a group of one still gets a signal (unlike group-relative baselines)
+    assert torch.equal(ADVANTAGES.get("remax")(torch.tensor([[1.0]]), torch.tensor([[0.0]])), torch.tensor([[1.0]]))
+    with pytest.raises(ValueError, match="one greedy reward per prompt"):
+        ADVANTAGES.get("remax")(rewards, torch.tensor([0.0]))
+
+
+def test_gae_hand_computed() -> None:
+    # one row of 3 tokens, outcome reward 1 on the last, values (0.5, 0.25, 0.75), γ = 1, λ = 0.5:
+    # δ2 = 1 - 0.75 = 0.25; δ1 = 0 + 0.75 - 0.25 = 0.5; δ0 = 0 + 0.25 - 0.5 = -0.25
+    # A2 = 0.25; A1 = 0.5 + 0.5·0.25 = 0.625; A0 = -0.25 + 0.5·0.625 = 0.0625; returns = A + V
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    values = torch.tensor([[0.5, 0.25, 0.75, 9.0]])  # the padded column's 9 must not leak in
+    rewards = outcome_token_rewards(torch.tensor([1.0]), mask)
+    assert torch.equal(rewards, torch.tensor([[0.0, 0.0, 1.0, 0.0]]))
+    adv, ret = ADVANTAGES.get("gae")(rewards, values, mask, gamma=1.0, lam=0.5)
+    torch.testing.assert_close(adv, torch.tensor([[0.0625, 0.625, 0.25, 0.0]]))
+    torch.testing.assert_close(ret, torch.tensor([[0.5625, 0.875, 1.0, 0.0]]))
+    # λ = γ = 1: every advantage is the outcome minus the value (Monte Carlo)
+    adv, _ = gae(rewards, values, mask, 1.0, 1.0)
+    torch.testing.assert_close(adv, torch.tensor([[0.5, 0.75, 0.25, 0.0]]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("gamma", "lam"), [(1.0, 1.0), (0.99, 0.95), (0.9, 0.0)])
+def test_gae_matches_loop(seed: int, gamma: float, lam: float) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    B, C = 5, 7
+    lengths = torch.randint(1, C + 1, (B,), generator=gen)
+    mask = (torch.arange(C).unsqueeze(0) < lengths.unsqueeze(1)).double()
+    rewards = torch.randn(B, C, generator=gen, dtype=torch.float64) * mask  # dense token rewards too
+    values = torch.randn(B, C, generator=gen, dtype=torch.float64)
+    adv, ret = gae(rewards, values, mask, gamma, lam)
+    ref_adv, ref_ret = reference_gae(rewards.tolist(), values.tolist(), lengths.tolist(), gamma, lam)
+    torch.testing.assert_close(adv, torch.tensor(ref_adv, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(ret, torch.tensor(ref_ret, dtype=torch.float64), atol=1e-12, rtol=0)

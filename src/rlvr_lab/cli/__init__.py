@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "demo",
     "data",
     "export",
+    "study",
+    "distill",
 )
 
 

@@ -30,7 +30,8 @@ SAMPLES_HELP = (
 OUT_HELP = (
     "Graded Parquet file: one row per sample with problem_id, sample_idx, answer (null if none was extracted), "
     "extract_strategy, correct, status (ok, no_answer, timeout, error; for code problems passed, failed, timeout, "
-    "error, oom), detail, plus the samples' other scalar columns (completion, finish_reason, ...)."
+    "error, oom), detail, answer_only (a correct answer with no reasoning before it), plus the samples' other "
+    "scalar columns (completion, finish_reason, ...)."
 )
 
 

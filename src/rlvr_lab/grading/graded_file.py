@@ -90,6 +90,7 @@ def grade_to_parquet(
                     [f for f in batch.schema if f.name not in graded.column_names and not pa.types.is_nested(f.type)]
                 )
             graded = _with_columns(graded, batch, carried, samples)
+            graded = graded.append_column("answer_only", _answer_only(batch["completion"], graded["correct"]))
             if writer is None:
                 writer = pq.ParquetWriter(tmp, graded.schema.with_metadata(encoded))
             writer.write_table(graded)
@@ -122,3 +123,15 @@ def _with_columns(graded: pa.Table, batch: pa.Table, carried: pa.Schema, source:
             column = pa.nulls(batch.num_rows, field.type)
         graded = graded.append_column(field, column)
     return graded
+
+
+def _answer_only(completions: pa.ChunkedArray, correct: pa.ChunkedArray) -> pa.Array:
+    """A correct answer with no reasoning before it (:func:`rlvr_lab.grading.reasoning.is_answer_only`): the
+    lucky guesses a real model's graded file flags for a reader to inspect."""
+    from rlvr_lab.grading.reasoning import is_answer_only
+
+    flags = [
+        bool(ok) and is_answer_only(text or "")
+        for text, ok in zip(completions.to_pylist(), correct.to_pylist(), strict=True)
+    ]
+    return pa.array(flags, pa.bool_())

@@ -52,16 +52,11 @@ def _check(resamples: int, confidence: float) -> None:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def bootstrap_mean_band(
-    x: ArrayLike, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean over problems (axis 0) and its percentile band.
-
-    ``x``: ``(P,)`` or ``(P, K)`` per-problem values (e.g. a pass@k matrix). Returns ``(mean, lo, hi)``, each of
-    shape ``x.shape[1:]``. With one problem, or identical rows, the band collapses onto the mean. Raises
-    ``ValueError`` for P = 0.
-    """
-    _check(resamples, confidence)
+def resampled_means(x: ArrayLike, resamples: int = 2000, seed: int = 0) -> NDArray[np.float64]:
+    """``(resamples, K)``: the column means of ``x`` (``(P, K)``, or ``(P,)`` as one column) over problems
+    resampled with replacement, the same resample for every column (so a statistic of several columns, such as
+    their range, can be bootstrapped jointly). Raises ``ValueError`` for P = 0."""
+    _check(resamples, 0.95)
     values = np.asarray(x, dtype=np.float64)
     if values.ndim not in (1, 2) or values.shape[0] == 0:
         raise ValueError(f"need a (P,) or (P, K) array with P >= 1, got shape {values.shape}")
@@ -74,6 +69,22 @@ def bootstrap_mean_band(
         size = min(_BLOCK, resamples - start)
         counts = rng.multinomial(n_problems, uniform, size=size).astype(np.float64)
         means[start : start + size] = counts @ flat / n_problems
+    return means
+
+
+def bootstrap_mean_band(
+    x: ArrayLike, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean over problems (axis 0) and its percentile band.
+
+    ``x``: ``(P,)`` or ``(P, K)`` per-problem values (e.g. a pass@k matrix). Returns ``(mean, lo, hi)``, each of
+    shape ``x.shape[1:]``. With one problem, or identical rows, the band collapses onto the mean. Raises
+    ``ValueError`` for P = 0.
+    """
+    _check(resamples, confidence)
+    values = np.asarray(x, dtype=np.float64)
+    means = resampled_means(values, resamples, seed)
+    flat = values.reshape(values.shape[0], -1)
     tail = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(means, [tail, 1.0 - tail], axis=0)
     shape = values.shape[1:]

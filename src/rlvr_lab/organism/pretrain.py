@@ -120,6 +120,20 @@ def _pretrain(
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
+    losses = fit(model, tokenizer, corpus, train, seed, progress)
+    return model, tokenizer, losses
+
+
+def fit(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    corpus: CorpusConfig,
+    train: TrainConfig,
+    seed: int,
+    progress: ProgressFn | None = None,
+) -> list[float]:
+    """Train ``model`` (fresh or already pretrained) on the corpus stream; return the per-step mean token losses.
+    The model is left in eval mode."""
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay, betas=(0.9, 0.95))
     stream = batches(corpus_stream(corpus, seed), train.batch_size)
@@ -138,7 +152,7 @@ def _pretrain(
         if progress is not None:
             progress(step + 1, losses[-1])
     model.eval()
-    return model, tokenizer, losses
+    return losses
 
 
 def save_checkpoint(

@@ -25,7 +25,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -45,6 +45,9 @@ from rlvr_lab.metrics import (
 )
 from rlvr_lab.metrics.graded import REQUIRED_COLUMNS
 from rlvr_lab.report.runs import TrainingRun, is_run_dir, load_run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SAMPLE_SUFFIXES = (".samples.jsonl", ".samples.parquet", ".jsonl")
 GRADED_SUFFIXES = (".graded", "_graded", "-graded")

@@ -226,6 +226,28 @@ def plot_spurious_summary(
     return fig
 
 
+Band = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""(x, values, lo, hi) of one line with its interval."""
+
+
+def plot_over_steps(series: Mapping[str, Band], title: str, ylabel: str = "pass@k") -> Figure:
+    """Lines against the training step, each with error bars (e.g. pass@1 and pass@256 per checkpoint with
+    intervals paired against the step-0 model)."""
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    for color, (label, (x, values, lo, hi)) in zip(COLORS, series.items(), strict=False):
+        err = np.vstack([np.asarray(values) - np.asarray(lo), np.asarray(hi) - np.asarray(values)])
+        ax.errorbar(x, values, yerr=err, color=color, marker="o", capsize=3, label=label)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_arms_over_seeds(
     arms: Mapping[str, Sequence[TrainingRun]],
     keys: Sequence[tuple[str, str]] = (
@@ -256,5 +278,46 @@ def plot_arms_over_seeds(
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_passk_curves(curves: Mapping[str, Band], title: str) -> Figure:
+    """pass@k of several models on a log-k axis, each with its bootstrap band (empty lo/hi: no band)."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    for color, (label, (ks, values, lo, hi)) in zip(COLORS, curves.items(), strict=False):
+        ax.plot(ks, values, color=color, label=label)
+        if len(lo) == len(ks):
+            ax.fill_between(ks, lo, hi, color=color, alpha=0.15, linewidth=0)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda k, _: f"{k:g}"))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_paired_effects(effects: Mapping[str, tuple[float, float, float]], title: str, xlabel: str) -> Figure:
+    """Horizontal bars of effects with their 95% intervals (one per arm or profile), a line at 0."""
+    fig = Figure(figsize=(6.4, 0.6 * len(effects) + 1.4))
+    ax = fig.subplots()
+    labels = list(effects)
+    values = np.array([effects[k][0] for k in labels])
+    lo = np.array([effects[k][1] for k in labels])
+    hi = np.array([effects[k][2] for k in labels])
+    y = np.arange(len(labels))
+    colors = [COLORS[0] if v >= 0 else COLORS[1] for v in values]
+    ax.barh(y, values, color=colors, alpha=0.7)
+    ax.errorbar(values, y, xerr=np.vstack([values - lo, hi - values]), fmt="none", color="black", capsize=3)
+    ax.axvline(0, color="gray", linewidth=1)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig

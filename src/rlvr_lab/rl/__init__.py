@@ -1,6 +1,10 @@
 """RL with verifiable rewards: advantages, policy losses, the schedule, and the trainer.
 
-- :mod:`.advantages`: ``ADVANTAGES`` registry (grpo, dr_grpo, rloo, reinforce_pp, none) over ``(P, G)`` rewards;
+- :mod:`.advantages`: ``ADVANTAGES`` registry (grpo, dr_grpo, rloo, reinforce_pp, remax, none over ``(P, G)``
+  rewards; gae per token for PPO);
+- :mod:`.value`: PPO's value model (a copy of the policy's trunk with a scalar head) and its clipped loss;
+- :mod:`.dapo`: DAPO's dynamic sampling and soft overlong punishment;
+- :mod:`.algorithms`: ``ALGORITHMS``, the six algorithms of Yue et al. (2025) as bundles of trainer options;
 - :mod:`.losses`: clipped / unclipped surrogate (``CLIP_MODES``), ``AGGREGATIONS``, k3 KL, entropy bonus;
 - :mod:`.schedule`: prompts per step, group size, mini-batch, epochs; the clipping-ablation ``PRESETS``; LR schedules;
 - :mod:`.config`: ``TrainConfig`` and its resolution (defaults < preset < YAML < command line);

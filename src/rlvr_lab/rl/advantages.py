@@ -1,8 +1,14 @@
 """Advantage estimators for outcome rewards: one scalar per completion, shared by all its tokens.
 
-Every estimator has the same contract, ``(rewards) -> advantages`` over a ``(P, G)`` float tensor: ``P`` prompts
-(groups), ``G`` completions per prompt, one reward each. Equal group sizes are what the trainer produces (every
-prompt is sampled ``G`` times), so the group statistics are plain reductions over the last dimension.
+Every outcome estimator has the same contract, ``(rewards) -> advantages`` over a ``(P, G)`` float tensor: ``P``
+prompts (groups), ``G`` completions per prompt, one reward each. Equal group sizes are what the trainer produces
+(every prompt is sampled ``G`` times), so the group statistics are plain reductions over the last dimension.
+
+Two estimators need one more input, named in :data:`EXTRA_INPUT` so the trainer knows what to compute first:
+
+- ``remax`` (ReMax) takes the reward of each prompt's *greedy* response as its baseline, ``(P, 1)``;
+- ``gae`` (PPO) is per token: it takes token rewards and a value model's estimates, ``(B, C)`` each, and returns
+  per-token advantages and the critic's return targets (see :func:`gae`).
 
 Degenerate cases are explicit, unlike estimators that silently give a one-sample group std 1:
 - a group of one (``G == 1``) has no baseline to compare against: group-relative estimators return 0;
@@ -23,8 +29,8 @@ import torch
 
 from rlvr_lab.registry import Registry
 
-AdvantageFn = Callable[[torch.Tensor], torch.Tensor]
-"""``(rewards (P, G)) -> advantages (P, G)``."""
+AdvantageFn = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
+"""``(rewards (P, G)) -> advantages (P, G)``; the estimators of :data:`EXTRA_INPUT` take one more argument."""
 
 ADVANTAGES: Registry[AdvantageFn] = Registry("advantage estimator")
 
@@ -101,6 +107,68 @@ def reinforce_pp(rewards: torch.Tensor) -> torch.Tensor:
     return (rewards - rewards.mean()) / (rewards.std() + EPS)
 
 
+@ADVANTAGES.register("remax")
+def remax(rewards: torch.Tensor, greedy: torch.Tensor) -> torch.Tensor:
+    """ReMax (Li et al., 2024, "ReMax: A Simple, Effective, and Efficient Reinforcement Learning Method for Aligning
+    Large Language Models", Algorithm 1): ``A_i = r_i - r(greedy response)`` of the same prompt.
+
+    ``greedy``: (P,) or (P, 1), the reward of each prompt's greedy (temperature 0) response. The baseline costs one
+    extra generation per prompt and no value model; unlike a group mean it does not depend on the sampled group, so
+    a group of one still gets a signal. Ties with the baseline get exactly 0.
+    """
+    _check(rewards)
+    baseline = greedy.reshape(-1, 1).to(rewards.dtype)
+    if baseline.shape[0] != rewards.shape[0]:
+        raise ValueError(f"need one greedy reward per prompt ({rewards.shape[0]}), got {tuple(greedy.shape)}")
+    return rewards - baseline
+
+
+@ADVANTAGES.register("gae")
+def gae(
+    token_rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (Schulman et al., 2016), per token, for PPO (Schulman et al., 2017).
+
+    ``token_rewards``, ``values``, ``mask``: (B, C) over completion tokens; ``values[b, t]`` is the critic's
+    estimate of the state before token ``t`` is emitted. With ``δ_t = r_t + γ V_{t+1} - V_t`` (``V`` = 0 after
+    the last real token)::
+
+        A_t = δ_t + γ λ A_{t+1},        returns_t = A_t + V_t   (the critic's regression targets)
+
+    Returns ``(advantages, returns)``, both 0 on padded columns. Why γ = λ = 1 are the defaults: the reward is a
+    single outcome at the last token and responses are short, so discounting (γ < 1) would only favour short
+    answers, and λ = 1 makes ``A_t`` the Monte-Carlo return minus the value (unbiased whatever the critic's
+    error; a fresh critic from a language model is poor). verl's PPO, which Yue et al. (2025) trained with, uses
+    the same defaults.
+    """
+    if not (token_rewards.shape == values.shape == mask.shape) or token_rewards.dim() != 2:
+        shapes = f"{tuple(token_rewards.shape)}, {tuple(values.shape)}, {tuple(mask.shape)}"
+        raise ValueError(f"need (B, C) rewards, values and mask, got {shapes}")
+    mask = mask.to(values.dtype)
+    values = values * mask
+    advantages = torch.zeros_like(values)
+    running = torch.zeros_like(values[:, 0])
+    next_value = torch.zeros_like(values[:, 0])
+    for t in range(values.shape[1] - 1, -1, -1):  # backwards over columns, all rows at once
+        delta = token_rewards[:, t] + gamma * next_value - values[:, t]
+        running = (delta + gamma * lam * running) * mask[:, t]
+        advantages[:, t] = running
+        next_value = values[:, t]
+    return advantages, (advantages + values) * mask
+
+
+def outcome_token_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, C) token rewards: each completion's outcome reward (B,) on its last real token, 0 elsewhere."""
+    last = (mask.sum(dim=1).long() - 1).clamp(min=0)
+    out = torch.zeros_like(mask, dtype=rewards.dtype)
+    out[torch.arange(mask.shape[0]), last] = rewards * (mask.sum(dim=1) > 0)
+    return out
+
+
+EXTRA_INPUT: dict[str, str] = {"remax": "greedy", "gae": "values"}
+"""Estimators that need more than the rewards: ``greedy`` (each prompt's greedy reward) or ``values`` (a critic)."""
+
+
 @ADVANTAGES.register("none")
 def no_baseline(rewards: torch.Tensor) -> torch.Tensor:
     """Plain REINFORCE (Williams, 1992): the reward itself is the advantage, no baseline."""
@@ -148,3 +216,20 @@ def reference_advantages(name: str, rewards: list[list[float]]) -> list[list[flo
                 raise ValueError(f"no reference for advantage estimator {name!r}")
         out.append(row)
     return out
+
+
+def reference_gae(
+    token_rewards: list[list[float]], values: list[list[float]], lengths: list[int], gamma: float, lam: float
+) -> tuple[list[list[float]], list[list[float]]]:
+    """GAE one row and one token at a time, ``lengths[b]`` real tokens per row (padded columns stay 0)."""
+    advantages, returns = [], []
+    for r, v, n in zip(token_rewards, values, lengths, strict=True):
+        adv = [0.0] * len(r)
+        following = 0.0
+        for t in reversed(range(n)):
+            next_v = v[t + 1] if t + 1 < n else 0.0
+            following = r[t] + gamma * next_v - v[t] + gamma * lam * following
+            adv[t] = following
+        advantages.append(adv)
+        returns.append([adv[t] + v[t] if t < n else 0.0 for t in range(len(r))])
+    return advantages, returns

@@ -72,7 +72,23 @@ class TrainConfig:
     problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism --n 8
     --out labels.jsonl."""
     advantage: str = "grpo"
-    """Advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, none."""
+    """Advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax (greedy baseline), gae (PPO critic), none."""
+
+    # -- algorithm extras: PPO's critic, DAPO's rollout shaping (see rlvr_lab.rl.algorithms) ----------------------
+    gamma: float = 1.0
+    """GAE discount γ (advantage gae only)."""
+    gae_lambda: float = 1.0
+    """GAE trace λ (advantage gae only)."""
+    value_lr: float = 1e-4
+    """Learning rate of PPO's value model (advantage gae only)."""
+    value_clip: float = 0.2
+    """Clip range of PPO's value loss (advantage gae only)."""
+    dynamic_sampling: bool = False
+    """DAPO: leave out of the update the groups whose rewards are all equal."""
+    overlong_buffer: int = 0
+    """DAPO soft overlong punishment: penalise responses in the last N tokens of max_new_tokens (0: off)."""
+    overlong_penalty: float = 1.0
+    """DAPO: the penalty at max_new_tokens (linear from 0 at the buffer's start)."""
 
     # -- schedule (a preset fills these; explicit values win) -----------------------------------------------------
     preset: str = "clip"
@@ -166,6 +182,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 when set, got {value}")
+        if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1) or self.value_lr <= 0 or self.value_clip <= 0:
+            raise ValueError("need 0 < gamma <= 1, 0 <= gae_lambda <= 1, value_lr > 0 and value_clip > 0")
+        if not 0 <= self.overlong_buffer <= self.max_new_tokens:
+            raise ValueError(f"overlong_buffer must lie in [0, max_new_tokens], got {self.overlong_buffer}")
         if self.eval_every < 0 or self.warmup_steps < 0 or self.grad_clip < 0 or self.lr <= 0:
             raise ValueError("eval_every, warmup_steps and grad_clip must be >= 0 and lr > 0")
 

@@ -176,7 +176,8 @@ def policy_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The scalar loss to minimise and its diagnostics.
 
-    Shapes: ``logprobs``, ``old_logprobs``, ``mask``, ``ref_logprobs``, ``entropy``: (B, T); ``advantages``: (B,).
+    Shapes: ``logprobs``, ``old_logprobs``, ``mask``, ``ref_logprobs``, ``entropy``: (B, T); ``advantages``: (B,)
+    for one advantage per completion, or (B, T) per token (PPO's GAE).
     ``logprobs`` carries the gradient; ``old_logprobs`` (the policy before this rollout's updates) and
     ``ref_logprobs`` must not. ``ref_logprobs`` is required when ``kl_coef > 0`` and ``entropy`` when
     ``entropy_coef > 0``. Metrics are token means over ``mask``: ``actor/pg_loss``, ``actor/clip_frac_low``,
@@ -184,10 +185,12 @@ def policy_loss(
     """
     if logprobs.shape != old_logprobs.shape or logprobs.shape != mask.shape:
         raise ValueError(f"shape mismatch: logprobs {logprobs.shape}, old {old_logprobs.shape}, mask {mask.shape}")
-    if advantages.shape != logprobs.shape[:1]:
-        raise ValueError(f"advantages must be (B,) = {tuple(logprobs.shape[:1])}, got {tuple(advantages.shape)}")
+    if advantages.shape not in (logprobs.shape[:1], logprobs.shape):
+        raise ValueError(
+            f"advantages must be (B,) = {tuple(logprobs.shape[:1])} or (B, T), got {tuple(advantages.shape)}"
+        )
     mask = mask.to(logprobs.dtype)
-    adv = advantages.unsqueeze(1)  # (B, 1)
+    adv = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages  # (B, 1) or (B, T)
     ratio = torch.exp(logprobs - old_logprobs)  # (B, T)
     per_token = CLIP_MODES.get(config.clip)(ratio, adv, config.eps_low, config.eps_high)  # (B, T)
     aggregate = AGGREGATIONS.get(config.aggregation)

@@ -5,8 +5,10 @@
         rollout    = engine.sample(policy, G per prompt)        the torch engine on the live weights
         rewards    = reward(group) for each prompt              any training signal (rlvr_lab.rewards)
         accuracy   = grader(gold or unit tests)                 ALWAYS measured, whatever the signal
-        advantages = estimator(rewards (P, G))                  rlvr_lab.rl.advantages
-        update_policy(μ epochs × mini-batches)                  rlvr_lab.rl.update
+        (DAPO) shape rewards, drop all-equal groups             rlvr_lab.rl.dapo
+        advantages = estimator(rewards (P, G))                  rlvr_lab.rl.advantages (ReMax: + greedy rewards;
+                                                                PPO: per token from the critic, rlvr_lab.rl.value)
+        update_policy(μ epochs × mini-batches)                  rlvr_lab.rl.update (PPO: then the critic's)
         log, checkpoint, every N steps: held-out evaluation
 
 Reproducibility: data order, sampling (seeded per (seed, key, sample index)), random rewards, mini-batch
@@ -37,9 +39,10 @@ from rlvr_lab.grading.grade import Grader
 from rlvr_lab.models import load_model
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.rewards import RewardFn, build_reward, select_problems
-from rlvr_lab.rl.advantages import ADVANTAGES
+from rlvr_lab.rl.advantages import ADVANTAGES, EXTRA_INPUT
 from rlvr_lab.rl.checkpoint import TrainerState, list_checkpoints, load_trainer_state, save_checkpoint
 from rlvr_lab.rl.config import TrainConfig, load_config_file, save_config
+from rlvr_lab.rl.dapo import overlong_penalty, varied_groups
 from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
 from rlvr_lab.rl.evaluate import eval_store_path, evaluate
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
@@ -243,6 +246,13 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         grad_clip=config.grad_clip,
     )
     advantage_fn = ADVANTAGES.get(config.advantage)
+    needs = EXTRA_INPUT.get(config.advantage)
+    critic = None
+    if needs == "values":
+        from rlvr_lab.rl.value import Critic, CriticConfig
+
+        critic = Critic(model, CriticConfig(config.gamma, config.gae_lambda, config.value_clip, config.value_lr))
+    greedy_sampling = SamplingConfig(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
 
     def run_eval(step: int) -> dict[str, float]:
         header = StoreHeader.for_run(
@@ -289,14 +299,41 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                 problems = step_problems(train_problems, config.seed, step, schedule.prompts_per_step)
                 rollout = collect_rollout(engine, prompt_ids, problems, reward, grader, rollout_sampling, step)
                 t1 = time.perf_counter()
-                advantages = advantage_fn(rollout.rewards).flatten()  # (P·G,), slot-major like the batch
-                flat = [(p, c) for p, group in zip(problems, rollout.completions, strict=True) for c in group]
-                batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
-                batch, advantages = batch.to(config.device), advantages.to(config.device)
-                stats = update_policy(model, reference, optimizer, batch, advantages, update_config, config.seed, step)
+                rewards = rollout.rewards
+                if config.overlong_buffer:  # DAPO's soft overlong punishment
+                    lengths = torch.tensor([[c.num_tokens for c in group] for group in rollout.completions])
+                    rewards = rewards + overlong_penalty(
+                        lengths, config.max_new_tokens, config.overlong_buffer, config.overlong_penalty
+                    )
+                # DAPO's dynamic sampling leaves out the groups whose rewards are all equal
+                kept = [j for j, v in enumerate(varied_groups(rewards).tolist()) if v or not config.dynamic_sampling]
+                rewards = rewards[kept]
+                flat = [(problems[j], c) for j in kept for c in rollout.completions[j]]
+                stats: dict[str, float] = {"optim/updates": 0.0, "train/kept_groups": float(len(kept))}
+                if flat:
+                    batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
+                    batch = batch.to(config.device)
+                    if needs == "greedy":  # ReMax: the reward of each prompt's greedy response is its baseline
+                        greedy = collect_rollout(
+                            engine, prompt_ids, [problems[j] for j in kept], reward, grader, greedy_sampling, step
+                        )
+                        advantages = advantage_fn(rewards, greedy.rewards).flatten()
+                    elif critic is not None:  # PPO: per-token GAE advantages from the value model
+                        advantages, returns, old_values = critic.estimate(
+                            batch, rewards.flatten().to(config.device), config.micro_batch_size or len(flat)
+                        )
+                    else:
+                        advantages = advantage_fn(rewards).flatten()  # (P·G,), slot-major like the batch
+                    advantages = advantages.to(config.device)
+                    stats |= update_policy(
+                        model, reference, optimizer, batch, advantages, update_config, config.seed, step
+                    )
+                    if critic is not None:
+                        stats |= critic.update(batch, returns, old_values, update_config, config.seed, step)
                 t2 = time.perf_counter()
                 elapsed = t2 - t0
-                generated = sum(c.num_tokens for _, c in flat)
+                sampled = [c for group in rollout.completions for c in group]
+                generated = sum(c.num_tokens for c in sampled)
                 record = {
                     "step": step,
                     **rollout_metrics(rollout),
@@ -306,7 +343,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                     "perf/rollout_time": t1 - t0,
                     "perf/update_time": t2 - t1,
                     "perf/tokens_per_s": generated / elapsed,
-                    "perf/samples_per_s": len(flat) / elapsed,
+                    "perf/samples_per_s": len(sampled) / elapsed,
                 }
                 if step == config.steps or (config.eval_every and step % config.eval_every == 0):
                     record.update(run_eval(step))

@@ -90,7 +90,7 @@ def update_policy(
 ) -> dict[str, float]:
     """Run the schedule's updates on one rollout; return metrics averaged over updates (token-weighted).
 
-    ``batch`` holds the rollout's B completions, ``advantages`` is (B,). Returns ``actor/pg_loss``,
+    ``batch`` holds the rollout's B completions, ``advantages`` is (B,) or per token (B, C). Returns ``actor/pg_loss``,
     ``actor/clip_frac_low``, ``actor/clip_frac_high``, ``actor/entropy``, ``actor/kl`` (with a reference),
     ``actor/grad_norm`` (before clipping) and ``optim/updates``.
     """
@@ -124,7 +124,7 @@ def update_policy(
                 loss, metrics = policy_loss(
                     logprobs,
                     old_part,
-                    advantages[rows],
+                    advantages[rows] if advantages.dim() == 1 else advantages[rows, :C],
                     part.completion_mask,
                     config.loss,
                     norm,

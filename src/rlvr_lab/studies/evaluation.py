@@ -57,8 +57,16 @@ def graded_path(store: Path) -> Path:
     return Path(store).with_suffix(".graded.parquet")
 
 
-def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Path, batch_size: int = 256) -> None:
-    """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine).
+def sample(
+    model: str,
+    problems: ProblemSet,
+    sampling: SamplingConfig,
+    store: Path,
+    batch_size: int = 256,
+    template_name: str = TEMPLATE,
+) -> None:
+    """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine), prompted
+    with ``template_name``.
 
     The model is loaded only if samples are missing; chunks of 4 × ``batch_size`` samples are appended as they
     finish, so a kill loses at most one chunk.
@@ -69,7 +77,7 @@ def sample(model: str, problems: ProblemSet, sampling: SamplingConfig, store: Pa
     from rlvr_lab.sampling import sample_missing
     from rlvr_lab.store import SampleStore, StoreHeader
 
-    template = resolve_template(TEMPLATE)
+    template = resolve_template(template_name)
     header = StoreHeader.for_run(
         model=model, engine="torch", template=template, sampling=sampling, problems=problems.label, keep_tokens=True
     )  # token ids kept: the perplexity job scores these responses
