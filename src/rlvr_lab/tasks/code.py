@@ -36,7 +36,6 @@ from rlvr_lab.tasks.loaders import (
     Row,
     file_format,
     load_file,
-    load_hub,
     text_field,
 )
 from rlvr_lab.tasks.problem import Problem
@@ -138,17 +137,20 @@ class CodeBenchmark:
     splits: dict[str, tuple[int, int] | None]
     """Split -> inclusive task-id range within the file (None: the whole file)."""
 
-    def load(self, split: str, data_dir: Path | None, limit: int | None) -> list[Problem]:
+    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
+        """The split's problems from the first of ``folders`` holding the file, else the hub (offline: an error
+        naming every path searched), as :class:`rlvr_lab.tasks.benchmarks.FileBenchmark` does."""
+        from rlvr_lab.tasks.benchmarks import FileBenchmark, HubSource  # benchmarks imports this module
+
         if split not in self.splits:
             raise ValueError(f"benchmark {self.name!r} has no split {split!r}; choose one of: {', '.join(self.splits)}")
         convert = humaneval_row if self.name == "humaneval" else mbpp_row
-        local = data_dir / self.file if data_dir is not None else None
-        if local is None or not local.is_file():
-            where = str(local) if local is not None else f"<data dir>/{self.file} (--data-dir or $RLVR_DATA_DIR)"
-            hint = f"No local file at {where} either; put the benchmark's file there to work offline."
-            dataset, config = self.hub
-            return load_hub(dataset, split, convert, config=config, limit=limit, hint=hint)
+        dataset, config = self.hub
+        source = FileBenchmark(self.name, self.description, {split: self.file}, convert, HubSource(dataset, config))
+        local = source.local_file(split, folders)
         span = self.splits[split]
+        if local is None:
+            return source.load(split, folders, limit)
         if span is None:
             return load_file(local, convert, limit=limit)
         kept = [p for p in load_file(local, convert) if span[0] <= int(p.id.rpartition("/")[2]) <= span[1]]
