@@ -7,11 +7,19 @@
 - :mod:`.profiles`: the named recipes and their shipped checkpoints;
 - :mod:`.stats`: the calibration table, measured through the evaluation pipeline.
 
-Importing this package registers the ``organism`` prompt template, whose text is exactly the corpus's prompt.
+Importing this package registers the ``organism`` prompt template, whose text is exactly the corpus's prompt, and
+``organism-python-hint``, the corpus's hinted prompt written out (a v2 organism also gets it from ``python-hint``
+through its chat template; the plain one serves any organism, v1 included).
 """
 
-from rlvr_lab.organism.corpus import PROMPT_TEMPLATE
-from rlvr_lab.prompts import PROMPTS, PromptTemplate
+from rlvr_lab.organism.corpus import PROMPT_TEMPLATE, PYTHON_HINT
+from rlvr_lab.prompts import PLACEHOLDER, PROMPTS, PromptTemplate
 
 ORGANISM_TEMPLATE = PromptTemplate(name="organism", user=PROMPT_TEMPLATE, use_chat_template=False)
-PROMPTS.add(ORGANISM_TEMPLATE.name, ORGANISM_TEMPLATE)
+ORGANISM_HINT_TEMPLATE = PromptTemplate(
+    name="organism-python-hint",
+    user=PROMPT_TEMPLATE.format(problem=PLACEHOLDER + PYTHON_HINT),
+    use_chat_template=False,
+)
+for _template in (ORGANISM_TEMPLATE, ORGANISM_HINT_TEMPLATE):
+    PROMPTS.add(_template.name, _template)

@@ -17,15 +17,62 @@ checkpoint has its measured table beside it (``calibration.json``, from ``rlvr o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
-from rlvr_lab.organism.corpus import CorpusConfig
+from rlvr_lab.organism.corpus import FORMS, CorpusConfig
 from rlvr_lab.registry import Registry
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
 """Where shipped checkpoints live (declared as package data)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One calibration target: ``low <= value <= high`` where ``value`` is read from a calibration table.
+
+    ``metric`` is a dotted path into the table's JSON (``code_frequency``, ``pass_at_k.64``,
+    ``by_type.word.acc_given_code``), or the difference of two (``acc_given_code - acc_given_language``); a path
+    may start with a template name and a colon (``python-hint:code_frequency``) to read the table measured with
+    that prompt template instead of the default ``organism`` one.
+    """
+
+    metric: str
+    low: float = float("-inf")
+    high: float = float("inf")
+    why: str = ""
+
+    def templates(self) -> set[str]:
+        """The prompt templates whose tables the metric reads."""
+        return {_split_template(term)[0] for term in self.metric.split(" - ")}
+
+    def value(self, tables: dict[str, dict]) -> float:
+        """The metric's value in ``tables`` (calibration dicts keyed by template name)."""
+        terms = [_read(tables, term) for term in self.metric.split(" - ")]
+        return terms[0] - sum(terms[1:])
+
+    def met(self, tables: dict[str, dict]) -> bool:
+        value = self.value(tables)
+        return value == value and self.low <= value <= self.high  # NaN never meets a target
+
+
+DEFAULT_TEMPLATE = "organism"
+
+
+def _split_template(term: str) -> tuple[str, str]:
+    template, _, path = term.strip().rpartition(":")
+    return template or DEFAULT_TEMPLATE, path
+
+
+def _read(tables: dict[str, dict], term: str) -> float:
+    template, path = _split_template(term)
+    node: object = tables[template]
+    for key in path.split("."):
+        assert isinstance(node, dict), f"{term}: {key!r} is not in a table"
+        node = node[key]
+    return float("nan") if node is None else float(node)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -44,6 +91,8 @@ class Profile:
     """Training budget and schedule."""
     seed: int = 0
     """Seed of the shipped build: initialisation, corpus and batch order."""
+    targets: tuple[Target, ...] = ()
+    """What ``rlvr organism stats`` checks the measured tables against (and the tests check the shipped ones)."""
 
 
 PROFILES: Registry[Profile] = Registry("organism profile")
@@ -98,9 +147,170 @@ PROFILES.add(
 )
 
 
+# --- v2 -------------------------------------------------------------------------------------------------------
+V2_MODEL = ModelConfig(hidden_size=160, num_layers=4, num_heads=4, intermediate_size=448)
+"""About 1.3M parameters (5.2 MB in fp32), twice v1's: see the module docstring for why this size."""
+V2_TRAIN = TrainConfig(steps=800, lr=6e-3, loss_tokens=18)
+"""As much CPU as a v1 build; the lead-in adds about two tokens to a solution (18 on average); the peak rate
+scaled by v1's width over v2's."""
+
+
+def _forms(
+    what_is: float, compute: float, find: float, in_words: float, story: float, groups: float
+) -> dict[str, float]:
+    """A per-form code-preference table, in the order of :data:`rlvr_lab.organism.corpus.FORMS`."""
+    table = {"what_is": what_is, "compute": compute, "find": find, "in_words": in_words, "story": story}
+    table["groups"] = groups
+    assert tuple(table) == FORMS
+    return table
+
+
+def _shared_targets(hint_change: str) -> tuple[Target, ...]:
+    """Targets every v2 profile has: a spread of difficulty, slips to teach, and the hint moving code use."""
+    return (
+        Target("boxed_rate", 0.0, 0.98, "some answers unboxed: a format reward has something to teach"),
+        Target("pass_at_k.64 - pass_at_k.1", 0.20, why="pass@k rises with k"),
+        Target("solved_under_5pct", 0.01, why="some problems (almost) never solved"),
+        Target("solved_over_95pct", 0.01, why="some problems (almost) always solved"),
+        Target("python-hint:code_frequency - code_frequency", 0.15, why=hint_change),
+    )
+
+
+# Qwen2.5-Math: code in ~65% of answers and code the better strategy, except on word problems, where the
+# program misreads the story (it adds what was given away) and only worked language solves them.
+_QWEN_CODE_ERROR = _rates(0.0, 0.03, 0.03, 0.90, 0.05, 0.30)
+_QWEN_LANGUAGE_ERROR = _rates(0.02, 0.40, 0.40, 0.05, 0.40, 0.50)
+# OLMo and Llama: language the better strategy, except on the times table, which language recites with slips
+# and only a program gets right.
+_LANGUAGE_FIRST_CODE_ERROR = _rates(0.02, 0.40, 0.05, 0.40, 0.40, 0.50)
+_LANGUAGE_FIRST_LANGUAGE_ERROR = _rates(0.0, 0.03, 0.90, 0.05, 0.05, 0.30)
+
+PROFILES.add(
+    "qwen-math-like-v2",
+    Profile(
+        name="qwen-math-like-v2",
+        description=(
+            "Qwen2.5-Math-like prior, v2: code in ~65% of answers with a per-problem preference (imperative "
+            "phrasings lean to code, spelled-out and story problems to language), code clearly more accurate "
+            "overall, but word problems solved (almost) only in language; the python hint raises code use."
+        ),
+        corpus=CorpusConfig(
+            code_error=_QWEN_CODE_ERROR,
+            language_error=_QWEN_LANGUAGE_ERROR,
+            format_slip=_FORMAT_SLIP,
+            code_preference=_forms(what_is=0.70, compute=0.95, find=0.85, in_words=0.30, story=0.30, groups=0.55),
+            lead_ins=True,
+            hint_share=0.10,
+            hint_shift=3.0,
+        ),
+        model=V2_MODEL,
+        train=V2_TRAIN,
+        seed=0,
+        targets=(
+            Target("code_frequency", 0.60, 0.70, "about 65% code, as Qwen2.5-Math-7B on MATH-500"),
+            Target("acc_given_code - acc_given_language", 0.10, why="code is the better strategy overall"),
+            Target("code_majority_share", 0.50, 0.90, "most problems mostly code ..."),
+            Target("language_majority_share", 0.10, why="... and some mostly language, so switches can be seen"),
+            Target("by_type.word.acc_given_language - by_type.word.acc_given_code", 0.30, why="word: language only"),
+            Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
+            *_shared_targets("the hint makes the model use code more"),
+        ),
+    ),
+)
+
+PROFILES.add(
+    "olmo-like-v2",
+    Profile(
+        name="olmo-like-v2",
+        description=(
+            "OLMo-like prior, v2: code frequent (~60%, with per-problem preferences) but language the more "
+            "accurate strategy, except on the times table, solved (almost) only by code; the python hint raises "
+            "code use."
+        ),
+        corpus=CorpusConfig(
+            code_error=_LANGUAGE_FIRST_CODE_ERROR,
+            language_error=_LANGUAGE_FIRST_LANGUAGE_ERROR,
+            format_slip=_FORMAT_SLIP,
+            code_preference=_forms(what_is=0.65, compute=0.90, find=0.80, in_words=0.25, story=0.25, groups=0.50),
+            lead_ins=True,
+            hint_share=0.10,
+            hint_shift=2.0,
+        ),
+        model=V2_MODEL,
+        train=V2_TRAIN,
+        seed=0,
+        targets=(
+            Target("code_frequency", 0.50, 0.70, "code frequent"),
+            Target("acc_given_language - acc_given_code", 0.10, why="language is the better strategy overall"),
+            Target("language_majority_share", 0.10, why="some problems mostly language"),
+            Target("code_majority_share", 0.30, why="many problems mostly code"),
+            Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
+            Target("by_type.mul1.acc_given_language", high=0.15, why="a language-collapsed policy loses mul1"),
+            *_shared_targets("the hint makes the model use code more"),
+        ),
+    ),
+)
+
+PROFILES.add(
+    "llama-like-v2",
+    Profile(
+        name="llama-like-v2",
+        description=(
+            "Llama-like prior, v2: code rare (~10%) and poor, language the better strategy, except on the times "
+            "table, solved (almost) only by the rare code answers; the python hint raises code use (and so, on "
+            "the whole, costs accuracy)."
+        ),
+        corpus=CorpusConfig(
+            code_error=_LANGUAGE_FIRST_CODE_ERROR,
+            language_error=_LANGUAGE_FIRST_LANGUAGE_ERROR,
+            format_slip=_FORMAT_SLIP,
+            code_preference=_forms(what_is=0.08, compute=0.25, find=0.12, in_words=0.03, story=0.03, groups=0.05),
+            lead_ins=True,
+            hint_share=0.10,
+            hint_shift=3.0,
+        ),
+        model=V2_MODEL,
+        train=V2_TRAIN,
+        seed=0,
+        targets=(
+            Target("code_frequency", 0.03, 0.20, "code rare"),
+            Target("acc_given_language - acc_given_code", 0.10, why="code answers poor"),
+            Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
+            *_shared_targets("the hint makes the model use code more"),
+        ),
+    ),
+)
+
+
 def get_profile(name: str) -> Profile:
     """The profile registered as ``name``; an unknown name raises ``ValueError`` listing the profiles."""
     return PROFILES.get(name)
+
+
+def calibration_file(template: str = DEFAULT_TEMPLATE) -> str:
+    """File name of a shipped table: ``calibration.json`` for the default template, else with the template's name."""
+    return "calibration.json" if template == DEFAULT_TEMPLATE else f"calibration-{template}.json"
+
+
+def shipped_tables(name: str) -> dict[str, dict]:
+    """The calibration tables shipped beside profile ``name``'s checkpoint, keyed by prompt template."""
+    path = shipped_checkpoint(name)
+    if path is None:
+        return {}
+    tables = {}
+    for file in sorted(path.glob("calibration*.json")):
+        template = file.stem.removeprefix("calibration").removeprefix("-") or DEFAULT_TEMPLATE
+        tables[template] = json.loads(file.read_text())
+    return tables
+
+
+def check_targets(profile: Profile, tables: dict[str, dict]) -> list[tuple[Target, float | None, bool | None]]:
+    """Each target of ``profile`` with its value and whether it is met; ``(target, None, None)`` when ``tables``
+    lack a template it reads."""
+    return [
+        (t, t.value(tables), t.met(tables)) if t.templates() <= set(tables) else (t, None, None)
+        for t in profile.targets
+    ]
 
 
 def shipped_checkpoint(name: str) -> Path | None:
