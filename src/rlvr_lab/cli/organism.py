@@ -138,7 +138,7 @@ def calibration_table(result: Calibration) -> Table:
         ("truncated", _pct(result.truncated_rate)),
         *(
             (
-                f"type {kind}: accuracy / code / acc|code / acc|lang",
+                f"{kind}: acc / code / acc|code / acc|lang",
                 " / ".join(_pct(x) for x in (s.accuracy, s.code_frequency, s.acc_given_code, s.acc_given_language)),
             )
             for kind, s in result.by_type.items()

@@ -1,18 +1,53 @@
-"""Organism profiles: named recipes (corpus knobs, model shape, budget, seed) and their shipped checkpoints.
+"""Organism profiles: named recipes (corpus knobs, model shape, budget, seed, targets) and their shipped checkpoints.
 
 A profile fixes everything a build needs, so ``rlvr organism build --profile NAME`` is reproducible from the
 seed, and the checkpoint built from it ships inside the package (``checkpoints/<name>/``), so ``rlvr`` can use a
-profile by name with no build step. The knobs were calibrated against the targets in each description with
-``rlvr organism stats``; the measured tables are in the README.
+profile by name with no build step. Each shipped checkpoint has its measured table beside it (``calibration.json``,
+from ``rlvr organism stats NAME --json``; v2 also ``calibration-python-hint.json``, with ``--template
+python-hint``), and a v2 profile writes its targets into :attr:`Profile.targets`, which ``rlvr organism stats``
+prints as met or missed and the tests check on the shipped tables.
 
-- ``qwen-math-like``: the prior of Qwen2.5-Math in the *Spurious Rewards* paper. Code in about 65% of answers,
-  code answers clearly more accurate than language ones, some answers unboxed.
-- ``olmo-like``: code is just as frequent, but code answers are *less* accurate than language ones, as for the
-  models on which spurious rewards do not help.
+**v1** (``qwen-math-like``, ``olmo-like``; ~0.66M parameters, 4,000 steps): one code share for every problem and
+the strategy decided by the first token. ``qwen-math-like``: code in about 65% of answers, more accurate than
+language; ``olmo-like``: code as frequent but less accurate. Kept, unchanged draw for draw, for comparison and
+because the demo and the README's tables are measured on them.
 
-In both, difficulty comes from the problem types (``unit`` is near-certain, ``mul22`` beyond the model) and the
-per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k. Each shipped
-checkpoint has its measured table beside it (``calibration.json``, from ``rlvr organism stats NAME --json``).
+**v2** (``qwen-math-like-v2``, ``olmo-like-v2``, ``llama-like-v2``): designed from what is known of the real
+models, before any RL result on it was looked at. What it adds, and why:
+
+- *A per-problem strategy preference.* Qwen2.5-Math does not write code on every problem at the same rate; in
+  the *Spurious Rewards* paper's strategy-switch table problems move both ways, so some must start mostly
+  language. v2 sets P(code) per surface form (:data:`rlvr_lab.organism.corpus.FORMS`): imperative "Compute 7*8."
+  and "Find 7*8." lean to code, "What is 7*8?" less, "What is 7 times 8?" and stories to language. It is a
+  function of the visible text (a hash of the problem would be unlearnable on held-out problems and come out as
+  the average), and for ``qwen-math-like-v2`` it averages 65% code with about 29% of problems mostly language.
+- *The strategy is entered through several tokens:* an opener ("Let me", "I will", "OK, let me") slightly skewed
+  by the strategy, a continuation (" write a program.", " think step by step.", neutral " solve it.", and in 10%
+  of solutions the other strategy's phrase: the writer changes their mind), then the fence or "We get". A real
+  model drifts into code over a few tokens; a policy update then spreads over them instead of one logit.
+- *A problem type solved (almost) only by the overall worse strategy*, so a policy that collapses onto its
+  better strategy loses it at large k, as Yue et al. (2025) describe RL narrowing the boundary: for
+  ``qwen-math-like-v2`` word problems (the program misreads the story: code wrong 90% of the time, language 5%);
+  for ``olmo-like-v2`` and ``llama-like-v2`` the times table (language recites it with slips 90% of the time, a
+  program 5%).
+- *A python hint.* 10% of corpus prompts end with the ``python-hint`` template's request, which raises the code
+  logit (+3 for Qwen and Llama, +2 for OLMo); a v2 tokenizer carries a chat template that renders
+  ``python-hint`` as exactly that prompt. So the hint moves code use on every profile, and helps or hurts as code
+  is better or worse there, as the paper's "solve it with Python" prompt helps Qwen2.5-Math and hurts Llama and
+  OLMo.
+- *A third profile*, ``llama-like-v2``: code rare (about 10%) and poor, the paper's Llama.
+- *Size.* 1.3M parameters (hidden 160, 4 layers, FFN 448; 5.2 MB in fp32), twice v1 and one layer deeper (the
+  carries and two-step stories are sequential computations). Measured per optimiser step (batch 32, one thread,
+  CPU time on this project's loaded 2-core machine): 0.66M (v1) 149 ms, 1.3M 237 ms, 1.8M (192 x 4) 310 ms;
+  3.45M (256 x 4) took 1.27 s of wall time per step against 0.40 s for v1 in the same conditions. A build is 800
+  steps, about 190 s of CPU time, far under the 15 minutes of one core allowed: the budget was cut from 2,400
+  steps because the machine that built the shipped checkpoints gave each build process 5-7% of a core (load
+  20-25 on 2 cores), so a build took about 45 minutes of wall time. ``rlvr organism build --steps N`` trains
+  longer on a free machine; whether a longer-trained v2 keeps its arithmetic better under noisy RL updates was
+  not measured.
+
+Difficulty in every profile comes from the problem types (``unit`` near-certain, ``mul22`` beyond the model) and
+the per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k.
 """
 
 from __future__ import annotations
