@@ -220,99 +220,74 @@ _QWEN_LANGUAGE_ERROR = _rates(0.02, 0.40, 0.40, 0.05, 0.40, 0.50)
 _LANGUAGE_FIRST_CODE_ERROR = _rates(0.02, 0.40, 0.05, 0.40, 0.40, 0.50)
 _LANGUAGE_FIRST_LANGUAGE_ERROR = _rates(0.0, 0.03, 0.90, 0.05, 0.05, 0.30)
 
-PROFILES.add(
+
+def _add_v2(
+    name: str,
+    description: str,
+    errors: tuple[dict[str, float], dict[str, float]],
+    code_preference: dict[str, float],
+    hint_shift: float,
+    targets: tuple[Target, ...],
+) -> None:
+    """Register a v2 profile: ``errors`` is (code error, language error) per problem type; the rest is shared."""
+    corpus = CorpusConfig(
+        code_error=errors[0],
+        language_error=errors[1],
+        format_slip=_FORMAT_SLIP,
+        code_preference=code_preference,
+        lead_ins=True,
+        hint_share=0.10,
+        hint_shift=hint_shift,
+    )
+    targets = (*targets, *_shared_targets("the hint makes the model use code more"))
+    PROFILES.add(name, Profile(name, description, corpus, V2_MODEL, V2_TRAIN, seed=0, targets=targets))
+
+
+_add_v2(
     "qwen-math-like-v2",
-    Profile(
-        name="qwen-math-like-v2",
-        description=(
-            "Qwen2.5-Math-like prior, v2: code in ~65% of answers with a per-problem preference (imperative "
-            "phrasings lean to code, spelled-out and story problems to language), code clearly more accurate "
-            "overall, but word problems solved (almost) only in language; the python hint raises code use."
-        ),
-        corpus=CorpusConfig(
-            code_error=_QWEN_CODE_ERROR,
-            language_error=_QWEN_LANGUAGE_ERROR,
-            format_slip=_FORMAT_SLIP,
-            code_preference=_forms(what_is=0.70, compute=0.95, find=0.85, in_words=0.30, story=0.30, groups=0.55),
-            lead_ins=True,
-            hint_share=0.10,
-            hint_shift=3.0,
-        ),
-        model=V2_MODEL,
-        train=V2_TRAIN,
-        seed=0,
-        targets=(
-            Target("code_frequency", 0.60, 0.70, "about 65% code, as Qwen2.5-Math-7B on MATH-500"),
-            Target("acc_given_code - acc_given_language", 0.10, why="code is the better strategy overall"),
-            Target("code_majority_share", 0.50, 0.90, "most problems mostly code ..."),
-            Target("language_majority_share", 0.10, why="... and some mostly language, so switches can be seen"),
-            Target("by_type.word.acc_given_language - by_type.word.acc_given_code", 0.30, why="word: language only"),
-            Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
-            *_shared_targets("the hint makes the model use code more"),
-        ),
+    "Qwen2.5-Math-like prior, v2: code in ~65% of answers with a per-problem preference (imperative phrasings lean "
+    "to code, spelled-out and story problems to language), code clearly more accurate overall, but word problems "
+    "solved (almost) only in language; the python hint raises code use.",
+    (_QWEN_CODE_ERROR, _QWEN_LANGUAGE_ERROR),
+    _forms(what_is=0.70, compute=0.95, find=0.85, in_words=0.30, story=0.30, groups=0.55),
+    hint_shift=3.0,
+    targets=(
+        Target("code_frequency", 0.60, 0.70, "about 65% code, as Qwen2.5-Math-7B on MATH-500"),
+        Target("acc_given_code - acc_given_language", 0.10, why="code is the better strategy overall"),
+        Target("code_majority_share", 0.50, 0.90, "most problems mostly code ..."),
+        Target("language_majority_share", 0.10, why="... and some mostly language, so switches can be seen"),
+        Target("by_type.word.acc_given_language - by_type.word.acc_given_code", 0.30, why="word: language only"),
+        Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
     ),
 )
-
-PROFILES.add(
+_add_v2(
     "olmo-like-v2",
-    Profile(
-        name="olmo-like-v2",
-        description=(
-            "OLMo-like prior, v2: code frequent (~60%, with per-problem preferences) but language the more "
-            "accurate strategy, except on the times table, solved (almost) only by code; the python hint raises "
-            "code use."
-        ),
-        corpus=CorpusConfig(
-            code_error=_LANGUAGE_FIRST_CODE_ERROR,
-            language_error=_LANGUAGE_FIRST_LANGUAGE_ERROR,
-            format_slip=_FORMAT_SLIP,
-            code_preference=_forms(what_is=0.65, compute=0.90, find=0.80, in_words=0.25, story=0.25, groups=0.50),
-            lead_ins=True,
-            hint_share=0.10,
-            hint_shift=2.0,
-        ),
-        model=V2_MODEL,
-        train=V2_TRAIN,
-        seed=0,
-        targets=(
-            Target("code_frequency", 0.50, 0.70, "code frequent"),
-            Target("acc_given_language - acc_given_code", 0.10, why="language is the better strategy overall"),
-            Target("language_majority_share", 0.10, why="some problems mostly language"),
-            Target("code_majority_share", 0.30, why="many problems mostly code"),
-            Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
-            Target("by_type.mul1.acc_given_language", high=0.15, why="a language-collapsed policy loses mul1"),
-            *_shared_targets("the hint makes the model use code more"),
-        ),
+    "OLMo-like prior, v2: code frequent (~60%, with per-problem preferences) but language the more accurate "
+    "strategy, except on the times table, solved (almost) only by code; the python hint raises code use.",
+    (_LANGUAGE_FIRST_CODE_ERROR, _LANGUAGE_FIRST_LANGUAGE_ERROR),
+    _forms(what_is=0.65, compute=0.90, find=0.80, in_words=0.25, story=0.25, groups=0.50),
+    hint_shift=2.0,
+    targets=(
+        Target("code_frequency", 0.50, 0.70, "code frequent"),
+        Target("acc_given_language - acc_given_code", 0.10, why="language is the better strategy overall"),
+        Target("language_majority_share", 0.10, why="some problems mostly language"),
+        Target("code_majority_share", 0.30, why="many problems mostly code"),
+        Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
+        Target("by_type.mul1.acc_given_language", high=0.15, why="a language-collapsed policy loses mul1"),
     ),
 )
-
-PROFILES.add(
+_add_v2(
     "llama-like-v2",
-    Profile(
-        name="llama-like-v2",
-        description=(
-            "Llama-like prior, v2: code rare (~10%) and poor, language the better strategy, except on the times "
-            "table, solved (almost) only by the rare code answers; the python hint raises code use (and so, on "
-            "the whole, costs accuracy)."
-        ),
-        corpus=CorpusConfig(
-            code_error=_LANGUAGE_FIRST_CODE_ERROR,
-            language_error=_LANGUAGE_FIRST_LANGUAGE_ERROR,
-            format_slip=_FORMAT_SLIP,
-            code_preference=_forms(what_is=0.08, compute=0.25, find=0.12, in_words=0.03, story=0.03, groups=0.05),
-            lead_ins=True,
-            hint_share=0.10,
-            hint_shift=3.0,
-        ),
-        model=V2_MODEL,
-        train=V2_TRAIN,
-        seed=0,
-        targets=(
-            Target("code_frequency", 0.03, 0.20, "code rare"),
-            Target("acc_given_language - acc_given_code", 0.10, why="code answers poor"),
-            Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
-            *_shared_targets("the hint makes the model use code more"),
-        ),
+    "Llama-like prior, v2: code rare (~10%) and poor, language the better strategy, except on the times table, "
+    "solved (almost) only by the rare code answers; the python hint raises code use (and so, on the whole, costs "
+    "accuracy).",
+    (_LANGUAGE_FIRST_CODE_ERROR, _LANGUAGE_FIRST_LANGUAGE_ERROR),
+    _forms(what_is=0.08, compute=0.25, find=0.12, in_words=0.03, story=0.03, groups=0.05),
+    hint_shift=3.0,
+    targets=(
+        Target("code_frequency", 0.03, 0.20, "code rare"),
+        Target("acc_given_language - acc_given_code", 0.10, why="code answers poor"),
+        Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
     ),
 )
 
