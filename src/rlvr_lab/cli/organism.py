@@ -23,7 +23,7 @@ RuleName = Literal["contains_python", "fenced_python"]
 
 
 def build(
-    profile: Annotated[str, typer.Option(help="Profile to build (qwen-math-like, olmo-like).")],
+    profile: Annotated[str, typer.Option(help="Profile to build (qwen-math-like, olmo-like, or a -v2 profile).")],
     out: Annotated[Path, typer.Option(help="Folder for the Hugging Face checkpoint.")],
     seed: Annotated[
         int | None, typer.Option(help="Seed (default: the profile's seed, which built the shipped one).")
@@ -60,7 +60,10 @@ def build(
 
 
 def stats(
-    model: Annotated[str, typer.Argument(help="A shipped profile name (qwen-math-like, olmo-like) or a model folder.")],
+    model: Annotated[
+        str,
+        typer.Argument(help="A shipped profile name (qwen-math-like, olmo-like, or a -v2 profile) or a model folder."),
+    ],
     n: Annotated[int, typer.Option(help="Samples per test problem.")] = 64,
     problems: Annotated[int, typer.Option(help="Test problems (problem types in round-robin order).")] = 120,
     rule: Annotated[RuleName, typer.Option(help="Code/language rule.")] = "contains_python",
