@@ -24,7 +24,7 @@ RuleName = Literal["contains_python", "fenced_python"]
 
 
 def build(
-    profile: Annotated[str, typer.Option(help="Profile to build (qwen-math-like, olmo-like).")],
+    profile: Annotated[str, typer.Option(help="Profile to build (qwen-math-like, olmo-like, or a -v2 profile).")],
     out: Annotated[Path, typer.Option(help="Folder for the Hugging Face checkpoint.")],
     seed: Annotated[
         int | None, typer.Option(help="Seed (default: the profile's seed, which built the shipped one).")
@@ -65,28 +65,38 @@ def build(
 
 
 def stats(
-    model: Annotated[str, typer.Argument(help="A shipped profile name (qwen-math-like, olmo-like) or a model folder.")],
+    model: Annotated[
+        str,
+        typer.Argument(help="A shipped profile name (qwen-math-like, olmo-like, or a -v2 profile) or a model folder."),
+    ],
     n: Annotated[int, typer.Option(help="Samples per test problem.")] = 64,
     problems: Annotated[int, typer.Option(help="Test problems (problem types in round-robin order).")] = 120,
     rule: Annotated[RuleName, typer.Option(help="Code/language rule.")] = "contains_python",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 256,
     threads: Annotated[int, typer.Option(help="Torch CPU threads (one is fastest on a shared CPU).")] = 1,
+    template: Annotated[
+        str, typer.Option(help="Prompt template (python-hint reaches a v2 organism through its chat template).")
+    ] = "organism",
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
 
     Code frequency, accuracy given code and given language, boxed rate, pass@1/8/64 (unbiased), the shares of
-    problems solved in under 5% and over 95% of samples, and accuracy per problem type.
+    problems solved in under 5% and over 95% of samples, the shares of problems mostly code and mostly language,
+    and accuracy per problem type. For a profile name, also its targets that this template's table can check.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rlvr_lab.organism.profiles import PROFILES, check_targets
     from rlvr_lab.organism.stats import StatsConfig, measure
 
     console = Console(stderr=True)
     try:
-        config = StatsConfig(n=n, problems=problems, rule=rule, seed=seed, batch_size=batch_size, threads=threads)
+        config = StatsConfig(
+            n=n, problems=problems, rule=rule, seed=seed, batch_size=batch_size, threads=threads, template=template
+        )
         columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("sampling", total=n * problems)
@@ -94,10 +104,17 @@ def stats(
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
+    table = result.to_dict()
+    checks = check_targets(PROFILES.get(model), {template: table}) if model in PROFILES else []
+    checked = [(t, value, met) for t, value, met in checks if met is not None]
     if json_output:
-        print_json(result.to_dict())
-        return
-    Console().print(calibration_table(result))
+        print_json(table)
+    else:
+        Console().print(calibration_table(result))
+    for target, value, met in checked:  # on stderr, so --json output stays the table alone
+        bounds = f"[{target.low:g}, {target.high:g}]"
+        line = f"target {target.metric} = {value:.3f} in {bounds}: {'met' if met else 'MISSED'} ({target.why})"
+        console.print(line, highlight=False, markup=False)
 
 
 def _pct(x: float) -> str:
@@ -125,9 +142,13 @@ def calibration_table(result: Calibration) -> Table:
         *((f"pass@{k}", _pct(result.pass_at_k[k])) for k in PASS_KS if k in result.pass_at_k),
         ("problems solved < 5%", _pct(result.solved_under_5)),
         ("problems solved > 95%", _pct(result.solved_over_95)),
+        ("problems mostly code", _pct(result.code_majority)),
         ("truncated", _pct(result.truncated_rate)),
         *(
-            (f"type {kind}: accuracy / code", f"{_pct(s.accuracy)} / {_pct(s.code_frequency)}")
+            (
+                f"{kind}: acc / code / acc|code / acc|lang",
+                " / ".join(_pct(x) for x in (s.accuracy, s.code_frequency, s.acc_given_code, s.acc_given_language)),
+            )
             for kind, s in result.by_type.items()
         ),
         ("seconds", f"{result.seconds:.0f}"),

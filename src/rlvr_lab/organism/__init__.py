@@ -8,20 +8,18 @@
 - :mod:`.stats`: the calibration table, measured through the evaluation pipeline.
 
 Importing this package registers the ``organism`` prompt template, whose text is exactly the corpus's prompt, and
-``organism-python-hint``: the organism's ``python-hint``. The organism reads no instructions (it has only seen
-problems), so the hint is the one thing a prompt can say to it: the answer's opening already written as the code
-fence, which is what "solve it with Python" does to a model that follows it.
+``organism-python-hint``, the corpus's hinted prompt written out (a v2 organism also gets it from ``python-hint``
+through its chat template; the plain one serves any organism, v1 included).
 """
 
-from rlvr_lab.organism.corpus import CODE, PROMPT_TEMPLATE
-from rlvr_lab.prompts import PROMPTS, PromptTemplate
+from rlvr_lab.organism.corpus import PROMPT_TEMPLATE, PYTHON_HINT
+from rlvr_lab.prompts import PLACEHOLDER, PROMPTS, PromptTemplate
 
 ORGANISM_TEMPLATE = PromptTemplate(name="organism", user=PROMPT_TEMPLATE, use_chat_template=False)
-PROMPTS.add(ORGANISM_TEMPLATE.name, ORGANISM_TEMPLATE)
-PYTHON_HINT_TEMPLATE = PromptTemplate(
+ORGANISM_HINT_TEMPLATE = PromptTemplate(
     name="organism-python-hint",
-    user=PROMPT_TEMPLATE,
+    user=PROMPT_TEMPLATE.format(problem=PLACEHOLDER + PYTHON_HINT),
     use_chat_template=False,
-    assistant_prefix=CODE.split("{code}")[0],  # the code answer's opening, as the corpus writes it
 )
-PROMPTS.add(PYTHON_HINT_TEMPLATE.name, PYTHON_HINT_TEMPLATE)
+for _template in (ORGANISM_TEMPLATE, ORGANISM_HINT_TEMPLATE):
+    PROMPTS.add(_template.name, _template)

@@ -108,7 +108,7 @@ def _pretrain(
     seed: int,
     progress: ProgressFn | None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
-    tokenizer = build_organism_tokenizer()
+    tokenizer = build_organism_tokenizer(corpus.phrases(), chat=corpus.hint_share > 0)
     model = tiny_llama(
         vocab_size=len(tokenizer),
         hidden_size=model_config.hidden_size,

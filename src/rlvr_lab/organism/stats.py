@@ -1,14 +1,16 @@
 """The calibration table of an organism, measured through the evaluation pipeline.
 
 ``n`` samples per test problem at temperature 1 from the ``torch`` engine, prompted with the ``organism``
-template, graded by the pipeline's :class:`~rlvr_lab.grading.Grader` (last ``\\boxed{}``, no fallbacks: an
-unboxed answer scores 0, as under the ground-truth reward), labelled code or language by the shared classifier
+template (or another, e.g. ``python-hint``, which reaches a v2 organism through its chat template), graded by
+the pipeline's :class:`~rlvr_lab.grading.Grader` (last ``\\boxed{}``, no fallbacks: an unboxed answer scores 0,
+as under the ground-truth reward), labelled code or language by the shared classifier
 (:mod:`rlvr_lab.analysis.strategy`), and summarised with the unbiased pass@k estimator. Nothing is injected at
 sampling time: every error in the table is the model's own.
 
 Besides the table the issue asks for (code frequency, accuracy given each strategy, boxed rate, pass@k), the
 result records the spread of difficulty (share of problems solved in under 5% and over 95% of samples) and a
-per-problem-type breakdown, which is how the profiles were calibrated.
+per-problem-type breakdown, which is how the profiles were calibrated, and the shares of problems whose
+majority strategy is code and language (as the strategy-switch table labels them), which v2 needs both of.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class StatsConfig:
     """Rows the torch engine keeps busy."""
     threads: int = 1
     """Torch CPU threads while sampling (one is fastest on a shared, oversubscribed CPU)."""
+    template: str = "organism"
+    """Prompt template the problems are presented with."""
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.problems < 1:
@@ -60,6 +64,10 @@ class TypeStats:
     problems: int
     accuracy: float
     code_frequency: float
+    acc_given_code: float
+    """NaN if the type has no code answers."""
+    acc_given_language: float
+    """NaN if the type has no language answers."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class Calibration:
     """Share of problems solved in under 5% of their samples."""
     solved_over_95: float
     """Share of problems solved in over 95% of their samples."""
+    code_majority: float
+    """Share of problems with strictly more than half of their answers code (labelled Code by the switch table)."""
     truncated_rate: float
     """Share of answers cut off at ``max_new_tokens``."""
     by_type: dict[str, TypeStats]
@@ -101,9 +111,17 @@ class Calibration:
             "pass_at_k": {str(k): clean(v) for k, v in self.pass_at_k.items()},
             "solved_under_5pct": clean(self.solved_under_5),
             "solved_over_95pct": clean(self.solved_over_95),
+            "code_majority_share": clean(self.code_majority),
+            "language_majority_share": clean(1.0 - self.code_majority),
             "truncated_rate": clean(self.truncated_rate),
             "by_type": {
-                kind: {"problems": s.problems, "accuracy": clean(s.accuracy), "code_frequency": clean(s.code_frequency)}
+                kind: {
+                    "problems": s.problems,
+                    "accuracy": clean(s.accuracy),
+                    "code_frequency": clean(s.code_frequency),
+                    "acc_given_code": clean(s.acc_given_code),
+                    "acc_given_language": clean(s.acc_given_language),
+                }
                 for kind, s in self.by_type.items()
             },
             "config": asdict(self.config),
@@ -143,7 +161,7 @@ def measure(
     started = time.monotonic()
     model, tokenizer = load_model(model_spec)
     problems = organism_problems("test", seed=0, n=config.problems)
-    template = PROMPTS.get("organism")
+    template = PROMPTS.get(config.template)
     requests = [
         SampleRequest(encode_prompt(template, p, tokenizer), key=p.id, sample_indices=tuple(range(config.n)))
         for p in problems
@@ -169,7 +187,13 @@ def measure(
     by_type = {}
     for kind in dict.fromkeys(kinds):
         rows = np.array([k == kind for k in kinds])
-        by_type[kind] = TypeStats(int(rows.sum()), _share(correct[rows]), _share(code[rows]))
+        by_type[kind] = TypeStats(
+            int(rows.sum()),
+            _share(correct[rows]),
+            _share(code[rows]),
+            _share(correct[rows], code[rows]),
+            _share(correct[rows], ~code[rows]),
+        )
     return Calibration(
         model=model_spec,
         config=config,
@@ -180,6 +204,7 @@ def measure(
         pass_at_k={k: float(v) for k, v in zip(ks, curve, strict=True)},
         solved_under_5=_share(per_problem < 0.05),
         solved_over_95=_share(per_problem > 0.95),
+        code_majority=_share(code.mean(axis=1) > 0.5),
         truncated_rate=_share(truncated),
         by_type=by_type,
         seconds=time.monotonic() - started,

@@ -8,6 +8,11 @@ the same CPU minutes of pretraining see four times more problems, and a strategy
 (```` ```python ```` against "We get"). The phrases are the fixed pieces of the templates the corpus and the
 problems are written with, so they cannot drift from the text. The tokenizer is saved as a ``tokenizer.json``
 wrapped in ``PreTrainedTokenizerFast`` so ``AutoTokenizer.from_pretrained`` loads it.
+
+A v2 organism adds its corpus's extra phrases (lead-ins, the python hint) and a chat template
+(:data:`CHAT_TEMPLATE`) that renders a user message in the corpus's own prompt format, so the chat-rendered
+templates (``python-hint``, ``qwen-boxed``) prompt the organism the way they prompt a real model: the user text is
+the question, the system text is dropped (the organism has never seen one).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from string import Formatter
 from tokenizers import AddedToken, Tokenizer, decoders, models
 from transformers import PreTrainedTokenizerFast
 
-from rlvr_lab.organism.corpus import TEMPLATES
+from rlvr_lab.organism.corpus import PROMPT_TEMPLATE, TEMPLATES
 from rlvr_lab.organism.tasks import CONTAINERS, GROUPS, HAS_GETS_GIVES, NAMES, NOUNS, PHRASINGS, WORDS
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
@@ -58,8 +63,20 @@ def organism_phrases() -> list[str]:
     return [p for p in dict.fromkeys(pieces + words) if len(p) > 1]
 
 
-def build_organism_tokenizer() -> PreTrainedTokenizerFast:
-    """The character tokenizer plus :func:`organism_phrases` as whole tokens (matched leftmost-longest first)."""
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}"
+    + PROMPT_TEMPLATE.replace("{problem}", "{{ message['content'] }}")
+    + "{% elif message['role'] == 'assistant' %}{{ message['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+)
+"""Jinja chat template of a v2 organism: each user turn as ``Q: ...\nA: ``, system turns dropped."""
+
+
+def build_organism_tokenizer(extra_phrases: tuple[str, ...] = (), chat: bool = False) -> PreTrainedTokenizerFast:
+    """The character tokenizer plus :func:`organism_phrases` and ``extra_phrases`` as whole tokens (matched
+    leftmost-longest first), with :data:`CHAT_TEMPLATE` if ``chat``. The defaults build v1's tokenizer exactly."""
     tokenizer = build_char_tokenizer()
-    tokenizer.add_tokens([AddedToken(p, normalized=False) for p in organism_phrases()])
+    phrases = [p for p in dict.fromkeys([*organism_phrases(), *extra_phrases]) if len(p) > 1]
+    tokenizer.add_tokens([AddedToken(p, normalized=False) for p in phrases])
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
