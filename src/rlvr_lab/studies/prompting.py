@@ -4,8 +4,9 @@
 accuracy (its code reasoning is more accurate than its language reasoning) and lowers OLMo's and Llama's (whose
 code is worse). On the organism the hint is ``organism-python-hint`` (the corpus's hinted prompt: the v2 organisms
 saw it on 10% of their pretraining problems, with a stronger lean to code after it, see :mod:`rlvr_lab.organism`;
-the v1 organisms never saw it, so on them it is only noise), against the ``organism`` prompt; each profile is sampled with both, on the same
-problems with the same sampling seed, and the change in accuracy is judged per profile.
+the v1 organisms never saw it, so on them it is only noise), against the ``organism`` prompt; each profile is
+sampled with both, on the same problems with the same sampling seed, and the change in accuracy is judged per
+profile.
 
 Criteria fixed here: on a profile whose name contains ``qwen`` the hint helps (Δ accuracy > 0); on any other
 profile (OLMo-like, Llama-like) it hurts (Δ < 0); each a paired bootstrap over problems.
