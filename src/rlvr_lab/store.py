@@ -83,13 +83,23 @@ class StoreHeader:
     """UTC time the store was created, ISO 8601."""
     rlvr_version: str
     """rlvr-lab version that created the store."""
+    dtype: str = "float32"
+    """Compute dtype of the sampler (float32, bfloat16): the samples differ between dtypes. Stores written before
+    this field existed were sampled in float32."""
 
-    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed")
+    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed", "dtype")
     """The fields two runs must share to write into one store."""
 
     @classmethod
     def for_run(
-        cls, *, model: str, engine: str, template: PromptTemplate, sampling: SamplingConfig, problems: str
+        cls,
+        *,
+        model: str,
+        engine: str,
+        template: PromptTemplate,
+        sampling: SamplingConfig,
+        problems: str,
+        dtype: str = "float32",
     ) -> StoreHeader:
         """The header a run would write now."""
         return cls(
@@ -101,6 +111,7 @@ class StoreHeader:
             seed=sampling.seed,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             rlvr_version=__version__,
+            dtype=dtype,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -108,11 +119,11 @@ class StoreHeader:
 
     @classmethod
     def from_record(cls, record: dict[str, Any], where: str) -> StoreHeader:
-        names = [f.name for f in dataclasses.fields(cls)]
-        missing = [name for name in names if name not in record]
+        fields = dataclasses.fields(cls)
+        missing = [f.name for f in fields if f.name not in record and f.default is dataclasses.MISSING]
         if missing:
             raise SampleStoreError(f"{where}: header lacks field(s) {missing}")
-        return cls(**{name: record[name] for name in names})
+        return cls(**{f.name: record[f.name] for f in fields if f.name in record})
 
     def differences(self, other: StoreHeader) -> list[str]:
         """Human-readable differences in identity fields, ``self`` being the file and ``other`` the run."""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import GRADED_HELP, UNEVEN_HELP, fail, reflow, samples_per_problem
 
 
@@ -20,6 +21,7 @@ def compare(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples of the problem set.")] = 2000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Compare two models' reasoning boundaries: writes OUT/passk.png and OUT/compare.json.
 
@@ -33,6 +35,9 @@ def compare(
     from rlvr_lab.analysis.comparison import compare_models
     from rlvr_lab.metrics import load_graded
     from rlvr_lab.report.plots import figure_png, plot_passk
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads)
 
     try:
         a, b = load_graded(graded_a), load_graded(graded_b)

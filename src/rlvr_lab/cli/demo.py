@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import fail, reflow
 
 
@@ -27,6 +28,7 @@ def demo(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default 2: one per core, one torch thread each).")
     ] = None,
+    threads: Threads = None,
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -44,8 +46,11 @@ def demo(
     demo takes about 7 minutes on two idle cores; each phase's wall time is printed at the end.
     """
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo
+    from rlvr_lab.threads import use_threads
 
     config = QUICK if quick else FULL
+    per_worker = use_threads(threads) or config.training.threads  # torch threads of each worker process
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training, threads=per_worker))
     if workers is not None:
         if workers < 1:
             raise typer.BadParameter(f"--workers must be >= 1, got {workers}")

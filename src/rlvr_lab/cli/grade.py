@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import fail, reflow
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def grade(
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    threads: Threads = None,
 ) -> None:
     """Grade every sample in SAMPLES against the gold answers of PROBLEMS and write OUT (Parquet).
 
@@ -73,6 +75,9 @@ def grade(
     --json it is {"out", "samples", "problems", "status", "accuracy", "grading"}.
     """
     from rlvr_lab.grading import GradingConfig, grade_samples
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads)
     from rlvr_lab.grading.grade import status_counts
     from rlvr_lab.store import read_sample_table
     from rlvr_lab.tasks import FieldMap, load_problems

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
+
 if TYPE_CHECKING:
     from rlvr_lab.metrics import GradedSamples
 
@@ -58,6 +60,7 @@ def passk(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Unbiased pass@k (1 - C(n-c,k)/C(n,k), averaged over problems) and maj@k of a graded file.
 
@@ -68,6 +71,9 @@ def passk(
     "avg_at_n", "grading"}, where "grading" is the config stored in the file.
     """
     from rlvr_lab.metrics import avg_at_n, load_graded, maj_at_k_matrix, pass_at_k_curve
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads)
 
     try:
         data = load_graded(graded)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -62,6 +64,10 @@ def sample(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together by the engine.")] = 32,
     device: Annotated[str, typer.Option(help="Torch device for the model and engine.")] = "cpu",
+    dtype: Annotated[
+        str, typer.Option(help="float32, bfloat16, or auto: bfloat16 for 50M+ parameter models where the CPU has it.")
+    ] = "auto",
+    threads: Threads = None,
     data_dir: Annotated[
         Path | None, typer.Option(envvar="RLVR_DATA_DIR", help="Folder of benchmark files (layout of shared/data).")
     ] = None,
@@ -81,9 +87,12 @@ def sample(
     from rlvr_lab.prompts import resolve_template
     from rlvr_lab.store import SampleStore, SampleStoreError, StoreHeader
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
+    from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
     try:
+        use_threads(threads)
+        compute_dtype = sampling_dtype(model, dtype, device)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
@@ -91,7 +100,9 @@ def sample(
         field_map = FieldMap.parse(fields) if fields else None
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         label = problems_label(problems, split, fields)
-        header = StoreHeader.for_run(model=model, engine=engine, template=chosen, sampling=config, problems=label)
+        header = StoreHeader.for_run(
+            model=model, engine=engine, template=chosen, sampling=config, problems=label, dtype=compute_dtype
+        )
         with SampleStore.open(out, header) as store:
             summary = _fill(store, problem_list, chosen, config, batch_size, device, console)
     except (ProblemDataError, ProblemSourceError, SampleStoreError, ValueError) as exc:
@@ -127,11 +138,13 @@ def _fill(
     from rlvr_lab.sampling import sample_missing
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
+        import torch
+
         from rlvr_lab.engines import make_engine
         from rlvr_lab.models import load_model
         from rlvr_lab.prompts import encode_prompt
 
-        model, tokenizer = load_model(store.header.model, device=device)
+        model, tokenizer = load_model(store.header.model, dtype=getattr(torch, store.header.dtype), device=device)
         engine = make_engine(store.header.engine, model, tokenizer, batch_size=batch_size, device=device)
         return engine, lambda problem: encode_prompt(template, problem, tokenizer)
 
@@ -148,6 +161,26 @@ def _fill(
             chunk_size=CHUNKS_PER_BATCH * batch_size,
             progress=lambda done: bar.advance(task, done),
         )
+
+
+def sampling_dtype(model: str, dtype: str, device: str) -> str:
+    """The dtype name ``--dtype`` resolves to for ``model`` (``auto`` sizes the model from its config).
+
+    The model is loaded in that dtype, so every engine (``generate`` included) samples in it.
+    """
+    from rlvr_lab.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
+
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    from rlvr_lab.models import count_parameters
+
+    try:
+        size = count_parameters(model)
+    except OSError as err:
+        raise ValueError(f"cannot read the config of model {model!r} to choose --dtype auto: {err}") from None
+    return dtype_name(resolve_dtype("auto", size, device))
 
 
 def benchmark_list() -> str:

@@ -41,6 +41,7 @@ def _option(field: dataclasses.Field, doc: str) -> inspect.Parameter:
 def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) -> None:
     from rlvr_lab.rl.config import load_config_file, resolve_config
     from rlvr_lab.rl.trainer import train
+    from rlvr_lab.threads import use_threads
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}
@@ -53,6 +54,7 @@ def _train(config_file: Path | None, resume: bool, quiet: bool, **options: Any) 
         config = resolve_config(file_values, explicit)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
+    use_threads(config.threads)
     run_dir = train(config, resume=resume, show_progress=not quiet)
     typer.echo(f"metrics: {run_dir / 'metrics.jsonl'}")
 

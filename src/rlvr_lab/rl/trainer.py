@@ -35,6 +35,7 @@ from rlvr_lab.analysis.strategy import code_frequency
 from rlvr_lab.engines import Completion, Engine, SampleRequest, SamplingConfig, make_engine
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.models import load_model
+from rlvr_lab.precision import dtype_name, num_parameters, resolve_dtype
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.rewards import RewardFn, build_reward, select_problems
 from rlvr_lab.rl.advantages import ADVANTAGES
@@ -43,11 +44,12 @@ from rlvr_lab.rl.config import TrainConfig, load_config_file, save_config
 from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
 from rlvr_lab.rl.evaluate import eval_store_path, evaluate
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
-from rlvr_lab.rl.logprobs import pack
+from rlvr_lab.rl.logprobs import pack, pack_logprobs
 from rlvr_lab.rl.schedule import learning_rate
 from rlvr_lab.rl.update import UpdateConfig, update_policy
 from rlvr_lab.store import StoreHeader
 from rlvr_lab.tasks import BENCHMARKS, Problem, load_problems
+from rlvr_lab.threads import resolve_threads
 
 # ----------------------------------------------------------------------------------------------------------------
 # Rollout
@@ -174,12 +176,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     """Train as ``config`` says; return the run directory.
 
     ``resume`` continues from the last checkpoint in ``config.out``; ``stop_after`` ends the process's work after
-    that step, as if it had been killed (tests and budgeted runs). ``config.threads`` applies for the duration of
-    the call; torch's previous thread count is restored afterwards.
+    that step, as if it had been killed (tests and budgeted runs). ``config.threads`` (by the rule of
+    :func:`rlvr_lab.threads.resolve_threads`) applies for the duration of the call; torch's previous thread count
+    is restored afterwards.
     """
     threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    wanted = resolve_threads(config.threads)
+    if wanted > 0:
+        torch.set_num_threads(wanted)
     try:
         return _run(config, resume, stop_after, show_progress)
     finally:
@@ -225,7 +229,10 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
     )
     template = resolve_template(config.prompt)
     prompt_ids = {p.id: encode_prompt(template, p, tokenizer) for p in [*train_problems, *eval_problems]}
-    engine = make_engine("torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device)
+    dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
+    engine = make_engine(
+        "torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device, dtype=dtype
+    )
     schedule = config.schedule()
     rollout_sampling = SamplingConfig(
         n=schedule.group_size, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=config.seed
@@ -240,6 +247,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         micro_batch_size=config.micro_batch_size,
         max_len=config.max_new_tokens,
         grad_clip=config.grad_clip,
+        dtype=dtype,
     )
     advantage_fn = ADVANTAGES.get(config.advantage)
 
@@ -270,6 +278,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         f"[bold]rlvr train[/] {config.model} · reward {config.reward} · {config.advantage} · clip {config.clip}"
     )
     console.print(schedule.describe())
+    console.print(f"compute dtype {dtype_name(dtype)} (--dtype {config.dtype})")
     console.print(f"{len(train_problems)} training problems, {len(eval_problems)} held-out; run dir {run_dir}")
     logger = MetricsLogger(run_dir, resume_step=start if checkpoint is not None else -1, tensorboard=config.tensorboard)
     truncate_jsonl(run_dir / PROBLEM_LOG, start if checkpoint is not None else -1)
@@ -291,8 +300,11 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                 advantages = advantage_fn(rollout.rewards).flatten()  # (P·G,), slot-major like the batch
                 flat = [(p, c) for p, group in zip(problems, rollout.completions, strict=True) for c in group]
                 batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
+                sampled = pack_logprobs([c.logprobs for _, c in flat], batch.num_completion_columns).to(config.device)
                 batch, advantages = batch.to(config.device), advantages.to(config.device)
-                stats = update_policy(model, reference, optimizer, batch, advantages, update_config, config.seed, step)
+                stats = update_policy(
+                    model, reference, optimizer, batch, advantages, update_config, config.seed, step, sampled
+                )
                 t2 = time.perf_counter()
                 elapsed = t2 - t0
                 generated = sum(c.num_tokens for _, c in flat)
@@ -306,6 +318,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                     "perf/update_time": t2 - t1,
                     "perf/tokens_per_s": generated / elapsed,
                     "perf/samples_per_s": len(flat) / elapsed,
+                    "perf/dtype": dtype_name(dtype),
                 }
                 if step == config.steps or (config.eval_every and step % config.eval_every == 0):
                     record.update(run_eval(step))
