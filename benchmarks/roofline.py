@@ -52,6 +52,7 @@ from rlvr_lab.precision import bf16_supported, dtype_name
 from rlvr_lab.threads import use_threads
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the peers of bench_engines.py and bench_grading.py
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def cast(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 
 
 def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse.Namespace) -> dict:
+    from bench_engines import run_generate  # the peer exactly as the engine benchmark runs it
+
     B, P, N = args.batch, args.prompt_len, args.new_tokens
     vocab = model.get_output_embeddings().out_features
     prompts = torch.randint(3, vocab, (B, P), generator=torch.Generator().manual_seed(0))
@@ -175,20 +178,7 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
         assert all(len(c[0].token_ids) == N for c in out)
 
     def peer() -> None:
-        torch.manual_seed(0)
-        with torch.inference_mode():
-            out = peer_model.generate(
-                input_ids=prompts,
-                attention_mask=torch.ones_like(prompts),
-                do_sample=True,
-                temperature=1.0,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=N,
-                eos_token_id=None,
-                pad_token_id=0,
-            )
-        assert out.shape == (B, P + N)
+        run_generate(peer_model, prompts, N)
 
     bound = add(roof.time(B * P, B, dtype), roof.time(B, B, dtype), times=(1, N - 1))
     flops = roof.flops(B * P, B) + (N - 1) * roof.flops(B, B)
@@ -294,7 +284,6 @@ def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: ar
 
 
 def stage_grade(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_grading import make_workload, plain_loop
     from rlvr_lab.grading.equivalence import reference_equal
     from rlvr_lab.grading.extract import extract_answer

