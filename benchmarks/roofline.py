@@ -12,10 +12,11 @@ work in the same run:
   KV cache in the stage's dtype. Roof: prefill (body at ``batch × prompt_len`` rows, head at ``batch``) plus
   ``new_tokens - 1`` decode steps (all linears at ``batch`` rows).
 - **train**: one on-policy GRPO update of our trainer (:func:`rlvr_lab.rl.update.update_policy`: forward,
-  backward, grad clip, AdamW) against TRL's ``GRPOTrainer`` loss on the same batch (``compute_loss``, backward,
-  AdamW), ``train_rows`` rows of ``prompt_len`` + ``new_tokens`` tokens. bfloat16 is autocast over float32
-  weights on both sides (TRL's ``bf16=True`` does the same through accelerate). Roof: forward and both backward
-  products of the body at every token, of the head at the ``new_tokens + 1`` positions whose logits are kept.
+  backward, grad clip, AdamW as the trainer builds it) against TRL's ``GRPOTrainer`` loss on the same batch
+  (``compute_loss``, backward, fused AdamW as TRL's default), ``train_rows`` rows of ``prompt_len`` + ``new_tokens``
+  tokens. bfloat16 is autocast over float32 weights on both sides (TRL's ``bf16=True`` does the same through
+  accelerate). Roof: forward and both backward products of the body at every token, of the head at the
+  ``new_tokens + 1`` positions whose logits are kept.
 - **grade**: :func:`rlvr_lab.grading.grade.grade_samples` on MATH-500 × 64 samples (the workload of
   ``bench_grading.py``) against the plain math-verify loop. Its roof is one math-verify call per distinct
   (gold, answer) pair, timed one by one here: what no cache can avoid. Dtype plays no part.
@@ -201,13 +202,13 @@ def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse
 
     from rlvr_lab.rl.losses import LossConfig
     from rlvr_lab.rl.schedule import Schedule
-    from rlvr_lab.rl.update import UpdateConfig, update_policy
+    from rlvr_lab.rl.update import UpdateConfig, adamw, update_policy
 
     R, P, C = args.train_rows, args.prompt_len, args.new_tokens
     vocab = model.get_output_embeddings().out_features
     batch, advantages = _update_batch(vocab, args)
     ours_model = copy.deepcopy(model)
-    optimizer = torch.optim.AdamW(ours_model.parameters(), lr=1e-7)
+    optimizer = adamw(ours_model.parameters(), 1e-7, (0.9, 0.99), 0.0, dtype)  # as the trainer builds it
     config = UpdateConfig(
         schedule=Schedule(prompts_per_step=1, group_size=R, mini_batch_size=R, epochs=1),
         loss=LossConfig(),
@@ -270,7 +271,7 @@ def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: ar
         "old_per_token_logps": None,
         "num_items_in_batch": batch.completion_mask.sum(),
     }
-    optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=1e-7)
+    optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=1e-7, fused=True)  # TRL's default on torch 2.8+
 
     def step() -> None:
         with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):

@@ -46,7 +46,7 @@ from rlvr_lab.rl.evaluate import eval_store_path, evaluate
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.logprobs import pack, pack_logprobs
 from rlvr_lab.rl.schedule import learning_rate
-from rlvr_lab.rl.update import UpdateConfig, update_policy
+from rlvr_lab.rl.update import UpdateConfig, adamw, update_policy
 from rlvr_lab.store import StoreHeader
 from rlvr_lab.tasks import BENCHMARKS, Problem, load_problems
 from rlvr_lab.threads import resolve_threads
@@ -201,9 +201,8 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
     if config.needs_reference:
         initial = model if checkpoint is None else load_model(config.model, device=config.device)[0]
         reference = copy.deepcopy(initial).requires_grad_(False)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
-    )
+    dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
+    optimizer = adamw(model.parameters(), config.lr, (config.beta1, config.beta2), config.weight_decay, dtype)
     start = 0
     if checkpoint is not None:
         state = load_trainer_state(checkpoint)
@@ -229,7 +228,6 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
     )
     template = resolve_template(config.prompt)
     prompt_ids = {p.id: encode_prompt(template, p, tokenizer) for p in [*train_problems, *eval_problems]}
-    dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
     engine = make_engine(
         "torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device, dtype=dtype
     )
