@@ -7,6 +7,10 @@ about twenty tensor ops per layer and writes each new key/value into its place.
 - Weights are taken from the live model at the start of every ``sample`` call, never kept across calls:
   the RL trainer changes them between calls. The q/k/v and gate/up projections are concatenated then (one
   matrix product instead of three, or two) and the copies die with the call.
+- The decoder computes in its own dtype (``dtype``, default the model's): a float32 model sampled in bfloat16
+  gets bfloat16 copies of its weights (a tied embedding cast once), a bfloat16 KV cache and bfloat16
+  activations (the model itself is left untouched); rotary tables are computed in float32 and then cast, as
+  transformers does.
 - The cache is one ``(rows, 2, kv_heads, max_len, head_dim)`` tensor per layer (keys and values). Each
   row holds one sequence from position 0, with no padding: a finished row is refilled by prefilling the new
   prompt into positions ``0 .. P-1`` of that row alone, and the stale tail beyond is hidden by the
