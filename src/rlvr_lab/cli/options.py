@@ -10,7 +10,7 @@ Threads = Annotated[
     int | None,
     typer.Option(
         "--threads",
-        help="Torch CPU threads [default: $RLVR_THREADS, else 1; 0: torch's default, one per core]. One thread "
+        help="Torch CPU threads (default: $RLVR_THREADS, else 1; 0: torch's default, one per core). One thread "
         "does not collapse when other processes share the cores.",
         show_default=False,
     ),
