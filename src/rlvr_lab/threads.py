@@ -10,7 +10,9 @@ sampling and the organism run several times slower with torch's default than wit
 waits on a sibling, is what every rlvr-lab result so far was measured with, and makes float sums independent of
 the machine's core count. On an idle many-core machine pass ``--threads 0`` (or a count) for speed.
 
-The resolved count is printed to stderr at the start of a command, so ``--json`` output on stdout stays clean.
+Commands that run a model (``sample``, ``train``, ``organism``, ``demo``) print the resolved count to stderr at
+the start, so ``--json`` output on stdout stays clean; the others (``grade``, ``passk``, ``compare``, ``report``)
+apply the rule silently, for any torch they or their worker processes import.
 """
 
 from __future__ import annotations

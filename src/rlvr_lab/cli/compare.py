@@ -37,7 +37,7 @@ def compare(
     from rlvr_lab.report.plots import figure_png, plot_passk
     from rlvr_lab.threads import use_threads
 
-    use_threads(threads)
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
 
     try:
         a, b = load_graded(graded_a), load_graded(graded_b)

@@ -77,7 +77,7 @@ def grade(
     from rlvr_lab.grading import GradingConfig, grade_samples
     from rlvr_lab.threads import use_threads
 
-    use_threads(threads)
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
     from rlvr_lab.grading.grade import status_counts
     from rlvr_lab.store import read_sample_table
     from rlvr_lab.tasks import FieldMap, load_problems

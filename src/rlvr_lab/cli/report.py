@@ -47,7 +47,7 @@ def report(
     from rlvr_lab.report import collect_inputs, write_report
     from rlvr_lab.threads import use_threads
 
-    use_threads(threads)
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
 
     if rule not in STRATEGY_RULES:
         raise typer.BadParameter(f"--rule must be one of {', '.join(STRATEGY_RULES)}; got {rule!r}")
