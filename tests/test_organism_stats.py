@@ -14,6 +14,7 @@ from rlvr_lab.cli.organism import stats as stats_command
 from rlvr_lab.models import resolve_model_dir
 from rlvr_lab.organism.profiles import PROFILES, shipped_checkpoint
 from rlvr_lab.organism.stats import StatsConfig, pass_ks
+from rlvr_lab.threads import resolve_threads
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -41,8 +42,10 @@ def test_pass_ks_are_powers_of_two_and_n() -> None:
 def test_command_defaults_repeat_the_config_defaults() -> None:
     params = inspect.signature(stats_command).parameters
     for field in fields(StatsConfig):
-        if field.name in params:
+        if field.name in params and field.name != "threads":
             assert params[field.name].default == field.default, field.name
+    # --threads is the shared option (unset: the rule of rlvr_lab.threads), whose default is the config's
+    assert params["threads"].default is None and resolve_threads(None) == StatsConfig.threads
 
 
 def test_stats_json_on_a_shipped_profile() -> None:

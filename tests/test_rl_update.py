@@ -67,3 +67,29 @@ def test_on_policy_update_logs_exact_zeros() -> None:
     assert metrics["actor/clip_frac_low"] == metrics["actor/clip_frac_high"] == 0.0
     assert metrics["actor/kl"] == 0.0
     assert metrics["optim/updates"] == 1.0
+
+
+@pytest.mark.parametrize("on_policy", [True, False])
+def test_sampler_mismatch_is_measured_before_the_first_step(on_policy: bool) -> None:
+    """``actor/logprob_mismatch``: 0 against the trainer's own float32 log-probs, the size of the gap otherwise, in
+    both the on-policy path (first micro-batches) and the off-policy one (the old-log-prob pass); bfloat16 autocast
+    moves the trainer's log-probs by a small, non-zero amount."""
+    from rlvr_lab.rl.update import adamw, reference_logprobs
+
+    model = tiny_llama(40, hidden_size=32, num_layers=2, num_heads=2, seed=2)
+    batch, advantages = _rollout()
+    mini = 12 if on_policy else 4
+    schedule = Schedule(prompts_per_step=3, group_size=4, mini_batch_size=mini, epochs=1)
+    exact = reference_logprobs(model, batch, [torch.arange(12)])
+    for dtype, low, high in [(torch.float32, 0.0, 1e-6), (torch.bfloat16, 1e-4, 0.1)]:
+        config = UpdateConfig(schedule, LossConfig(), 4, max_len=8, grad_clip=1.0, dtype=dtype)
+        trained = copy.deepcopy(model)
+        optimizer = adamw(trained.parameters(), 0.0, (0.9, 0.99), 0.0, dtype)
+        metrics = update_policy(trained, None, optimizer, batch, advantages, config, 0, 1, exact)
+        assert low <= metrics["actor/logprob_mismatch"] <= high, (dtype, metrics["actor/logprob_mismatch"])
+        assert metrics["actor/logprob_mismatch"] <= metrics["actor/logprob_mismatch_max"] <= 10 * high
+        shifted = update_policy(
+            trained, None, optimizer, batch, advantages, config, 0, 1, exact + 0.5 * batch.completion_mask
+        )
+        assert shifted["actor/logprob_mismatch"] == pytest.approx(0.5, abs=high)
+    assert adamw(model.parameters(), 1e-3, (0.9, 0.99), 0.0, torch.bfloat16).defaults["fused"]

@@ -158,3 +158,25 @@ def test_sigkill_mid_run_then_resume_ends_with_exactly_n(model_dir: Path, proble
     for resumed_row, straight_row in zip(resumed_rows, straight_rows, strict=True):
         # other batch neighbours may move float sums in the last bits, never the sampled tokens
         assert resumed_row["logprobs"] == pytest.approx(straight_row["logprobs"], abs=1e-4)
+
+
+def test_dtype_is_recorded_and_a_store_keeps_its_dtype(model_dir: Path, problems_file: Path, tmp_path: Path) -> None:
+    """``--dtype auto`` on a tiny model is float32 (whatever the CPU); bfloat16 is recorded in the header, and a
+    store sampled in one dtype refuses a run in the other (the samples differ)."""
+    runner = CliRunner()
+    base = sample_args(
+        model_dir, problems_file, tmp_path / "a.jsonl", "--n", "2", "--limit", "2", "--max-new-tokens", "4"
+    )
+    assert runner.invoke(build_app(), base).exit_code == 0
+    assert read_header(tmp_path / "a.jsonl").dtype == "float32"
+    bf16 = sample_args(
+        model_dir, problems_file, tmp_path / "b.jsonl", "--n", "2", "--limit", "2", "--max-new-tokens", "4"
+    )
+    result = runner.invoke(build_app(), [*bf16, "--dtype", "bfloat16", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert read_header(tmp_path / "b.jsonl").dtype == "bfloat16" and keys(tmp_path / "b.jsonl") == {"q0": 2, "q1": 2}
+    assert "threads: 1" in result.stderr and result.stdout == ""
+    refused = runner.invoke(build_app(), [*bf16, "--dtype", "float32"])
+    assert refused.exit_code == 1 and "dtype: file has 'bfloat16', this run has 'float32'" in refused.stderr
+    bad = runner.invoke(build_app(), [*bf16, "--dtype", "half"])
+    assert bad.exit_code == 1 and "--dtype must be one of auto, float32, bfloat16" in bad.stderr

@@ -99,6 +99,8 @@ def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
         assert set(STEP_KEYS) - set(TIMING) <= set(record)
         assert 0.0 <= record["reward/mean"] <= 1.0 and record["train/accuracy"] == 0.0  # random model, random reward
         assert record["optim/updates"] == 2.0  # 12 completions / mini-batch 6, one epoch
+        # float32 on both sides: the KV-cached sampler and the trainer's full forward agree to rounding
+        assert record["perf/dtype"] == "float32" and record["actor/logprob_mismatch"] < 1e-4
     assert "eval/accuracy" in records[2] and "eval/accuracy" in records[4] and "eval/accuracy" not in records[3]
     problems = [json.loads(line) for line in (uninterrupted / "problems.jsonl").read_text().splitlines()]
     assert [p["step"] for p in problems] == [1, 2, 3, 4]

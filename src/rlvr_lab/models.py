@@ -28,6 +28,18 @@ def load_model(
     return model, tokenizer
 
 
+def count_parameters(spec: str) -> int:
+    """Parameters of the model ``spec`` names, from its config alone: built on the meta device, no weights read
+    (how ``--dtype auto`` sizes a model before loading it)."""
+    from transformers import AutoConfig
+
+    from rlvr_lab.precision import num_parameters
+
+    config = AutoConfig.from_pretrained(resolve_model_dir(spec))
+    with torch.device("meta"):
+        return num_parameters(AutoModelForCausalLM.from_config(config))
+
+
 def tiny_llama(
     vocab_size: int,
     hidden_size: int = 64,

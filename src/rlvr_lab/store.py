@@ -113,7 +113,11 @@ class StoreHeader:
     keep_tokens: bool = True
     """Whether samples carry ``token_ids`` and ``logprobs`` (stores from before this field always did)."""
 
-    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed", "shard")
+    dtype: str = "float32"
+    """Compute dtype of the sampler (float32, bfloat16): the samples differ between dtypes. Stores written before
+    this field existed were sampled in float32."""
+
+    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed", "shard", "dtype")
     """The fields two runs must share to write into one store."""
 
     @classmethod
@@ -127,6 +131,7 @@ class StoreHeader:
         problems: str,
         shard: str | None = None,
         keep_tokens: bool = False,
+        dtype: str = "float32",
     ) -> StoreHeader:
         """The header a run would write now."""
         return cls(
@@ -140,6 +145,7 @@ class StoreHeader:
             rlvr_version=__version__,
             shard=shard,
             keep_tokens=keep_tokens,
+            dtype=dtype,
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -227,6 +227,7 @@ class RlvrCallback(TrainerCallback):
                 "perf/update_time": max(0.0, elapsed - rollout.seconds),
                 "perf/tokens_per_s": float(rollout.lengths.sum()) / elapsed,
                 "perf/samples_per_s": len(rollout.lengths) / elapsed,
+                "perf/dtype": "bfloat16" if self.trainer.args.bf16 else "float32",
             }
         )
         self.updates = []

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import GRADED_HELP, JSON_HELP, UNEVEN_HELP, fail, print_json, reflow, samples_per_problem
 
 
@@ -21,6 +22,7 @@ def compare(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Compare two models' reasoning boundaries: writes OUT/passk.png and OUT/compare.json.
 
@@ -35,6 +37,9 @@ def compare(
     from rlvr_lab.analysis.comparison import compare_models
     from rlvr_lab.metrics import load_graded
     from rlvr_lab.report.plots import figure_png, plot_passk
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
 
     try:
         a, b = load_graded(graded_a, completions=False), load_graded(graded_b, completions=False)

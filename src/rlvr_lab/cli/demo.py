@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 
@@ -29,6 +30,7 @@ def demo(
         typer.Option(help="Worker processes (default 2: one per core, one torch thread each).", show_default=False),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -48,8 +50,11 @@ def demo(
     "summary", "markdown"}, "seconds", "findings"} on stdout.
     """
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo
+    from rlvr_lab.threads import use_threads
 
     config = QUICK if quick else FULL
+    per_worker = use_threads(threads) or config.training.threads  # torch threads of each worker process
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training, threads=per_worker))
     if workers is not None:
         if workers < 1:
             raise typer.BadParameter(f"--workers must be >= 1, got {workers}")

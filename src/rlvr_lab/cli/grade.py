@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 PROBLEMS_HELP = (
@@ -87,6 +88,7 @@ def grade(
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Grade every sample in SAMPLES against the gold answers of PROBLEMS and write OUT (Parquet).
 
@@ -101,6 +103,9 @@ def grade(
     from rlvr_lab.grading import Grader, GradingConfig
     from rlvr_lab.grading.execution import SandboxConfig, protections
     from rlvr_lab.grading.graded_file import grade_to_parquet, plain
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
     from rlvr_lab.tasks import FieldMap, load_problems
     from rlvr_lab.tasks.code import code_spec, load_extra_tests
 

@@ -7,12 +7,14 @@ here would load numpy and the organism for every ``rlvr --help``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, print_json
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ def build(
         int | None, typer.Option(help="Seed (default: the profile's seed, which built the shipped one).")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: the profile's budget).")] = None,
+    threads: Threads = None,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Pretrain PROFILE's organism from its seed and save it to OUT (a few minutes on 2 CPU cores).
@@ -42,10 +45,13 @@ def build(
 
     from rlvr_lab.organism.pretrain import build_profile
     from rlvr_lab.organism.profiles import get_profile
+    from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
     try:
         chosen = get_profile(profile)
+        pinned = use_threads(threads) or chosen.train.threads  # float sums depend on it: the shipped builds used 1
+        chosen = dataclasses.replace(chosen, train=dataclasses.replace(chosen.train, threads=pinned))
     except ValueError as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
@@ -74,10 +80,11 @@ def stats(
     rule: Annotated[RuleName, typer.Option(help="Code/language rule.")] = "contains_python",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences the torch engine decodes together.")] = 256,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads (one is fastest on a shared CPU).")] = 1,
     template: Annotated[
         str, typer.Option(help="Prompt template (python-hint reaches a v2 organism through its chat template).")
     ] = "organism",
+    dtype: Annotated[str, typer.Option(help="Sampler dtype: float32, bfloat16 or auto (float32 here).")] = "auto",
+    threads: Threads = None,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
@@ -91,11 +98,20 @@ def stats(
 
     from rlvr_lab.organism.profiles import PROFILES, check_targets
     from rlvr_lab.organism.stats import StatsConfig, measure
+    from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
     try:
+        threads = use_threads(threads) or StatsConfig.threads
         config = StatsConfig(
-            n=n, problems=problems, rule=rule, seed=seed, batch_size=batch_size, threads=threads, template=template
+            n=n,
+            problems=problems,
+            rule=rule,
+            seed=seed,
+            batch_size=batch_size,
+            threads=threads,
+            template=template,
+            dtype=dtype,
         )
         columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
+
 if TYPE_CHECKING:
     from rlvr_lab.metrics import GradedSamples
 
@@ -68,6 +70,7 @@ def passk(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     allow_uneven: Annotated[bool, typer.Option("--allow-uneven-n", help=UNEVEN_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Unbiased pass@k (1 - C(n-c,k)/C(n,k), averaged over problems) and maj@k of a graded file.
 
@@ -79,6 +82,9 @@ def passk(
     "problems", "samples", ...}).
     """
     from rlvr_lab.metrics import avg_at_n, load_graded, maj_at_k_matrix, pass_at_k_curve
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
 
     try:
         data = load_graded(graded, completions=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
 
@@ -30,6 +31,7 @@ def report(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     rule: Annotated[str, typer.Option(help="Code label rule: contains_python or fenced_python.")] = "contains_python",
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    threads: Threads = None,
 ) -> None:
     """Write OUT/report.html (plots embedded, no external resources, no JavaScript) and OUT/summary.json.
 
@@ -45,6 +47,9 @@ def report(
     """
     from rlvr_lab.analysis.strategy import STRATEGY_RULES
     from rlvr_lab.report import collect_inputs, write_report
+    from rlvr_lab.threads import use_threads
+
+    use_threads(threads, announce=False)  # no model runs here: nothing to report
 
     if rule not in STRATEGY_RULES:
         raise typer.BadParameter(f"--rule must be one of {', '.join(STRATEGY_RULES)}; got {rule!r}")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, print_json
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ def sample(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences decoded together by the engine.")] = 32,
     device: Annotated[str, typer.Option(help="Torch device for the model and engine.")] = "cpu",
+    dtype: Annotated[
+        str, typer.Option(help="float32, bfloat16, or auto: bfloat16 for 50M+ parameter models where the CPU has it.")
+    ] = "auto",
+    threads: Threads = None,
     engine_options: Annotated[
         str | None,
         typer.Option(
@@ -136,12 +141,14 @@ def sample(
     from rlvr_lab.sampling import select_shard
     from rlvr_lab.store import SampleStoreError
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
+    from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
     if shards is not None or devices is not None:
         _launch_shards(ctx, out, shards, devices, shard, json_output, console)
         return
     try:
+        use_threads(threads)
         model_dir = resolve_model_dir(model)  # before torch loads and before OUT exists: a typo fails at once
         chosen = resolve_template(template)
         field_map = FieldMap.parse(fields) if fields else None
@@ -159,6 +166,11 @@ def sample(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
         label = problems_label(problems, split, fields)
+        options = _engine_options(engine, engine_options, batch_size, device)
+        vllm_options = options.get("options")
+        compute_dtype = vllm_options.dtype if vllm_options is not None else sampling_dtype(model, dtype, device)
+        if vllm_options is None:
+            options["dtype"] = compute_dtype
         header = StoreHeader.for_run(
             model=model,
             engine=engine,
@@ -167,8 +179,8 @@ def sample(
             problems=label,
             shard=shard,
             keep_tokens=keep_tokens,
+            dtype=compute_dtype,
         )
-        options = _engine_options(engine, engine_options, batch_size, device)
         with SampleStore.open(out, header) as store:
             if store.restarted:
                 console.print(
@@ -335,6 +347,26 @@ def _child_options(ctx: typer.Context) -> list[str]:
         elif value is not None:
             argv.extend([param.opts[0], str(value)])
     return argv
+
+
+def sampling_dtype(model: str, dtype: str, device: str) -> str:
+    """The dtype name ``--dtype`` resolves to for ``model`` (``auto`` sizes the model from its config).
+
+    The model is loaded in that dtype, so every engine (``generate`` included) samples in it.
+    """
+    from rlvr_lab.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
+
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    from rlvr_lab.models import count_parameters
+
+    try:
+        size = count_parameters(model)
+    except OSError as err:
+        raise ValueError(f"cannot read the config of model {model!r} to choose --dtype auto: {err}") from None
+    return dtype_name(resolve_dtype("auto", size, device))
 
 
 def benchmark_list() -> str:

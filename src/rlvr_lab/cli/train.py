@@ -55,6 +55,7 @@ def _train(
     from rlvr_lab.backends import BACKENDS, Launch
     from rlvr_lab.rl.config import load_config_file, resolve_config
     from rlvr_lab.tasks import ProblemSourceError
+    from rlvr_lab.threads import use_threads
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}
@@ -73,6 +74,7 @@ def _train(
             return
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
+    use_threads(config.threads)
     try:
         # Names (model, reward, template, problems, label stores) are resolved as the run starts; a wrong one is
         # a user's mistake, reported without a traceback.

@@ -37,11 +37,12 @@ def make_engine(name: str, model: Any, tokenizer: Any, **options: Any) -> Engine
     return ENGINES.get(name)(model, tokenizer, **options)
 
 
-def open_engine(name: str, model_spec: str, **options: Any) -> tuple[Engine, Any]:
+def open_engine(name: str, model_spec: str, dtype: str = "float32", **options: Any) -> tuple[Engine, Any]:
     """Build engine ``name`` for a model spec (see :func:`rlvr_lab.models.resolve_model_dir`); returns it and the
     tokenizer that encodes its prompts.
 
-    ``torch`` and ``hf`` get the model loaded in memory (``device`` in ``options`` places it). ``vllm`` gets the
+    ``torch`` and ``hf`` get the model loaded in memory in ``dtype`` (``device`` in ``options`` places it), so
+    every engine samples in that dtype. ``vllm`` takes its dtype from its own options and gets the
     model's folder and loads its own copy: loading the Hugging Face model too would double the memory for nothing,
     so only the tokenizer is loaded here.
     """
@@ -53,5 +54,7 @@ def open_engine(name: str, model_spec: str, **options: Any) -> tuple[Engine, Any
     if name == "vllm":
         where = resolve_model_dir(model_spec)
         return make_engine(name, where, None, **options), AutoTokenizer.from_pretrained(where)
-    model, tokenizer = load_model(model_spec, device=options.get("device") or "cpu")
+    import torch
+
+    model, tokenizer = load_model(model_spec, dtype=getattr(torch, dtype), device=options.get("device") or "cpu")
     return make_engine(name, model, tokenizer, **options), tokenizer

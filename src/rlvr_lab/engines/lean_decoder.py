@@ -7,6 +7,10 @@ about twenty tensor ops per layer and writes each new key/value into its place.
 - Weights are taken from the live model at the start of every ``sample`` call, never kept across calls:
   the RL trainer changes them between calls. The q/k/v and gate/up projections are concatenated then (one
   matrix product instead of three, or two) and the copies die with the call.
+- The decoder computes in its own dtype (``dtype``, default the model's): a float32 model sampled in bfloat16
+  gets bfloat16 copies of its weights (a tied embedding cast once), a bfloat16 KV cache and bfloat16
+  activations (the model itself is left untouched); rotary tables are computed in float32 and then cast, as
+  transformers does.
 - The cache is one ``(rows, 2, kv_heads, max_len, head_dim)`` tensor per layer (keys and values). Each
   row holds one sequence from position 0, with no padding: a finished row is refilled by prefilling the new
   prompt into positions ``0 .. P-1`` of that row alone, and the stale tail beyond is hidden by the
@@ -65,9 +69,8 @@ def unsupported_reason(model: PreTrainedModel, max_len: int) -> str | None:
     return None
 
 
-def _rms(x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """transformers' LlamaRMSNorm: statistics in fp32, then ``weight * normalised.to(dtype)``."""
-    weight, eps = norm.weight, norm.variance_epsilon
     if x.dtype in (torch.float32, torch.float64):
         return F.rms_norm(x, weight.shape, weight, eps)
     return weight * F.rms_norm(x.float(), weight.shape, None, eps).to(x.dtype)
@@ -83,44 +86,86 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> tor
 
 
 @dataclass(frozen=True)
+class _Norm:
+    """An RMSNorm's weight (in the decoder's dtype) and epsilon."""
+
+    weight: torch.Tensor
+    eps: float
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _rms(x, self.weight, self.eps)
+
+
+@dataclass(frozen=True)
+class _Linear:
+    """A projection's weight and bias (in the decoder's dtype)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+@dataclass(frozen=True)
 class _Layer:
     """One decoder layer's weights, with the q/k/v and gate/up projections concatenated.
 
-    ``qkv``: ``((H + 2 Hkv) D, C)``; ``gate_up``: ``(2 I, C)``; the rest are the live modules' own tensors.
+    ``qkv``: ``((H + 2 Hkv) D, C)``; ``gate_up``: ``(2 I, C)``; the rest are the live modules' own tensors,
+    or their copies in the decoder's dtype.
     """
 
-    input_norm: nn.Module
-    qkv: torch.Tensor
-    qkv_bias: torch.Tensor | None
-    q_norm: nn.Module | None
-    k_norm: nn.Module | None
-    out: nn.Linear
-    post_norm: nn.Module
-    gate_up: torch.Tensor
-    gate_up_bias: torch.Tensor | None
-    down: nn.Linear
+    input_norm: _Norm
+    qkv: _Linear
+    q_norm: _Norm | None
+    k_norm: _Norm | None
+    out: _Linear
+    post_norm: _Norm
+    gate_up: _Linear
+    down: _Linear
 
 
-def _concat_bias(*linears: nn.Linear) -> torch.Tensor | None:
-    if all(m.bias is None for m in linears):
-        return None
-    return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in linears])
+class _Caster:
+    """Tensors of the live model in the decoder's dtype: the originals when the dtypes agree, else one copy each
+    (a tied weight is cast once and shared)."""
 
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+        self.copies: dict[int, torch.Tensor] = {}
 
-def _fuse(layer: nn.Module) -> _Layer:
-    attn, mlp = layer.self_attn, layer.mlp
-    return _Layer(
-        input_norm=layer.input_layernorm,
-        qkv=torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
-        qkv_bias=_concat_bias(attn.q_proj, attn.k_proj, attn.v_proj),
-        q_norm=getattr(attn, "q_norm", None),  # Qwen3 normalises each head before rope
-        k_norm=getattr(attn, "k_norm", None),
-        out=attn.o_proj,
-        post_norm=layer.post_attention_layernorm,
-        gate_up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-        gate_up_bias=_concat_bias(mlp.gate_proj, mlp.up_proj),
-        down=mlp.down_proj,
-    )
+    def __call__(self, tensor: torch.Tensor | None) -> torch.Tensor | None:
+        if tensor is None or tensor.dtype == self.dtype:
+            return tensor
+        if id(tensor) not in self.copies:
+            self.copies[id(tensor)] = tensor.detach().to(self.dtype)
+        return self.copies[id(tensor)]
+
+    def norm(self, module: nn.Module | None) -> _Norm | None:
+        return None if module is None else _Norm(self(module.weight), module.variance_epsilon)
+
+    def linear(self, *modules: nn.Linear) -> _Linear:
+        """One projection, or several concatenated along the output (their biases zero-filled where absent)."""
+        if len(modules) == 1:
+            return _Linear(self(modules[0].weight), self(modules[0].bias))
+        weight = torch.cat([m.weight.detach() for m in modules]).to(self.dtype)
+        bias = None
+        if any(m.bias is not None for m in modules):
+            bias = torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules])
+            bias = bias.detach().to(self.dtype)
+        return _Linear(weight, bias)
+
+    def layer(self, layer: nn.Module) -> _Layer:
+        attn, mlp = layer.self_attn, layer.mlp
+        return _Layer(
+            input_norm=self.norm(layer.input_layernorm),
+            qkv=self.linear(attn.q_proj, attn.k_proj, attn.v_proj),
+            q_norm=self.norm(getattr(attn, "q_norm", None)),  # Qwen3 normalises each head before rope
+            k_norm=self.norm(getattr(attn, "k_norm", None)),
+            out=self.linear(attn.o_proj),
+            post_norm=self.norm(layer.post_attention_layernorm),
+            gate_up=self.linear(mlp.gate_proj, mlp.up_proj),
+            down=self.linear(mlp.down_proj),
+        )
 
 
 class LeanDecoder:
@@ -132,7 +177,7 @@ class LeanDecoder:
 
     refills_partially = True
 
-    def __init__(self, model: PreTrainedModel, rows: int, max_len: int) -> None:
+    def __init__(self, model: PreTrainedModel, rows: int, max_len: int, dtype: torch.dtype | None = None) -> None:
         reason = unsupported_reason(model, max_len)
         if reason is not None:
             raise ValueError(f"the lean decoder cannot run this model: {reason}")
@@ -142,19 +187,21 @@ class LeanDecoder:
         self.kv_heads: int = model.config.num_key_value_heads
         self.head_dim: int = attn.head_dim
         self.scale: float = attn.scaling
-        self.embed: nn.Module = body.embed_tokens
-        self.final_norm: nn.Module = body.norm
-        self.head: nn.Linear = model.get_output_embeddings()
-        self.layers = [_fuse(layer) for layer in body.layers]
-        weight = self.embed.weight
+        self.dtype = dtype or body.embed_tokens.weight.dtype
+        cast = _Caster(self.dtype)
+        self.embed: torch.Tensor = cast(body.embed_tokens.weight)
+        self.final_norm = cast.norm(body.norm)
+        self.head = cast.linear(model.get_output_embeddings())
+        self.layers = [cast.layer(layer) for layer in body.layers]
+        weight = self.embed
         self.max_len = max_len
         # keys and values of a layer in one tensor, so one index_copy_ writes both
         self.cache = [weight.new_zeros(rows, 2, self.kv_heads, max_len, self.head_dim) for _ in self.layers]
         positions = torch.arange(max_len, device=weight.device)
-        cos, sin = body.rotary_emb(weight[:1], positions.unsqueeze(0))  # (1, max_len, head_dim) each
+        cos, sin = body.rotary_emb(weight[:1], positions.unsqueeze(0))  # (1, max_len, head_dim) each, in fp32
         half = self.head_dim // 2
-        self.cos = cos[0]
-        self.signed_sin = torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1)
+        self.cos = cos[0].to(self.dtype)  # as transformers: rotary tables computed in fp32, cast to the dtype
+        self.signed_sin = torch.cat([-sin[0, :, :half], sin[0, :, half:]], dim=-1).to(self.dtype)
         self.positions = positions
         self._index_rows(rows)
 
@@ -173,12 +220,10 @@ class LeanDecoder:
         ``h``: ``(*lead, C)``; ``cos``, ``sin`` broadcast against ``(*lead, heads, D)``.
         """
         lead = h.shape[:-1]
-        qkv = F.linear(_rms(h, layer.input_norm), layer.qkv, layer.qkv_bias).view(
-            *lead, self.heads + 2 * self.kv_heads, self.head_dim
-        )
+        qkv = layer.qkv(layer.input_norm(h)).view(*lead, self.heads + 2 * self.kv_heads, self.head_dim)
         if layer.q_norm is not None and layer.k_norm is not None:
-            q = _rotate(_rms(qkv[..., : self.heads, :], layer.q_norm), cos, sin)
-            k = _rotate(_rms(qkv[..., self.heads : self.heads + self.kv_heads, :], layer.k_norm), cos, sin)
+            q = _rotate(layer.q_norm(qkv[..., : self.heads, :]), cos, sin)
+            k = _rotate(layer.k_norm(qkv[..., self.heads : self.heads + self.kv_heads, :]), cos, sin)
         else:
             qk = _rotate(qkv[..., : self.heads + self.kv_heads, :], cos, sin)  # one rotation for q and k
             q, k = qk[..., : self.heads, :], qk[..., self.heads :, :]
@@ -187,12 +232,12 @@ class LeanDecoder:
 
     def _finish_layer(self, layer: _Layer, h: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         """Output projection, residual, MLP, residual. ``h``: ``(*lead, C)``; ``attended``: ``(*lead, H * D)``."""
-        h = h + F.linear(attended, layer.out.weight, layer.out.bias)
-        gate, up = F.linear(_rms(h, layer.post_norm), layer.gate_up, layer.gate_up_bias).chunk(2, dim=-1)
-        return h + F.linear(F.silu(gate) * up, layer.down.weight, layer.down.bias)
+        h = h + layer.out(attended)
+        gate, up = layer.gate_up(layer.post_norm(h)).chunk(2, dim=-1)
+        return h + layer.down(F.silu(gate) * up)
 
     def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(_rms(h, self.final_norm), self.head.weight, self.head.bias)
+        return self.head(self.final_norm(h))
 
     # ------------------------------------------------------------------ the row-decoder contract
 
@@ -210,7 +255,7 @@ class LeanDecoder:
         ids = torch.zeros(len(distinct), width, dtype=torch.long, device=device)
         for i, prompt in enumerate(distinct):
             ids[i, : len(prompt)] = torch.tensor(prompt, device=device)
-        h = self.embed(ids)  # (u, P, C)
+        h = F.embedding(ids, self.embed)  # (u, P, C)
         cos, sin = self.cos[:width].unsqueeze(1), self.signed_sin[:width].unsqueeze(1)  # (P, 1, D)
         gqa = self.kv_heads != self.heads
         for layer, cache in zip(self.layers, self.cache, strict=True):
@@ -230,7 +275,7 @@ class LeanDecoder:
         ``span`` bounds the attended keys: every live row has ``position < span``.
         """
         rows = self.rows
-        h = self.embed(tokens)  # (R, C)
+        h = F.embedding(tokens, self.embed)  # (R, C)
         cos, sin = self.cos[positions].unsqueeze(1), self.signed_sin[positions].unsqueeze(1)  # (R, 1, D)
         slots = self.slot_offsets + positions.repeat_interleave(2 * self.kv_heads)  # (R * 2 * Hkv,)
         # rows see keys up to their own position; when every row sits at span - 1 nothing needs hiding

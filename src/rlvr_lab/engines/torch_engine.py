@@ -28,6 +28,7 @@ both, which bounds the gain at these sizes to well under 3x.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Sequence
 from typing import Literal, Protocol
@@ -50,6 +51,7 @@ from rlvr_lab.engines.common import (
 from rlvr_lab.engines.generic_decoder import GenericDecoder
 from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
 from rlvr_lab.engines.sampling import choose_tokens, step_uniforms, stream_id, token_logprobs
+from rlvr_lab.precision import num_parameters, resolve_dtype
 
 DecoderPath = Literal["auto", "lean", "generic"]
 
@@ -73,6 +75,12 @@ class TorchEngine:
     ``eos_token_ids``: ids that end a completion besides ``SamplingConfig.stop_token_ids``; ``None`` takes
     every eos the model and tokenizer declare, ``()`` disables eos (benchmarks that need full-length output).
     ``path``: ``"auto"`` uses the lean decoder when the architecture allows it, else the generic one.
+    ``dtype``: what weights, activations and KV cache are computed in: ``"float32"``, ``"bfloat16"`` or ``"auto"``
+    (a model loaded in lower precision samples in its own dtype; a float32 one as
+    :func:`rlvr_lab.precision.resolve_dtype` says: bfloat16 for 50M+ parameters on hardware that has it); a torch
+    dtype is taken as is. The model itself is never converted: the lean decoder casts its copies
+    of the weights; the generic one samples from a converted copy of the model. Log-probs are float32 either way,
+    computed from the logits of that dtype.
     """
 
     name = "torch"
@@ -86,6 +94,7 @@ class TorchEngine:
         device: str = "cpu",
         eos_token_ids: Sequence[int] | None = None,
         path: DecoderPath = "auto",
+        dtype: str | torch.dtype = "auto",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -95,14 +104,23 @@ class TorchEngine:
         self.device = torch.device(device)
         self.eos_token_ids = tuple(eos_token_ids) if eos_token_ids is not None else default_eos_ids(model, tokenizer)
         self.path = path
+        weights = next(model.parameters()).dtype
+        if dtype == "auto" and weights != torch.float32:
+            dtype = weights  # a model loaded in lower precision samples in it
+        elif isinstance(dtype, str):
+            dtype = resolve_dtype(dtype, num_parameters(model), self.device)
+        self.dtype: torch.dtype = dtype
 
     def _decoder(self, rows: int, max_len: int) -> RowDecoder:
         reason = unsupported_reason(self.model, max_len)
         if self.path == "lean" and reason is not None:
             raise ValueError(f"path='lean' cannot run this model: {reason}")
         if self.path == "lean" or (self.path == "auto" and reason is None):
-            return LeanDecoder(self.model, rows, max_len)
-        return GenericDecoder(self.model, rows, max_len)
+            return LeanDecoder(self.model, rows, max_len, self.dtype)
+        model = self.model
+        if next(model.parameters()).dtype != self.dtype:
+            model = copy.deepcopy(model).to(self.dtype)
+        return GenericDecoder(model, rows, max_len)
 
     def sample(
         self,

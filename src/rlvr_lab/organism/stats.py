@@ -49,6 +49,8 @@ class StatsConfig:
     """Torch CPU threads while sampling (one is fastest on a shared, oversubscribed CPU)."""
     template: str = "organism"
     """Prompt template the problems are presented with."""
+    dtype: str = "auto"
+    """Sampler compute dtype (float32, bfloat16, auto: float32 for the organisms, see :mod:`rlvr_lab.precision`)."""
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.problems < 1:
@@ -167,7 +169,7 @@ def measure(
         for p in problems
     ]
     sampling = SamplingConfig(n=config.n, temperature=1.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
-    engine = make_engine("torch", model, tokenizer, batch_size=config.batch_size)
+    engine = make_engine("torch", model, tokenizer, batch_size=config.batch_size, dtype=config.dtype)
     with torch_threads(config.threads):
         completions = engine.sample(requests, sampling, progress)
 

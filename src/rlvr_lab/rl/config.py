@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rlvr_lab.precision import DTYPE_CHOICES
 from rlvr_lab.rl.schedule import LR_SCHEDULES, PRESETS, Schedule
 
 if TYPE_CHECKING:
@@ -160,9 +161,12 @@ class TrainConfig:
     """Also write TensorBoard events under DIR/tb."""
     device: str = "cpu"
     """Torch device."""
+    dtype: str = "auto"
+    """Compute dtype of sampling and of the update: float32, bfloat16 (autocast; weights and AdamW state stay
+    float32) or auto (bfloat16 for models of 50M+ parameters on hardware with native bfloat16, else float32)."""
     threads: int | None = None
-    """Torch intra-op CPU threads (unset: torch's default, one per core). 1 is often fastest for small models on a
-    busy machine, where spinning worker threads wait on each other."""
+    """Torch intra-op CPU threads (unset: $RLVR_THREADS, else 1; 0: torch's default, one per core). One thread does
+    not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.threads)."""
 
     def __post_init__(self) -> None:
         from rlvr_lab.backends import BACKENDS
@@ -178,10 +182,12 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("micro_batch_size", "threads"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 when set, got {value}")
+        if self.micro_batch_size is not None and self.micro_batch_size < 1:
+            raise ValueError(f"micro_batch_size must be >= 1 when set, got {self.micro_batch_size}")
+        if self.threads is not None and self.threads < 0:
+            raise ValueError(f"threads must be >= 0 when set (0: torch's default), got {self.threads}")
+        if self.dtype not in DTYPE_CHOICES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1) or self.value_lr <= 0 or self.value_clip <= 0:
             raise ValueError("need 0 < gamma <= 1, 0 <= gae_lambda <= 1, value_lr > 0 and value_clip > 0")
         if not 0 <= self.overlong_buffer <= self.max_new_tokens:

@@ -29,6 +29,8 @@ STEP_KEYS = (
     "actor/entropy",
     "actor/kl",
     "actor/grad_norm",
+    "actor/logprob_mismatch",
+    "actor/logprob_mismatch_max",
     "response/length_mean",
     "response/truncated_frac",
     "strategy/code_frequency",
@@ -39,6 +41,7 @@ STEP_KEYS = (
     "perf/update_time",
     "perf/tokens_per_s",
     "perf/samples_per_s",
+    "perf/dtype",
 )
 """Keys of every training step's record (``actor/kl`` only when a reference model is kept)."""
 

@@ -89,17 +89,22 @@ def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
 
 
 def token_logprobs(
-    model: PreTrainedModel, batch: PackedBatch, with_entropy: bool = False
+    model: PreTrainedModel, batch: PackedBatch, with_entropy: bool = False, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(log π(c_t | prefix) (B, C), entropy of π at each completion position (B, C) or None)``.
 
     Raw temperature-1 distribution; values at padded completion columns are meaningless (mask them). Gradients
     flow when grad mode is on, through the entropy as well. Computed as ``logit[y] - logsumexp(logits)``, so no
     (B, C, V) log-softmax is kept for the log-probs.
+
+    ``dtype`` other than the model's runs the forward under ``torch.autocast`` in that dtype (bfloat16 training:
+    the weights and optimiser state stay float32, matrix products run in bfloat16); the log-softmax is float32.
     """
     T = batch.input_ids.shape[1]
     first = int(batch.prompt_lengths.min()) - 1  # the earliest logit column any completion needs
-    out = model(input_ids=batch.input_ids, logits_to_keep=T - first, use_cache=False)
+    device = batch.input_ids.device.type
+    with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
+        out = model(input_ids=batch.input_ids, logits_to_keep=T - first, use_cache=False)
     logits = out.logits[:, :-1].float()  # (B, T - 1 - first, V): column j predicts token first + j + 1
     columns = (batch.positions - first).clamp(max=logits.shape[1] - 1)  # (B, C); padded columns clamp harmlessly
     logits = logits.gather(1, columns.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, C, V)
@@ -110,3 +115,11 @@ def token_logprobs(
         probs = torch.softmax(logits, dim=-1)
         entropy = lse - (probs * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
     return picked - lse, entropy
+
+
+def pack_logprobs(logprobs: Sequence[Sequence[float]], columns: int) -> torch.Tensor:
+    """The sampler's per-token log-probs laid out like :attr:`PackedBatch.completion_ids`: (B, columns), 0-padded."""
+    out = torch.zeros((len(logprobs), columns))
+    for i, row in enumerate(logprobs):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.float32)
+    return out

@@ -37,6 +37,7 @@ from rlvr_lab.analysis.strategy import code_frequency
 from rlvr_lab.engines import Completion, Engine, SampleRequest, SamplingConfig, make_engine
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.models import load_model
+from rlvr_lab.precision import dtype_name, num_parameters, resolve_dtype
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.rewards import RewardFn, build_reward, select_problems
 from rlvr_lab.rl.advantages import ADVANTAGES, EXTRA_INPUT
@@ -46,11 +47,12 @@ from rlvr_lab.rl.dapo import overlong_penalty, varied_groups
 from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
 from rlvr_lab.rl.evaluate import eval_store_path, evaluate
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
-from rlvr_lab.rl.logprobs import pack
+from rlvr_lab.rl.logprobs import pack, pack_logprobs
 from rlvr_lab.rl.schedule import learning_rate
-from rlvr_lab.rl.update import UpdateConfig, update_policy
+from rlvr_lab.rl.update import UpdateConfig, adamw, update_policy
 from rlvr_lab.store import StoreHeader
 from rlvr_lab.tasks import BENCHMARKS, Problem, load_problems
+from rlvr_lab.threads import resolve_threads
 
 # ----------------------------------------------------------------------------------------------------------------
 # Rollout
@@ -178,12 +180,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     """Train as ``config`` says; return the run directory.
 
     ``resume`` continues from the last checkpoint in ``config.out``; ``stop_after`` ends the process's work after
-    that step, as if it had been killed (tests and budgeted runs). ``config.threads`` applies for the duration of
-    the call; torch's previous thread count is restored afterwards.
+    that step, as if it had been killed (tests and budgeted runs). ``config.threads`` (by the rule of
+    :func:`rlvr_lab.threads.resolve_threads`) applies for the duration of the call; torch's previous thread count
+    is restored afterwards.
     """
     threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    wanted = resolve_threads(config.threads)
+    if wanted > 0:
+        torch.set_num_threads(wanted)
     try:
         return _run(config, resume, stop_after, show_progress)
     finally:
@@ -201,9 +205,8 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
     if config.needs_reference:
         initial = model if checkpoint is None else load_model(config.model, device=config.device)[0]
         reference = copy.deepcopy(initial).requires_grad_(False)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
-    )
+    dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
+    optimizer = adamw(model.parameters(), config.lr, (config.beta1, config.beta2), config.weight_decay, dtype)
     start = 0
     if checkpoint is not None:
         state = load_trainer_state(checkpoint)
@@ -229,7 +232,9 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
     )
     template = resolve_template(config.prompt)
     prompt_ids = {p.id: encode_prompt(template, p, tokenizer) for p in [*train_problems, *eval_problems]}
-    engine = make_engine("torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device)
+    engine = make_engine(
+        "torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device, dtype=dtype
+    )
     schedule = config.schedule()
     rollout_sampling = SamplingConfig(
         n=schedule.group_size, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=config.seed
@@ -244,6 +249,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         micro_batch_size=config.micro_batch_size,
         max_len=config.max_new_tokens,
         grad_clip=config.grad_clip,
+        dtype=dtype,
     )
     advantage_fn = ADVANTAGES.get(config.advantage)
     needs = EXTRA_INPUT.get(config.advantage)
@@ -281,6 +287,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         f"[bold]rlvr train[/] {config.model} · reward {config.reward} · {config.advantage} · clip {config.clip}"
     )
     console.print(schedule.describe())
+    console.print(f"compute dtype {dtype_name(dtype)} (--dtype {config.dtype})")
     console.print(f"{len(train_problems)} training problems, {len(eval_problems)} held-out; run dir {run_dir}")
     logger = MetricsLogger(run_dir, resume_step=start if checkpoint is not None else -1, tensorboard=config.tensorboard)
     truncate_jsonl(run_dir / PROBLEM_LOG, start if checkpoint is not None else -1)
@@ -312,7 +319,8 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                 stats: dict[str, float] = {"optim/updates": 0.0, "train/kept_groups": float(len(kept))}
                 if flat:
                     batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
-                    batch = batch.to(config.device)
+                    sampler_logprobs = pack_logprobs([c.logprobs for _, c in flat], batch.num_completion_columns)
+                    batch, sampler_logprobs = batch.to(config.device), sampler_logprobs.to(config.device)
                     if needs == "greedy":  # ReMax: the reward of each prompt's greedy response is its baseline
                         greedy = collect_rollout(
                             engine, prompt_ids, [problems[j] for j in kept], reward, grader, greedy_sampling, step
@@ -326,7 +334,15 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                         advantages = advantage_fn(rewards).flatten()  # (P·G,), slot-major like the batch
                     advantages = advantages.to(config.device)
                     stats |= update_policy(
-                        model, reference, optimizer, batch, advantages, update_config, config.seed, step
+                        model,
+                        reference,
+                        optimizer,
+                        batch,
+                        advantages,
+                        update_config,
+                        config.seed,
+                        step,
+                        sampler_logprobs,
                     )
                     if critic is not None:
                         stats |= critic.update(batch, returns, old_values, update_config, config.seed, step)
@@ -344,6 +360,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                     "perf/update_time": t2 - t1,
                     "perf/tokens_per_s": generated / elapsed,
                     "perf/samples_per_s": len(sampled) / elapsed,
+                    "perf/dtype": dtype_name(dtype),
                 }
                 if step == config.steps or (config.eval_every and step % config.eval_every == 0):
                     record.update(run_eval(step))

@@ -43,6 +43,22 @@ class UpdateConfig:
     """L_max of the constant-normaliser aggregation (the generation budget)."""
     grad_clip: float
     """Max global grad norm; 0 disables clipping."""
+    dtype: torch.dtype = torch.float32
+    """Compute dtype of the forward passes (bfloat16: autocast over float32 weights; see ``token_logprobs``)."""
+
+
+def adamw(
+    parameters, lr: float, betas: tuple[float, float], weight_decay: float, dtype: torch.dtype
+) -> torch.optim.AdamW:
+    """AdamW as the trainer builds it.
+
+    bfloat16 runs get the fused kernel: one pass over weights, gradients and moments instead of a dozen, 4.7x less
+    CPU time per step on SmolLM2-135M (0.21 s against 0.98 s), which otherwise costs as much as the matrix
+    products of a 16-row update. float32 runs keep torch's default implementation: the fused kernel rounds
+    differently (about 1e-8 per step), and published float32 results reproduce bit for bit.
+    """
+    fused = {"fused": True} if dtype == torch.bfloat16 else {}
+    return torch.optim.AdamW(parameters, lr=lr, betas=betas, weight_decay=weight_decay, **fused)
 
 
 def epoch_order(num_rows: int, seed: int, step: int, epoch: int) -> np.ndarray:
@@ -68,14 +84,40 @@ def micro_batches(config: UpdateConfig, order: np.ndarray, lengths: np.ndarray) 
 
 
 @torch.no_grad()
-def reference_logprobs(model: PreTrainedModel, batch: PackedBatch, chunks: list[torch.Tensor]) -> torch.Tensor:
+def reference_logprobs(
+    model: PreTrainedModel, batch: PackedBatch, chunks: list[torch.Tensor], dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """``log π(c_t)`` of every row under ``model`` (B, C), computed chunk by chunk in the given grouping."""
     out = torch.zeros_like(batch.completion_mask)
     for rows in chunks:
         part = batch.rows(rows)
-        logprobs, _ = token_logprobs(model, part)
+        logprobs, _ = token_logprobs(model, part, dtype=dtype)
         out[rows, : part.num_completion_columns] = logprobs
     return out
+
+
+class Mismatch:
+    """Running mean and max of ``|log π_trainer - log π_sampler|`` over completion tokens.
+
+    The sampler and the trainer compute the same policy through different code (a KV-cached decoder against a
+    full forward) and, in bfloat16, with different rounding; the gap alone moves PPO ratios off 1 before any
+    update, which matters for clipping studies. Measured on the trainer's log-probs taken before the first
+    optimiser step of the rollout, when both sides hold the same weights.
+    """
+
+    def __init__(self) -> None:
+        self.total, self.tokens, self.max = 0.0, 0.0, 0.0
+
+    def add(self, trainer: torch.Tensor, sampler: torch.Tensor, mask: torch.Tensor) -> None:
+        gap = (trainer.detach() - sampler).abs() * mask
+        self.total += float(gap.sum())
+        self.tokens += float(mask.sum())
+        self.max = max(self.max, float(gap.max()))
+
+    def metrics(self) -> dict[str, float]:
+        if not self.tokens:
+            return {}
+        return {"actor/logprob_mismatch": self.total / self.tokens, "actor/logprob_mismatch_max": self.max}
 
 
 def update_policy(
@@ -87,20 +129,26 @@ def update_policy(
     config: UpdateConfig,
     seed: int,
     step: int,
+    sampler_logprobs: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Run the schedule's updates on one rollout; return metrics averaged over updates (token-weighted).
 
     ``batch`` holds the rollout's B completions, ``advantages`` is (B,) or per token (B, C). Returns ``actor/pg_loss``,
     ``actor/clip_frac_low``, ``actor/clip_frac_high``, ``actor/entropy``, ``actor/kl`` (with a reference),
-    ``actor/grad_norm`` (before clipping) and ``optim/updates``.
+    ``actor/grad_norm`` (before clipping) and ``optim/updates``; with ``sampler_logprobs`` (B, C), the log-probs
+    the sampler reported for ``batch.completion_ids``, also ``actor/logprob_mismatch`` (mean) and
+    ``actor/logprob_mismatch_max`` (see :class:`Mismatch`).
     """
     num_rows = batch.input_ids.shape[0]
     lengths = batch.lengths.cpu().numpy()
     plan = [micro_batches(config, epoch_order(num_rows, seed, step, e), lengths) for e in range(config.schedule.epochs)]
     first_epoch_chunks = [rows for mini in plan[0] for rows in mini]
-    old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks)
-    ref = None if reference is None else reference_logprobs(reference, batch, first_epoch_chunks)
+    old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks, config.dtype)
+    ref = None if reference is None else reference_logprobs(reference, batch, first_epoch_chunks, config.dtype)
     wants_entropy_grad = config.loss.entropy_coef > 0
+    mismatch = Mismatch()
+    if sampler_logprobs is not None and old is not None:
+        mismatch.add(old, sampler_logprobs, batch.completion_mask)
 
     sums: dict[str, float] = defaultdict(float)
     weights: dict[str, float] = defaultdict(float)
@@ -117,7 +165,9 @@ def update_policy(
             for rows in mini:
                 part = batch.rows(rows)
                 C = part.num_completion_columns
-                logprobs, entropy = token_logprobs(model, part, with_entropy=True)
+                logprobs, entropy = token_logprobs(model, part, with_entropy=True, dtype=config.dtype)
+                if sampler_logprobs is not None and old is None and not grad_norms:  # before the first step
+                    mismatch.add(logprobs, sampler_logprobs[rows, :C], part.completion_mask)
                 if not wants_entropy_grad:
                     entropy = entropy.detach()
                 old_part = logprobs.detach() if old is None else old[rows, :C]
@@ -146,4 +196,5 @@ def update_policy(
     out["actor/pg_loss"] = float(np.mean(losses))
     out["actor/grad_norm"] = float(np.mean(grad_norms))
     out["optim/updates"] = float(len(grad_norms))
+    out.update(mismatch.metrics())
     return out

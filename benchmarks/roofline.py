@@ -1,0 +1,411 @@
+"""Each stage of rlvr-lab against the machine's roof for the model at hand, and against its peer, in one run.
+
+The roof of a stage is the time its model's own linear layers take as bare matrix products (``F.linear``, and for
+training the two products of the backward pass too) at exactly the shapes the stage runs, timed in this run, in
+this process, in the stage's dtype. A stage at 100% of its roof would spend all its time in matrix products at the
+speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the log-softmax over the
+vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio against the peer that does the same
+work in the same run:
+
+- **sample**: our ``torch`` engine against transformers ``generate`` (``batch`` prompts of ``prompt_len`` random
+  tokens, ``new_tokens`` new tokens each, temperature 1, eos disabled so every row has full length), model and
+  KV cache in the stage's dtype. Roof: prefill (body at ``batch × prompt_len`` rows, head at ``batch``) plus
+  ``new_tokens - 1`` decode steps (all linears at ``batch`` rows).
+- **train**: one on-policy GRPO update of our trainer (:func:`rlvr_lab.rl.update.update_policy`: forward,
+  backward, grad clip, AdamW as the trainer builds it) against TRL's ``GRPOTrainer`` loss on the same batch
+  (``compute_loss``, backward, fused AdamW as TRL's default), ``train_rows`` rows of ``prompt_len`` + ``new_tokens``
+  tokens. bfloat16 is autocast over float32 weights on both sides (TRL's ``bf16=True`` does the same through
+  accelerate). Roof: forward and both backward products of the body at every token, of the head at the
+  ``new_tokens + 1`` positions whose logits are kept.
+- **grade**: :func:`rlvr_lab.grading.grade.grade_samples` on MATH-500 × 64 samples (the workload of
+  ``bench_grading.py``) against the plain math-verify loop. Its roof is one math-verify call per distinct
+  (gold, answer) pair, timed one by one here: what no cache can avoid. Dtype plays no part.
+
+Timing: CPU seconds of the process (plus the grader's worker processes), best of ``--repeats``. The machine this
+was written on is shared by many processes: wall clock there measures the other tenants, CPU time the work; with
+one torch thread (the default, :mod:`rlvr_lab.threads`) CPU time is what an idle core would take. Wall seconds
+are printed too. bfloat16 rows run only where the CPU has native bfloat16 (:mod:`rlvr_lab.precision`), unless
+``--dtypes`` names it.
+
+    python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
+    python benchmarks/roofline.py --model qwen-math-like --stages sample,train
+    python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines.torch_engine import TorchEngine
+from rlvr_lab.precision import bf16_supported, dtype_name
+from rlvr_lab.threads import use_threads
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the peers of bench_engines.py and bench_grading.py
+
+
+@dataclass(frozen=True)
+class Timing:
+    """CPU seconds (this process and its grading workers) and wall seconds of one measured call."""
+
+    cpu: float
+    wall: float
+
+
+def timed(work: Callable[[], object], repeats: int, extra_cpu: Callable[[], float] = lambda: 0.0) -> Timing:
+    """Best of ``repeats`` runs of ``work`` (CPU and wall minimised separately)."""
+    best = Timing(float("inf"), float("inf"))
+    for _ in range(repeats):
+        cpu, wall, before = time.process_time(), time.perf_counter(), extra_cpu()
+        work()
+        run = Timing(time.process_time() - cpu + extra_cpu() - before, time.perf_counter() - wall)
+        best = Timing(min(best.cpu, run.cpu), min(best.wall, run.wall))
+    return best
+
+
+# ---------------------------------------------------------------------------------------------- the roof
+
+
+def linear_shapes(model: nn.Module) -> tuple[Counter, tuple[int, int]]:
+    """``(out, in)`` shapes of the body's linear layers with their counts, and the output head's shape."""
+    head = model.get_output_embeddings()
+    body = Counter(
+        (m.out_features, m.in_features) for m in model.modules() if isinstance(m, nn.Linear) and m is not head
+    )
+    return body, (head.out_features, head.in_features)
+
+
+def product_time(shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool, repeats: int) -> Timing:
+    """One ``(rows, in) x (in, out)`` product (and, with ``backward``, its two gradient products)."""
+    out, inp = shape
+    x, w, grad = torch.randn(rows, inp, dtype=dtype), torch.randn(out, inp, dtype=dtype), torch.randn(rows, out)
+    grad = grad.to(dtype)
+
+    def work() -> None:
+        F.linear(x, w)
+        if backward:
+            grad @ w  # d input
+            grad.t() @ x  # d weight
+
+    work()  # first call: BLAS kernel selection, page faults
+    return timed(work, repeats)
+
+
+class Roof:
+    """Bare-product timings of one model's linear shapes, cached per (shape, rows, dtype, backward)."""
+
+    def __init__(self, model: nn.Module, repeats: int) -> None:
+        self.body, self.head = linear_shapes(model)
+        self.repeats = repeats
+        self.cache: dict[tuple, Timing] = {}
+
+    def _one(self, shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool) -> Timing:
+        key = (shape, rows, dtype, backward)
+        if key not in self.cache:
+            self.cache[key] = product_time(shape, rows, dtype, backward, self.repeats)
+        return self.cache[key]
+
+    def time(self, body_rows: int, head_rows: int, dtype: torch.dtype, backward: bool = False) -> Timing:
+        """Every body linear at ``body_rows`` rows plus the head at ``head_rows`` rows."""
+        parts = [(self._one(s, body_rows, dtype, backward), n) for s, n in self.body.items()]
+        parts.append((self._one(self.head, head_rows, dtype, backward), 1))
+        return Timing(sum(t.cpu * n for t, n in parts), sum(t.wall * n for t, n in parts))
+
+    def flops(self, body_rows: int, head_rows: int, backward: bool = False) -> float:
+        per = 6 if backward else 2
+        body = sum(o * i * n for (o, i), n in self.body.items()) * body_rows
+        return per * (body + self.head[0] * self.head[1] * head_rows)
+
+
+def add(*timings: Timing, times: tuple[int, ...] | None = None) -> Timing:
+    weights = times or (1,) * len(timings)
+    return Timing(
+        sum(t.cpu * k for t, k in zip(timings, weights, strict=True)),
+        sum(t.wall * k for t, k in zip(timings, weights, strict=True)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def load(spec: str) -> tuple[nn.Module, object]:
+    """``(model, tokenizer)`` in float32: a model spec, or ``tiny`` (a config-built 4-layer Llama)."""
+    if spec == "tiny":
+        from rlvr_lab.models import tiny_llama
+        from rlvr_lab.organism.tokenizer import build_char_tokenizer
+
+        tokenizer = build_char_tokenizer()
+        return tiny_llama(2048, hidden_size=256, num_layers=4, num_heads=4), tokenizer
+    from rlvr_lab.models import load_model
+
+    return load_model(spec)
+
+
+def cast(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """The model in ``dtype`` for the peer (``generate``); the float32 original is kept for the others."""
+    import copy
+
+    return model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+
+
+# ---------------------------------------------------------------------------------------------- stages
+
+
+def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse.Namespace) -> dict:
+    from bench_engines import run_generate  # the peer exactly as the engine benchmark runs it
+
+    B, P, N = args.batch, args.prompt_len, args.new_tokens
+    vocab = model.get_output_embeddings().out_features
+    prompts = torch.randint(3, vocab, (B, P), generator=torch.Generator().manual_seed(0))
+    requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
+    config = SamplingConfig(temperature=1.0, max_new_tokens=N)
+    engine = TorchEngine(model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype)
+    peer_model = cast(model, dtype)
+
+    def ours() -> None:
+        out = engine.sample(requests, config)
+        assert all(len(c[0].token_ids) == N for c in out)
+
+    def peer() -> None:
+        run_generate(peer_model, prompts, N)
+
+    bound = add(roof.time(B * P, B, dtype), roof.time(B, B, dtype), times=(1, N - 1))
+    flops = roof.flops(B * P, B) + (N - 1) * roof.flops(B, B)
+    return measure("sample", ours, peer, bound, flops, args.repeats, f"{B * N} tokens")
+
+
+def _update_batch(vocab: int, args: argparse.Namespace):
+    from rlvr_lab.rl.logprobs import pack
+
+    gen = torch.Generator().manual_seed(1)
+    R, P, C = args.train_rows, args.prompt_len, args.new_tokens
+    prompts = torch.randint(3, vocab, (R, P), generator=gen).tolist()
+    completions = torch.randint(3, vocab, (R, C), generator=gen).tolist()
+    advantages = torch.randn(R, generator=gen)
+    return pack(prompts, completions, pad_id=0), advantages
+
+
+def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse.Namespace) -> dict:
+    import copy
+
+    from rlvr_lab.rl.losses import LossConfig
+    from rlvr_lab.rl.schedule import Schedule
+    from rlvr_lab.rl.update import UpdateConfig, adamw, update_policy
+
+    R, P, C = args.train_rows, args.prompt_len, args.new_tokens
+    vocab = model.get_output_embeddings().out_features
+    batch, advantages = _update_batch(vocab, args)
+    ours_model = copy.deepcopy(model)
+    optimizer = adamw(ours_model.parameters(), 1e-7, (0.9, 0.99), 0.0, dtype)  # as the trainer builds it
+    config = UpdateConfig(
+        schedule=Schedule(prompts_per_step=1, group_size=R, mini_batch_size=R, epochs=1),
+        loss=LossConfig(),
+        micro_batch_size=R,
+        max_len=C,
+        grad_clip=1.0,
+        dtype=dtype,
+    )
+
+    def ours() -> None:
+        update_policy(ours_model, None, optimizer, batch, advantages, config, seed=0, step=1)
+
+    peer = trl_update(copy.deepcopy(model), tokenizer, batch, advantages, dtype, args)
+    bound = roof.time(R * (P + C), R * (C + 1), dtype, backward=True)
+    flops = roof.flops(R * (P + C), R * (C + 1), backward=True)
+    return measure("train", ours, peer, bound, flops, args.repeats, f"{R} x {P + C} tokens")
+
+
+def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: argparse.Namespace):
+    """TRL's GRPO loss, backward and AdamW step on our batch (prompts left-padded as TRL lays them out)."""
+    try:
+        from datasets import Dataset
+        from trl import GRPOConfig, GRPOTrainer
+    except ImportError as err:
+        print(f"  (TRL not importable: {err}; no peer for the update)", file=sys.stderr)
+        return None
+    import tempfile
+
+    R = batch.input_ids.shape[0]
+    config = GRPOConfig(
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=R,
+        num_generations=R,
+        max_completion_length=args.new_tokens,
+        learning_rate=1e-7,
+        beta=0.0,
+        loss_type="grpo",
+        use_cpu=True,
+        bf16=False,  # autocast below, exactly as ours
+        gradient_checkpointing=False,
+        report_to=[],
+        save_strategy="no",
+    )
+    if getattr(tokenizer, "pad_token", None) is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.convert_ids_to_tokens(0)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+        args=config,
+        train_dataset=Dataset.from_list([{"prompt": "x"}] * R),
+        processing_class=tokenizer,
+    )
+    P = int(batch.prompt_lengths.max())
+    inputs = {
+        "prompt_ids": batch.input_ids[:, :P],
+        "prompt_mask": torch.ones(R, P, dtype=torch.long),
+        "completion_ids": batch.completion_ids,
+        "completion_mask": batch.completion_mask.long(),
+        "advantages": advantages,
+        "old_per_token_logps": None,
+        "num_items_in_batch": batch.completion_mask.sum(),
+    }
+    optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=1e-7, fused=True)  # TRL's default on torch 2.8+
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            loss = trainer.compute_loss(trainer.model, inputs)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def stage_grade(args: argparse.Namespace) -> dict:
+    from bench_grading import make_workload, plain_loop
+    from rlvr_lab.grading.equivalence import reference_equal
+    from rlvr_lab.grading.extract import extract_answer
+    from rlvr_lab.grading.grade import Grader, grade_samples
+
+    problems, rows = make_workload(args.data_dir, args.grade_problems, 64, seed=0)
+    pairs = {(problems[pid].answer, a) for (pid, _, text) in rows if (a := extract_answer(text).answer)}
+    with Grader() as warm:  # the fork server is a one-time cost per process, as in bench_grading
+        warm.verify([("x", "x")])
+    bound = timed(lambda: [reference_equal(gold, answer) for gold, answer in pairs], 1)
+    grader_box: list[Grader] = []
+
+    def ours() -> None:
+        with Grader() as grader:
+            grader_box[:] = [grader]
+            grade_samples(problems, rows, grader=grader)
+
+    def worker_cpu() -> float:
+        return grader_box[0].pool.worker_cpu_s if grader_box else 0.0
+
+    ours_t = timed(ours, 1, worker_cpu)
+    peer_t = timed(lambda: plain_loop(problems, rows), 1)
+    return report_row("grade", ours_t, peer_t, bound, None, f"{len(rows)} samples, {len(pairs)} distinct pairs")
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def measure(name, ours, peer, bound: Timing, flops: float, repeats: int, work: str) -> dict:
+    ours()  # warm-up: weight casts, allocator, kernel selection
+    ours_t = timed(ours, repeats)
+    peer_t = None
+    if peer is not None:
+        peer()
+        peer_t = timed(peer, repeats)
+    return report_row(name, ours_t, peer_t, bound, flops, work)
+
+
+def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flops: float | None, work: str) -> dict:
+    return {
+        "stage": name,
+        "work": work,
+        "roof_cpu_s": bound.cpu,
+        "ours_cpu_s": ours.cpu,
+        "ours_wall_s": ours.wall,
+        "peer_cpu_s": None if peer is None else peer.cpu,
+        "peer_wall_s": None if peer is None else peer.wall,
+        "fraction_of_roof": bound.cpu / ours.cpu,
+        "vs_peer": None if peer is None else peer.cpu / ours.cpu,
+        "roof_gflops": None if flops is None else flops / bound.cpu / 1e9,
+        "ours_gflops": None if flops is None else flops / ours.cpu / 1e9,
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    print(
+        f"\n{'stage':<7} {'dtype':<9} {'work':<34} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} {'of roof':>8} "
+        f"{'x peer':>7} {'ours s':>7} {'peer s':>7}"
+    )
+    for r in rows:
+        gf = "-" if r["roof_gflops"] is None else f"{r['roof_gflops']:.0f}"
+        of = "-" if r["ours_gflops"] is None else f"{r['ours_gflops']:.0f}"
+        peer = "-" if r["vs_peer"] is None else f"{r['vs_peer']:.2f}"
+        peer_s = "-" if r["peer_cpu_s"] is None else f"{r['peer_cpu_s']:.2f}"
+        print(
+            f"{r['stage']:<7} {r['dtype']:<9} {r['work']:<34} {gf:>12} {of:>12} {r['fraction_of_roof']:>7.0%} "
+            f"{peer:>7} {r['ours_cpu_s']:>7.2f} {peer_s:>7}"
+        )
+    print(
+        "(seconds are CPU seconds, best of the repeats; 'of roof' = bare-product time / stage time; "
+        "'x peer' = peer time / our time)"
+    )
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m", help="model spec, or 'tiny' (default: smollm2-135m)")
+    parser.add_argument("--stages", default="sample,train,grade", help="comma-separated: sample, train, grade")
+    parser.add_argument("--dtypes", default="auto", help="'auto' (float32, and bfloat16 where native) or a list")
+    parser.add_argument("--batch", type=int, default=32, help="sampling batch (rows decoded together)")
+    parser.add_argument("--prompt-len", type=int, default=32, help="prompt tokens (sampling and training)")
+    parser.add_argument("--new-tokens", type=int, default=64, help="generated / completion tokens")
+    parser.add_argument("--train-rows", type=int, default=16, help="rows of the GRPO update")
+    parser.add_argument("--grade-problems", type=int, default=500, help="MATH-500 problems graded (64 samples each)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding math500/test.jsonl")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per measurement (best kept)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the rlvr_lab rule)")
+    parser.add_argument("--quick", action="store_true", help="batch 8, 8+16 tokens, 4 training rows, 20 problems")
+    parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.batch, args.prompt_len, args.new_tokens, args.train_rows, args.grade_problems = 8, 8, 16, 4, 20
+        args.repeats = 1
+    threads = use_threads(args.threads)
+    if args.dtypes == "auto":
+        dtypes = [torch.float32] + ([torch.bfloat16] if bf16_supported() else [])
+    else:
+        dtypes = [getattr(torch, name) for name in args.dtypes.split(",")]
+    stages = args.stages.split(",")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()} (asked {threads}), native bfloat16: "
+        f"{bf16_supported()}, model {args.model}, dtypes {[dtype_name(d) for d in dtypes]}",
+        flush=True,
+    )
+    rows: list[dict] = []
+    if "sample" in stages or "train" in stages:
+        model, tokenizer = load(args.model)
+        roof = Roof(model, args.repeats)
+        for dtype in dtypes:
+            for name, stage in (("sample", stage_sample), ("train", stage_train)):
+                if name in stages:
+                    rows.append({**stage(model, tokenizer, roof, dtype, args), "dtype": dtype_name(dtype)})
+                    print(json.dumps(rows[-1]), flush=True)
+    if "grade" in stages:
+        rows.append({**stage_grade(args), "dtype": "-"})
+        print(json.dumps(rows[-1]), flush=True)
+    print_table(rows)
+    if args.out is not None:
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

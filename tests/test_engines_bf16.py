@@ -1,0 +1,90 @@
+"""bfloat16 sampling in the ``torch`` engine: the same tokens as ``generate`` in bfloat16, and log-probs within a
+stated tolerance of float32 on the same tokens.
+
+Runs on any CPU: where bfloat16 is not native torch emulates it (slower, same numbers), so these tests check the
+arithmetic everywhere; only ``--dtype auto`` depends on the hardware (tests/test_precision.py).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines.torch_engine import TorchEngine
+from rlvr_lab.rl.logprobs import pack, pack_logprobs, token_logprobs
+from test_engines import TOKENIZER, build, generate_greedy, prompts
+from test_smollm import needs_smollm
+
+LOGPROB_MEAN_TOL = 0.1
+"""Mean |log p(bf16 sampler) - log p(fp32 forward)| over sampled tokens allowed on SmolLM2-135M (measured 0.05:
+bfloat16 keeps 8 significant bits, so each of the 30 layers rounds activations at about 0.4%)."""
+LOGPROB_MAX_TOL = 1.0
+"""Largest single-token gap allowed (measured 0.41 over 2,048 tokens)."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(
+    ("arch", "path"),
+    [("llama", "lean"), ("llama-gqa", "lean"), ("qwen2", "lean"), ("qwen3", "lean"), ("gpt2", "generic")],
+)
+def test_bf16_greedy_equals_generate_in_bf16(arch: str, path: str) -> None:
+    model = build(arch, 0).to(torch.bfloat16)
+    requests = prompts(0, 5)
+    engine = TorchEngine(model, TOKENIZER, batch_size=2, path=path)  # a bfloat16 model samples in bfloat16
+    assert engine.dtype == torch.bfloat16
+    result = engine.sample(requests, SamplingConfig(temperature=0, max_new_tokens=16))
+    for request, row in zip(requests, result, strict=True):
+        assert row[0].token_ids == generate_greedy(model, request.prompt_ids, 16), request.key
+
+
+@pytest.mark.parametrize("path", ["lean", "generic"])
+def test_float32_model_sampled_in_bf16_leaves_the_model_alone(path: str) -> None:
+    """``dtype='bfloat16'`` on a float32 model samples from bfloat16 copies: the model keeps its float32 weights,
+    and the tokens differ from float32 sampling only through rounding."""
+    model = build("qwen2", 1)
+    before = copy.deepcopy(model.state_dict())
+    requests = [SampleRequest(r.prompt_ids, r.key, (0, 1, 2)) for r in prompts(1, 4)]
+    config = SamplingConfig(temperature=1.0, max_new_tokens=16)
+    bf16 = TorchEngine(model, TOKENIZER, batch_size=4, path=path, dtype="bfloat16").sample(requests, config)
+    fp32 = TorchEngine(model, TOKENIZER, batch_size=4, path=path, dtype="float32").sample(requests, config)
+    assert all(v.dtype == torch.float32 and torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    pairs = [(a, b) for ra, rb in zip(bf16, fp32, strict=True) for a, b in zip(ra, rb, strict=True)]
+    same_first = sum(a.token_ids[0] == b.token_ids[0] for a, b in pairs)
+    assert same_first >= 0.75 * len(pairs)  # the first token's distribution is nearly the same in both
+    flat = [(request, c) for request, row in zip(requests, bf16, strict=True) for c in row]
+    batch = pack([r.prompt_ids for r, _ in flat], [c.token_ids for _, c in flat], pad_id=0)
+    with torch.no_grad():
+        reference, _ = token_logprobs(model, batch)  # float32 forward on the bf16 sampler's tokens
+    mask = batch.completion_mask
+    gap = (pack_logprobs([c.logprobs for _, c in flat], mask.shape[1]) - reference).abs() * mask
+    assert 1e-4 < gap.sum() / mask.sum() <= LOGPROB_MEAN_TOL, gap.sum() / mask.sum()
+
+
+@pytest.mark.slow
+@needs_smollm
+def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2() -> None:
+    """The bf16 sampler's log-probs against a float32 forward on the same tokens (SmolLM2-135M, 4 x 32 tokens)."""
+    from rlvr_lab.models import load_model
+
+    model, tokenizer = load_model("smollm2-135m")
+    gen = torch.Generator().manual_seed(0)
+    requests = [SampleRequest(torch.randint(100, 40000, (24,), generator=gen).tolist(), f"p{i}") for i in range(4)]
+    engine = TorchEngine(model, tokenizer, batch_size=4, eos_token_ids=(), dtype="bfloat16")
+    result = engine.sample(requests, SamplingConfig(temperature=1.0, max_new_tokens=32))
+    completions = [row[0] for row in result]
+    batch = pack([r.prompt_ids for r in requests], [c.token_ids for c in completions], pad_id=0)
+    with torch.no_grad():
+        fp32, _ = token_logprobs(model, batch)
+    gap = (torch.tensor([c.logprobs for c in completions]) - fp32).abs()
+    assert gap.mean() <= LOGPROB_MEAN_TOL and gap.max() <= LOGPROB_MAX_TOL, (gap.mean(), gap.max())
+    assert gap.mean() > 1e-3  # it did sample in bfloat16: float32 agrees to ~1e-5
