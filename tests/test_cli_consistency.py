@@ -99,7 +99,7 @@ BAD_INPUTS = [
     ([*TRAIN, "--reward", "incorrect:store=nowhere.jsonl"], 1, ["nowhere.jsonl"]),
     ([*TRAIN, "--preset", "clipp"], 2, ["unknown preset 'clipp'", "clip, no-clip, on-policy-batch, small-rollout"]),
     ([*TRAIN, "--prompt", "bogus"], 1, ["unknown prompt template 'bogus'", "organism"]),
-    ([*TRAIN, "--model", "qwen-math-lik"], 1, ["model 'qwen-math-lik'", "Valid names: olmo-like, qwen-math-like"]),
+    ([*TRAIN, "--model", "qwen-math-lik"], 1, ["model 'qwen-math-lik'", "Valid names: llama-like-v2, olmo-like"]),
     (["grade", "--problems", "organism", "--samples", "s.jsonl", "--out", "g.parquet", "--fallbacks", "answer"], 1,
      ["answer"]),
     (["grade", "--problems", "organism", "--samples", "s.jsonl", "--out", "g.parquet", "--fields", "q=x"], 1,

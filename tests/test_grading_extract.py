@@ -123,15 +123,8 @@ def test_answer_only_responses() -> None:
 def test_graded_file_flags_correct_answer_only_samples() -> None:
     import pyarrow as pa
 
-    from rlvr_lab.cli.grade import with_sample_columns
+    from rlvr_lab.grading.graded_file import _answer_only
 
-    graded = pa.table({"problem_id": ["a", "a", "a"], "sample_idx": [0, 1, 2], "correct": [True, True, False]})
-    samples = pa.table(
-        {
-            "problem_id": ["a", "a", "a"],
-            "sample_idx": [0, 1, 2],
-            "completion": ["\\boxed{4}", "Two plus two makes four, so \\boxed{4}", "\\boxed{5}"],
-        }
-    )
-    out = with_sample_columns(graded, samples)
-    assert out.column("answer_only").to_pylist() == [True, False, False]  # a wrong bare answer is not flagged
+    completions = pa.chunked_array([["\\boxed{4}", "Two plus two makes four, so \\boxed{4}", "\\boxed{5}"]])
+    flags = _answer_only(completions, pa.chunked_array([[True, True, False]]))
+    assert flags.to_pylist() == [True, False, False]  # a wrong bare answer is not flagged

@@ -45,7 +45,7 @@ def test_resolution_order(tmp_path: Path) -> None:
         resolve_config({"learning_rate": 1e-3})
     with pytest.raises(ValueError, match="choose one of: clip, no-clip, on-policy-batch, small-rollout"):
         resolve_config({"preset": "clipped"})
-    with pytest.raises(ValueError, match="choose one of: dr_grpo, grpo"):
+    with pytest.raises(ValueError, match="choose one of: dr_grpo, gae, grpo"):
         resolve_config({"advantage": "ppo"})
     save_config(config, tmp_path / "config.yaml")
     assert resolve_config(load_config_file(tmp_path / "config.yaml")) == config

@@ -173,7 +173,9 @@ def test_greedy_additions_are_sampled_and_graded(loaded: Loaded) -> None:
     problems = [Problem(f"add-{a}-{b}", f"What is {a} + {b}?", str(a + b)) for a, b in ADDITIONS]
     template = PROMPTS.get("qwen-boxed")
     requests = [SampleRequest(encode_prompt(template, p, tokenizer), key=p.id) for p in problems]
-    engine = make_engine("torch", model, tokenizer, batch_size=len(requests))
+    # float32 as loaded: this checks the conversion and the pipeline (bf16, which `auto` picks on CPUs that have
+    # it, is checked against float32 in tests/test_engines_bf16.py)
+    engine = make_engine("torch", model, tokenizer, batch_size=len(requests), dtype="float32")
     outputs = engine.sample(requests, SamplingConfig(temperature=0.0, max_new_tokens=96))
     completions = [group[0] for group in outputs]
     assert all(c.num_tokens == len(c.logprobs) > 0 for c in completions)

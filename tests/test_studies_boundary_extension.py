@@ -31,13 +31,13 @@ def _summary(path: Path) -> dict:
 
 def test_prompting_study_and_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        build_app(), ["study", "prompting", "--root", str(tmp_path), "--problems", "6", "--samples", "2", "--json"]
+        build_app(), ["study", "prompting", "--root", str(tmp_path), "--problems", "12", "--samples", "4", "--json"]
     )
     assert result.exit_code == 0, result.output
     record = _summary(tmp_path / "prompting" / "summary.json")
-    assert [f["direction"] for f in record["findings"]] == [1, -1]  # qwen-math-like helped, olmo-like hurt
-    # the hint opens every answer with the code fence: every hinted answer is code
-    assert all(row["code_hint"] == 1.0 for row in record["result"].values())
+    assert [f["direction"] for f in record["findings"]] == [1, -1, -1]  # qwen-v2 helped; olmo-v2, llama-v2 hurt
+    # the v2 organisms learned the hint in pretraining: it moves every profile toward code
+    assert all(row["code_hint"] > row["code_default"] for row in record["result"].values()), record["result"]
     assert (tmp_path / "prompting" / "prompting.png").stat().st_size > 0
     assert "Findings" in (tmp_path / "prompting" / "prompting.md").read_text()
 

@@ -148,7 +148,9 @@ def lucky_guesses(
 
 def prompting(
     root: ROOT = Path("runs/studies"),
-    profiles: Annotated[str, typer.Option(help="Comma-separated organism profiles.")] = "qwen-math-like,olmo-like",
+    profiles: Annotated[
+        str, typer.Option(help="Comma-separated organism profiles (the v2 ones learned the hint).")
+    ] = "qwen-math-like-v2,olmo-like-v2,llama-like-v2",
     problems: PROBLEMS = 120,
     samples: SAMPLES = 16,
     json_out: JSON = False,

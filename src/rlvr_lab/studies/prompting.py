@@ -35,7 +35,8 @@ HINT = "organism-python-hint"
 
 @dataclass(frozen=True)
 class PromptingConfig:
-    profiles: tuple[str, ...] = ("qwen-math-like", "olmo-like")
+    profiles: tuple[str, ...] = ("qwen-math-like-v2", "olmo-like-v2", "llama-like-v2")
+    """The v2 organisms: only they learned to answer the hint (see the module docstring)."""
     problems: int = 120
     """The first N organism test problems."""
     samples: int = 16
