@@ -131,4 +131,4 @@ def test_one_shot_selects_the_largest_accuracy_variance(tmp_path: Path) -> None:
 
 
 def test_presets_registry() -> None:
-    assert PRESETS.names() == ["clip", "no-clip", "on-policy-batch", "small-rollout"]
+    assert PRESETS.names() == ["clip", "no-clip", "on-policy-batch", "paper", "paper-on-policy", "small-rollout"]
