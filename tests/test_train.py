@@ -91,7 +91,9 @@ def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
         "step",
         "eval/accuracy",
         "eval/pass@2",
+        "eval/greedy_accuracy",
         "eval/code_frequency",
+        "eval/code_entry_prob",
         "eval/boxed_rate",
         "eval/length_mean",
     }

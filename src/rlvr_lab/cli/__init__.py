@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("sample", "grade", "passk", "compare", "organism", "train", "report", "demo")
+COMMAND_MODULES = ("sample", "grade", "passk", "compare", "organism", "train", "report", "demo", "study")
 
 
 def build_app() -> typer.Typer:
