@@ -20,6 +20,8 @@ PRESET_CASES = [
     ("small-rollout", 1, True),
     ("paper", 8, False),
     ("paper-on-policy", 1, True),
+    ("paper-no-clip", 8, False),
+    ("paper-small-rollout", 1, True),
 ]
 
 
@@ -28,7 +30,7 @@ def test_presets(preset: str, updates: int, on_policy: bool) -> None:
     config = resolve_config(cli_values={"preset": preset})
     schedule = config.schedule()
     assert (schedule.updates_per_rollout, schedule.on_policy) == (updates, on_policy)
-    assert config.clip == ("none" if preset == "no-clip" else "clip")
+    assert config.clip == ("none" if preset.endswith("no-clip") else "clip")
     assert ("on-policy" if on_policy else "off-policy") in schedule.describe()
 
 
@@ -59,7 +61,9 @@ def test_resolution_order(tmp_path: Path) -> None:
     assert resolve_config({"preset": "no-clip", "clip": "clip"}).clip == "clip"  # explicit beats the preset
     with pytest.raises(ValueError, match="unknown config key"):
         resolve_config({"learning_rate": 1e-3})
-    presets = "clip, no-clip, on-policy-batch, paper, paper-on-policy, small-rollout"
+    presets = (
+        "clip, no-clip, on-policy-batch, paper, paper-no-clip, paper-on-policy, paper-small-rollout, small-rollout"
+    )
     with pytest.raises(ValueError, match=f"choose one of: {presets}"):
         resolve_config({"preset": "clipped"})
     with pytest.raises(ValueError, match="choose one of: dr_grpo, grpo"):
@@ -132,4 +136,13 @@ def test_one_shot_selects_the_largest_accuracy_variance(tmp_path: Path) -> None:
 
 
 def test_presets_registry() -> None:
-    assert PRESETS.names() == ["clip", "no-clip", "on-policy-batch", "paper", "paper-on-policy", "small-rollout"]
+    assert PRESETS.names() == [
+        "clip",
+        "no-clip",
+        "on-policy-batch",
+        "paper",
+        "paper-no-clip",
+        "paper-on-policy",
+        "paper-small-rollout",
+        "small-rollout",
+    ]

@@ -8,6 +8,8 @@ on-policy arm, each beyond 3 standard errors over seeds. Deterministic (seeded d
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +106,21 @@ def test_sweep_tables_and_config_errors() -> None:
         ToyConfig(updates=5)
     with pytest.raises(ValueError, match="unknown arm"):
         ToyConfig(arm="ppo")
+
+
+def test_study_clip_bias_command_writes_its_files(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rlvr_lab.cli import build_app
+
+    result = CliRunner().invoke(
+        build_app(), ["study", "clip-bias", "--out", str(tmp_path), "--seeds", "4", "--steps", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "clip_bias.json").read_text())
+    assert set(summary["target_verdicts"]) == {"clip", "no-clip", "on-policy-batch", "small-rollout"}
+    assert len(summary["sweep"]) == 2 * 6 * 3  # policies × cells × rates
+    assert (tmp_path / "clip_bias.png").stat().st_size > 1000
+    assert "Clip bias: Δ accuracy at the target cell" in (tmp_path / "clip_bias.md").read_text()
+    bad = CliRunner().invoke(build_app(), ["study", "clip-bias", "--out", str(tmp_path), "--seeds", "1"])
+    assert bad.exit_code != 0 and "--seeds >= 2" in bad.output

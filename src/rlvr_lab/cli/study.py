@@ -118,8 +118,60 @@ def lr_rule(
     typer.echo(f"chosen rate: {result.chosen}", err=True)
 
 
+def clip_ablation(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (re-running resumes finished runs).")] = Path(
+        "runs/clip_ablation"
+    ),
+    profile: Annotated[str, typer.Option(help="Model trained in every run.")] = "qwen-math-like",
+    schedule: Annotated[
+        str,
+        typer.Option(help="demo: the demo's presets (16 × 8, 4 updates); paper: 64 × 16, mini-batch 128, 8 updates."),
+    ] = "paper",
+    lr: Annotated[float, typer.Option(help="Learning rate of every arm (choose it with `rlvr study lr-rule`).")] = 2e-4,
+    seeds: Annotated[int, typer.Option(help="Seeds per arm (0 .. N-1, the same for every arm).")] = 5,
+    steps: Annotated[int, typer.Option(help="Training steps per run.")] = 20,
+    workers: Annotated[int, typer.Option(help="Worker processes (one torch thread each).")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of the tables.")] = False,
+) -> None:
+    """The clipping ablation alone: random:0.5 under the clipped arm, the same without the clamp, and the two
+    on-policy arms, every arm on the same seeds; findings with paired intervals over seeds × problems.
+
+    Writes OUT/clip_ablation.json (every run's changes, the findings) and OUT/clip_ablation.md.
+    """
+    from rlvr_lab.studies.ablation import (
+        PAPER_PRESETS,
+        PRESET_ORDER,
+        AblationConfig,
+        ablation_jobs,
+        ablation_result,
+        ablation_table,
+    )
+    from rlvr_lab.studies.findings import ablation_findings, findings_table
+    from rlvr_lab.studies.markdown import markdown_table
+    from rlvr_lab.studies.parallel import run_jobs
+    from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+
+    presets = {"demo": PRESET_ORDER, "paper": PAPER_PRESETS}
+    if schedule not in presets or seeds < 1:
+        raise typer.BadParameter(f"--schedule must be demo or paper and --seeds >= 1, got {schedule!r}, {seeds}")
+    config = AblationConfig(profile=profile, presets=presets[schedule], seeds=tuple(range(seeds)))
+    training, evaluation = TrainingSettings(steps=steps, lr=lr), EvalSettings()
+    try:
+        run_jobs(ablation_jobs(out, config, training, evaluation), workers=workers, threads=1)
+        result = ablation_result(out, config, training, evaluation)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        raise fail(error) from None
+    found = ablation_findings(result)
+    summary = {"lr": lr, "steps": steps, **result.as_dict(), "findings": [f.as_dict() for f in found]}
+    (out / "clip_ablation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    markdown = "\n".join(markdown_table(t) for t in (findings_table(found), ablation_table(result, config)))
+    (out / "clip_ablation.md").write_text(markdown)
+    typer.echo(json.dumps(summary, indent=2) if as_json else markdown)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rlvr study`` and its commands to the app."""
     study_app.command("clip-bias", help=reflow(clip_bias.__doc__))(clip_bias)
     study_app.command("lr-rule", help=reflow(lr_rule.__doc__))(lr_rule)
+    study_app.command("clip-ablation", help=reflow(clip_ablation.__doc__))(clip_ablation)
     app.add_typer(study_app)

@@ -111,28 +111,29 @@ def spurious_findings(rows: list[SpuriousRow]) -> list[Finding]:
 
 
 def ablation_findings(ablation: AblationResult) -> list[Finding]:
-    """With random rewards, ``clip`` raises accuracy and code frequency over the base, and beats each arm without
-    the clip acting (``no-clip``, ``on-policy-batch``, ``small-rollout``) on the same seeds."""
+    """With random rewards, the clipped arm (the first preset: ``clip``, or ``paper``) raises accuracy and code
+    frequency over the base, and beats each arm without the clip acting (no clamp, or on-policy) on the same
+    seeds."""
     by_preset = {preset: {r.seed: r for r in runs} for preset, runs in ablation.by_preset().items()}
-    if "clip" not in by_preset:
+    if not by_preset:
         return []
-    clip = by_preset["clip"]
+    ref, clip = next(iter(by_preset.items()))
     out = []
     for key, label in METRICS:
-        claim = Claim(ABLATION, f"random rewards with clip raise {label}", f"Δ {label}, clip − base")
+        claim = Claim(ABLATION, f"random rewards with {ref} raise {label}", f"Δ {label}, {ref} − base")
         diffs = {s: change(ablation.before, run.after, key) for s, run in clip.items()}
-        out.append(over_seeds_and_problems(claim, diffs, f"clip − base Δ {label}"))
+        out.append(over_seeds_and_problems(claim, diffs, f"{ref} − base Δ {label}"))
         for other, runs in by_preset.items():
-            if other == "clip":
+            if other == ref:
                 continue
             seeds = sorted(set(clip) & set(runs))
             claim = Claim(
                 ABLATION,
-                f"random rewards raise {label} more with clip than with {other}",
-                f"Δ {label}, clip − {other}, same seeds",
+                f"random rewards raise {label} more with {ref} than with {other}",
+                f"Δ {label}, {ref} − {other}, same seeds",
             )
             diffs = {s: change(runs[s].after, clip[s].after, key) for s in seeds}
-            out.append(over_seeds_and_problems(claim, diffs, f"clip − {other} Δ {label}"))
+            out.append(over_seeds_and_problems(claim, diffs, f"{ref} − {other} Δ {label}"))
     return out
 
 
