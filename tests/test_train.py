@@ -8,6 +8,7 @@ on-policy presets; one-shot training fills every slot with one problem; the logs
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -101,6 +102,9 @@ def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
         assert set(STEP_KEYS) - set(TIMING) <= set(record)
         assert 0.0 <= record["reward/mean"] <= 1.0 and record["train/accuracy"] == 0.0  # random model, random reward
         assert record["optim/updates"] == 2.0  # 12 completions / mini-batch 6, one epoch
+        # no token of the char tokenizer spells "python": no code entry, every response's first token decides
+        assert math.isnan(record["strategy/code_entry_prob"])
+        assert 0.0 <= record["actor/clip_frac_strategy"] <= 1.0 and 0.0 <= record["actor/clip_frac_not_strategy"] <= 1.0
     assert "eval/accuracy" in records[2] and "eval/accuracy" in records[4] and "eval/accuracy" not in records[3]
     problems = [json.loads(line) for line in (uninterrupted / "problems.jsonl").read_text().splitlines()]
     assert [p["step"] for p in problems] == [1, 2, 3, 4]
