@@ -20,13 +20,15 @@ Rewards are Bernoulli(0.5), drawn independently of the actions, so every arm of 
 draws and the same sampling noise for the same seed (both are pure functions of ``(seed, step)``); differences
 between arms are paired. The seeds run as one batch: row ``i`` of a rollout starts with its seed's index as the
 prompt token, and the policy reads its own row of the table. Adam is elementwise, so each seed's parameters move
-only with its own rows' gradients. One coupling is left: ``update_policy`` shuffles the whole batch, so a seed's
-share of a mini-batch varies around its expected size (``mini_batch`` rows) from one update to the next; the
-epochs still visit every row once.
+only with its own rows' gradients (the loss's 1/B over the whole batch is a constant factor Adam undoes, up to its
+ε). One coupling is left: ``update_policy`` shuffles the whole batch, so a seed's share of a mini-batch varies
+around its expected size from one update to the next; the epochs still visit every row once. Learning rates run
+in the same batch too, one optimiser parameter group each (:func:`run_arms`).
 
 The arms: ``clip`` and ``no-clip`` (the same schedule, clamp on or removed) and the two on-policy presets of the
-ablation, ``on-policy-batch`` (one update on the whole rollout) and ``small-rollout`` (a rollout of one
-off-policy mini-batch, one update): ratios stay 1, the clamp never acts, and they cannot show the bias.
+ablation, ``on-policy-batch`` (one update on the whole rollout) and ``small-rollout`` (the rollout shrunk to
+``prompts / updates`` groups, at least one, in one update): ratios stay 1, the clamp never acts, and they cannot
+show the bias.
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ class ToyConfig:
     accuracy: tuple[float, ...] = (0.9, 0.3)
     """p(correct answer | strategy) of the two-token policy."""
     seed: int = 0
-    """Base seed of the sampling and reward streams (seed ``i`` of a sweep draws the stream ``(seed, i, step)``)."""
+    """Base seed of the sampling and reward streams: step ``t`` draws one array from ``(seed, t)``, and run ``i``
+    of the batch reads its row ``i``, whatever the arm or rate."""
     clamp: bool = True
     """False removes the clamp (clip mode ``none``) whatever the arm. On an on-policy arm that must change nothing,
     since every ratio is exactly 1: a check that the trainer's on-policy path never sees a moved policy."""
@@ -181,7 +184,7 @@ class ToyConfig:
             return Schedule(self.prompts, self.group_size, rollout // self.updates, 1)
         if self.arm == "on-policy-batch":
             return Schedule(self.prompts, self.group_size, rollout, 1)
-        small = max(1, self.prompts // self.updates)  # small-rollout: a rollout of one off-policy mini-batch
+        small = max(1, self.prompts // self.updates)  # small-rollout: the rollout shrunk, one update
         return Schedule(small, self.group_size, small * self.group_size, 1)
 
     def loss(self) -> LossConfig:
