@@ -42,3 +42,16 @@ def test_control_runs_are_on_policy_random_reward_and_paired(tmp_path: Path) -> 
     assert accuracy_curve(run) == {0: 0.5, 5: 0.45}
     with pytest.raises(ValueError, match="increasing order"):
         LrRuleConfig(rates=(1e-3, 1e-4))
+
+
+def test_study_commands_refuse_bad_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rlvr_lab.cli import build_app
+
+    runner, app = CliRunner(), build_app()
+    result = runner.invoke(app, ["study", "lr-rule", "--out", str(tmp_path), "--rates", "1e-3,1e-4"])
+    assert result.exit_code != 0 and "increasing order" in result.output
+    result = runner.invoke(app, ["study", "clip-ablation", "--out", str(tmp_path), "--schedule", "ppo"])
+    assert result.exit_code != 0 and "--schedule must be demo or paper" in result.output
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing written
