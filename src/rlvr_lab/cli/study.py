@@ -32,7 +32,7 @@ def clip_bias(
     Writes OUT/clip_bias.json (every cell: clip fractions, Δ p(prior's mode), Δ accuracy with SE), OUT/clip_bias.md
     (the tables) and OUT/clip_bias.png (movement toward the mode and accuracy against the clip fraction). The
     claim is judged at one cell fixed in rlvr_lab/studies/clip_bias.py (TARGET): clip moves accuracy up, no-clip
-    and the on-policy arms down, each beyond 3 standard errors. Under a minute on one core.
+    and the on-policy arms down, each beyond 3 standard errors. About 40 s on one idle core.
     """
     import dataclasses
 
