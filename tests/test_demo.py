@@ -83,6 +83,19 @@ def test_clipping_ablation(demo_dir: Path) -> None:
     assert spurious[("qwen-math-like", "random:0.5")]["run_dir"] == presets["clip"]["run_dirs"][0]
 
 
+def test_every_finding_has_an_interval_and_a_verdict(demo_dir: Path) -> None:
+    findings = _summary(demo_dir)["findings"]
+    assert len(findings) == 4 + 8 + 2  # spurious (2 profiles), ablation (2 metrics × 4), boundary
+    for f in findings:
+        assert f["verdict"] in ("reproduced", "not significant", "opposite")
+        assert f["low"] <= f["effect"] <= f["high"] and f["interval"].startswith("paired bootstrap over")
+        if f["verdict"] == "reproduced":
+            assert (f["low"] > 0) if f["direction"] == 1 else (f["high"] < 0)
+    ablation = [f for f in findings if "clipping ablation" in f["paper"]]
+    assert all(f["detail"].count(" s") == 2 for f in ablation)  # both seeds listed
+    assert "verdict" in _table(_summary(demo_dir), "Findings")["columns"]
+
+
 def test_boundary_study(demo_dir: Path) -> None:
     summary = _summary(demo_dir)
     boundary = summary["boundary"]

@@ -13,7 +13,16 @@ from rlvr_lab.rl.schedule import PRESETS, Schedule, learning_rate
 from rlvr_lab.tasks.problem import Problem
 
 # (preset, updates per rollout, on-policy)
-PRESET_CASES = [("clip", 4, False), ("no-clip", 4, False), ("on-policy-batch", 1, True), ("small-rollout", 1, True)]
+PRESET_CASES = [
+    ("clip", 4, False),
+    ("no-clip", 4, False),
+    ("on-policy-batch", 1, True),
+    ("small-rollout", 1, True),
+    ("paper", 8, False),
+    ("paper-on-policy", 1, True),
+    ("paper-no-clip", 8, False),
+    ("paper-small-rollout", 1, True),
+]
 
 
 @pytest.mark.parametrize(("preset", "updates", "on_policy"), PRESET_CASES)
@@ -21,8 +30,17 @@ def test_presets(preset: str, updates: int, on_policy: bool) -> None:
     config = resolve_config(cli_values={"preset": preset})
     schedule = config.schedule()
     assert (schedule.updates_per_rollout, schedule.on_policy) == (updates, on_policy)
-    assert config.clip == ("none" if preset == "no-clip" else "clip")
+    assert config.clip == ("none" if preset.endswith("no-clip") else "clip")
     assert ("on-policy" if on_policy else "off-policy") in schedule.describe()
+
+
+def test_paper_preset_is_the_spurious_rewards_schedule() -> None:
+    config = resolve_config(cli_values={"preset": "paper"})
+    schedule = config.schedule()
+    assert (schedule.prompts_per_step, schedule.group_size, schedule.mini_batch_size) == (64, 16, 128)
+    assert (config.eps_low, config.eps_high, config.kl_coef, config.clip) == (0.2, 0.2, 0.0, "clip")
+    control = resolve_config(cli_values={"preset": "paper-on-policy"}).schedule()
+    assert control.rollout_size == schedule.rollout_size == control.mini_batch_size
 
 
 def test_schedule_arithmetic_and_validation() -> None:
@@ -43,7 +61,10 @@ def test_resolution_order(tmp_path: Path) -> None:
     assert resolve_config({"preset": "no-clip", "clip": "clip"}).clip == "clip"  # explicit beats the preset
     with pytest.raises(ValueError, match="unknown config key"):
         resolve_config({"learning_rate": 1e-3})
-    with pytest.raises(ValueError, match="choose one of: clip, no-clip, on-policy-batch, small-rollout"):
+    presets = (
+        "clip, no-clip, on-policy-batch, paper, paper-no-clip, paper-on-policy, paper-small-rollout, small-rollout"
+    )
+    with pytest.raises(ValueError, match=f"choose one of: {presets}"):
         resolve_config({"preset": "clipped"})
     with pytest.raises(ValueError, match="choose one of: dr_grpo, gae, grpo"):
         resolve_config({"advantage": "ppo"})
@@ -115,4 +136,13 @@ def test_one_shot_selects_the_largest_accuracy_variance(tmp_path: Path) -> None:
 
 
 def test_presets_registry() -> None:
-    assert PRESETS.names() == ["clip", "no-clip", "on-policy-batch", "small-rollout"]
+    assert PRESETS.names() == [
+        "clip",
+        "no-clip",
+        "on-policy-batch",
+        "paper",
+        "paper-no-clip",
+        "paper-on-policy",
+        "paper-small-rollout",
+        "small-rollout",
+    ]

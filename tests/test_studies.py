@@ -23,7 +23,7 @@ def _train_jobs(jobs: list) -> list[TrainJob]:
     return [job for job in jobs if isinstance(job, TrainJob)]
 
 
-@pytest.mark.parametrize(("config", "runs"), [(FULL, 12 + 4 * 3 - 1), (QUICK, 12 + 4 * 2 - 1)])
+@pytest.mark.parametrize(("config", "runs"), [(FULL, 12 + 4 * 5 - 1), (QUICK, 12 + 4 * 2 - 1)])
 def test_the_ablation_shares_its_clip_seed0_run_with_the_table(config: DemoConfig, runs: int, tmp_path: Path) -> None:
     jobs = demo_jobs(config, tmp_path)
     trains = _train_jobs(jobs)

@@ -8,6 +8,7 @@ on-policy presets; one-shot training fills every slot with one problem; the logs
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -91,7 +92,9 @@ def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
         "step",
         "eval/accuracy",
         "eval/pass@2",
+        "eval/greedy_accuracy",
         "eval/code_frequency",
+        "eval/code_entry_prob",
         "eval/boxed_rate",
         "eval/length_mean",
     }
@@ -101,6 +104,9 @@ def test_logs_carry_the_documented_keys(uninterrupted: Path) -> None:
         assert record["optim/updates"] == 2.0  # 12 completions / mini-batch 6, one epoch
         # float32 on both sides: the KV-cached sampler and the trainer's full forward agree to rounding
         assert record["perf/dtype"] == "float32" and record["actor/logprob_mismatch"] < 1e-4
+        # no token of the char tokenizer spells "python": no code entry, every response's first token decides
+        assert math.isnan(record["strategy/code_entry_prob"])
+        assert 0.0 <= record["actor/clip_frac_strategy"] <= 1.0 and 0.0 <= record["actor/clip_frac_not_strategy"] <= 1.0
     assert "eval/accuracy" in records[2] and "eval/accuracy" in records[4] and "eval/accuracy" not in records[3]
     problems = [json.loads(line) for line in (uninterrupted / "problems.jsonl").read_text().splitlines()]
     assert [p["step"] for p in problems] == [1, 2, 3, 4]

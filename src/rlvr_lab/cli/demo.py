@@ -31,6 +31,12 @@ def demo(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     threads: Threads = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Seeds per preset of the clipping ablation, paired across presets (default 5; 2 with --quick)."
+        ),
+    ] = None,
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -38,21 +44,26 @@ def demo(
     random:0.5, incorrect and python; held-out accuracy and code frequency before and after.
 
     2. Clipping ablation: random:0.5 on qwen-math-like under the clip, no-clip, on-policy-batch and small-rollout
-    presets, 3 seeds each (2 with --quick): mean and spread of the changes, clip fractions.
+    presets on the same 5 seeds (2 with --quick): paired differences with 95% intervals, clip fractions.
 
     3. Reasoning boundary: 256 samples per problem (64 with --quick) from the base, ground-truth RL and random RL
     models: pass@k with bootstrap bands, crossover k, coverage, accuracy histograms, ΔSE, strategy switches and the
     perplexity matrix.
 
     Also writes OUT/demo.yaml (the resolved settings) and OUT/README_table.md (the tables in Markdown). The full
-    demo takes about 7 minutes on two idle cores; progress lines go to stderr as jobs finish (also when it is
+    demo takes about 10 minutes on two idle cores; progress lines go to stderr as jobs finish (also when it is
     redirected to a file), and each phase's wall time is printed at the end. With --json: {"out": {"report",
     "summary", "markdown"}, "seconds", "findings"} on stdout.
     """
-    from rlvr_lab.studies.demo import FULL, QUICK, run_demo
+    from rlvr_lab.studies.demo import FULL, QUICK, run_demo, with_seeds
     from rlvr_lab.threads import use_threads
 
     config = QUICK if quick else FULL
+    if seeds is not None:
+        try:
+            config = with_seeds(config, seeds)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
     per_worker = use_threads(threads) or config.training.threads  # torch threads of each worker process
     config = dataclasses.replace(config, training=dataclasses.replace(config.training, threads=per_worker))
     if workers is not None:

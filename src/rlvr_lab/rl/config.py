@@ -93,7 +93,8 @@ class TrainConfig:
 
     # -- schedule (a preset fills these; explicit values win) -----------------------------------------------------
     preset: str = "clip"
-    """Clipping-ablation preset: clip, no-clip, on-policy-batch, small-rollout."""
+    """Schedule preset: clip, no-clip, on-policy-batch, small-rollout (the clipping ablation), paper (64 × 16,
+    mini-batches of 128: 8 updates per rollout) or paper-on-policy (its one-update control)."""
     prompts_per_step: int = 16
     """Prompt slots per rollout (P)."""
     group_size: int = 8

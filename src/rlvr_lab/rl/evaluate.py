@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-from rlvr_lab.analysis.strategy import code_frequency
+from rlvr_lab.analysis.strategy import StrategyRule, code_frequency, is_code
 from rlvr_lab.engines.base import Engine, SamplingConfig
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.metrics.passk import avg_at_n, pass_at_k
@@ -69,3 +71,34 @@ def evaluate(
         "eval/boxed_rate": float(np.mean([has_boxed_answer(t) for t in everything])),
         "eval/length_mean": float(np.mean(lengths)),
     }
+
+
+def greedy_store_path(run_dir: Path, step: int) -> Path:
+    """The greedy evaluation's store beside the sampled one (``eval/greedy_step_000010.jsonl``)."""
+    return Path(run_dir) / "eval" / f"greedy_step_{step:06d}.jsonl"
+
+
+def code_tokens(tokenizer: Any, rule: StrategyRule = "contains_python") -> list[int]:
+    """Token ids whose text alone makes a response code under ``rule`` (organism v1: the code fence)."""
+    return [t for t in range(len(tokenizer)) if is_code(tokenizer.decode([t]), rule)]
+
+
+@torch.no_grad()
+def code_entry_prob(model: Any, prompts: Sequence[Sequence[int]], code_ids: Sequence[int], pad_id: int) -> float:
+    """Mean over ``prompts`` of the policy's probability that its first token already enters code.
+
+    The probability of taking the code branch at the first decision, read from the logits rather than from a
+    handful of samples. Prompts are right-padded (a causal model needs no mask for that) and read at their last
+    real position.
+    """
+    if not prompts or not code_ids:
+        return float("nan")
+    device = next(model.parameters()).device
+    width = max(map(len, prompts))
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long, device=device)
+    for i, p in enumerate(prompts):
+        ids[i, : len(p)] = torch.tensor(list(p), dtype=torch.long)
+    last = torch.tensor([len(p) - 1 for p in prompts], device=device)
+    logits = model(input_ids=ids, use_cache=False).logits[torch.arange(len(prompts), device=device), last].float()
+    probs = torch.softmax(logits, dim=-1)[:, list(code_ids)].sum(dim=-1)
+    return float(probs.mean())

@@ -26,6 +26,8 @@ STEP_KEYS = (
     "actor/pg_loss",
     "actor/clip_frac_low",
     "actor/clip_frac_high",
+    "actor/clip_frac_strategy",
+    "actor/clip_frac_not_strategy",
     "actor/entropy",
     "actor/kl",
     "actor/grad_norm",
@@ -34,6 +36,7 @@ STEP_KEYS = (
     "response/length_mean",
     "response/truncated_frac",
     "strategy/code_frequency",
+    "strategy/code_entry_prob",
     "optim/lr",
     "optim/updates",
     "perf/step_time",
@@ -43,10 +46,24 @@ STEP_KEYS = (
     "perf/samples_per_s",
     "perf/dtype",
 )
-"""Keys of every training step's record (``actor/kl`` only when a reference model is kept)."""
+"""Keys of every training step's record (``actor/kl`` only when a reference model is kept).
 
-EVAL_KEYS = ("eval/accuracy", "eval/pass@n", "eval/code_frequency", "eval/boxed_rate", "eval/length_mean")
-"""Keys of an evaluation; ``eval/pass@n`` is written with the number, e.g. ``eval/pass@4``."""
+``actor/clip_frac_strategy`` is the share of *strategy tokens* (those before the strategy is settled, see
+:func:`rlvr_lab.analysis.strategy.strategy_token_counts`) the clamp acted on, ``actor/clip_frac_not_strategy`` the
+share of the others; ``strategy/code_entry_prob`` the policy's mean probability, over the step's prompts, that its
+first token already enters code; ``actor/entropy`` the mean token entropy of the policy on the rollout."""
+
+EVAL_KEYS = (
+    "eval/accuracy",
+    "eval/pass@n",
+    "eval/greedy_accuracy",
+    "eval/code_frequency",
+    "eval/code_entry_prob",
+    "eval/boxed_rate",
+    "eval/length_mean",
+)
+"""Keys of an evaluation; ``eval/pass@n`` is written with the number, e.g. ``eval/pass@4``; ``eval/greedy_accuracy``
+(one greedy sample per problem) only when the evaluation samples at a temperature above 0."""
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:

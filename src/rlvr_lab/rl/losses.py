@@ -160,6 +160,17 @@ def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(r) - r - 1.0
 
 
+def clipped_tokens(
+    ratio: torch.Tensor, advantages: torch.Tensor, config: LossConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)`` bool masks of the tokens whose gradient the clamp removes (or would remove, under ``none``).
+
+    ``low``: ``ρ < 1 - ε_low`` with ``A < 0``; ``high``: ``ρ > 1 + ε_high`` with ``A > 0``. Shapes: ``ratio`` (B, T),
+    ``advantages`` (B, 1).
+    """
+    return (ratio < 1.0 - config.eps_low) & (advantages < 0), (ratio > 1.0 + config.eps_high) & (advantages > 0)
+
+
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float((values * mask).sum() / mask.sum().clamp(min=1.0))
 
@@ -198,10 +209,9 @@ def policy_loss(
     metrics: dict[str, float] = {}
     with torch.no_grad():
         metrics["actor/pg_loss"] = float(aggregate(per_token, mask, norm))
-        low = ((ratio < 1.0 - config.eps_low) & (adv < 0)).to(mask.dtype)
-        high = ((ratio > 1.0 + config.eps_high) & (adv > 0)).to(mask.dtype)
-        metrics["actor/clip_frac_low"] = _masked_mean(low, mask)
-        metrics["actor/clip_frac_high"] = _masked_mean(high, mask)
+        low, high = clipped_tokens(ratio, adv, config)
+        metrics["actor/clip_frac_low"] = _masked_mean(low.to(mask.dtype), mask)
+        metrics["actor/clip_frac_high"] = _masked_mean(high.to(mask.dtype), mask)
 
     if config.kl_coef > 0:
         if ref_logprobs is None:

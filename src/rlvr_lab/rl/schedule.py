@@ -20,6 +20,12 @@ preset              what it is                                                  
 ``no-clip``         the same schedule, clamp removed (``clip: none``)                           4
 ``on-policy-batch`` 16 prompts × 8, one mini-batch = the whole rollout                          1
 ``small-rollout``   the rollout shrunk to one mini-batch: 4 prompts × 8 = 32                    1
+``paper``           the *Spurious Rewards* schedule: 64 prompts × 16, mini-batches of 128,      8
+                    ε = 0.2, no KL
+``paper-on-policy`` the paper's rollout in one mini-batch (its on-policy control)               1
+``paper-no-clip``   ``paper`` with the clamp removed                                           8
+``paper-small-      the paper's rollout shrunk to one mini-batch: 8 prompts × 16 = 128         1
+rollout``
 ==================  =========================================================================  ==========
 
 The learning-rate schedule is a pure function of the step (nanoGPT's ``get_lr``), so a resumed run needs no
@@ -97,6 +103,11 @@ PRESETS.add(
 PRESETS.add(
     "small-rollout", {"prompts_per_step": 4, "group_size": 8, "mini_batch_size": 32, "epochs": 1, "clip": "clip"}
 )
+_PAPER = {"prompts_per_step": 64, "group_size": 16, "epochs": 1, "clip": "clip", "eps_low": 0.2, "eps_high": 0.2}
+PRESETS.add("paper", {**_PAPER, "mini_batch_size": 128, "kl_coef": 0.0})
+PRESETS.add("paper-on-policy", {**_PAPER, "mini_batch_size": 1024, "kl_coef": 0.0})
+PRESETS.add("paper-no-clip", {**_PAPER, "mini_batch_size": 128, "kl_coef": 0.0, "clip": "none"})
+PRESETS.add("paper-small-rollout", {**_PAPER, "prompts_per_step": 8, "mini_batch_size": 128, "kl_coef": 0.0})
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rlvr_lab.analysis.strategy import code_frequency
+from rlvr_lab.analysis.strategy import code_frequency, strategy_token_counts
 from rlvr_lab.engines import Completion, Engine, SampleRequest, SamplingConfig, make_engine
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.models import load_model
@@ -45,7 +45,7 @@ from rlvr_lab.rl.checkpoint import TrainerState, list_checkpoints, load_trainer_
 from rlvr_lab.rl.config import TrainConfig, load_config_file, save_config
 from rlvr_lab.rl.dapo import overlong_penalty, varied_groups
 from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
-from rlvr_lab.rl.evaluate import eval_store_path, evaluate
+from rlvr_lab.rl.evaluate import code_entry_prob, code_tokens, eval_store_path, evaluate, greedy_store_path
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.logprobs import pack, pack_logprobs
 from rlvr_lab.rl.schedule import learning_rate
@@ -260,23 +260,31 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         critic = Critic(model, CriticConfig(config.gamma, config.gae_lambda, config.value_clip, config.value_lr))
     greedy_sampling = SamplingConfig(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
 
+    greedy_sampling = SamplingConfig(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    code_ids = code_tokens(tokenizer)
+
     def run_eval(step: int) -> dict[str, float]:
-        header = StoreHeader.for_run(
-            model=f"{config.model} after {step} RL steps ({run_dir})",
-            engine="torch",
-            template=template,
-            sampling=eval_sampling,
-            problems=f"{config.eval_data}:{config.eval_split}",
+        """Sampled evaluation, plus a greedy one (``eval/greedy_accuracy``) when the sampled one is not greedy."""
+        out = {}
+        runs = [(eval_sampling, eval_store_path(run_dir, step))]
+        if config.eval_temperature != 0:
+            runs.append((greedy_sampling, greedy_store_path(run_dir, step)))
+        for sampling, path in runs:
+            header = StoreHeader.for_run(
+                model=f"{config.model} after {step} RL steps ({run_dir})",
+                engine="torch",
+                template=template,
+                sampling=sampling,
+                problems=f"{config.eval_data}:{config.eval_split}",
+            )
+            metrics = evaluate(engine, lambda p: prompt_ids[p.id], eval_problems, grader, sampling, path, header)
+            if sampling is greedy_sampling:
+                metrics = {"eval/greedy_accuracy": metrics["eval/accuracy"]}
+            out.update(metrics)
+        out["eval/code_entry_prob"] = code_entry_prob(
+            model, [prompt_ids[p.id] for p in eval_problems], code_ids, pad_id
         )
-        return evaluate(
-            engine,
-            lambda p: prompt_ids[p.id],
-            eval_problems,
-            grader,
-            eval_sampling,
-            eval_store_path(run_dir, step),
-            header,
-        )
+        return out
 
     def save(step: int) -> None:
         state = TrainerState(step=step, optimizer=optimizer.state_dict(), torch_rng=torch.get_rng_state())
@@ -317,10 +325,14 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                 rewards = rewards[kept]
                 flat = [(problems[j], c) for j in kept for c in rollout.completions[j]]
                 stats: dict[str, float] = {"optim/updates": 0.0, "train/kept_groups": float(len(kept))}
+                entry = code_entry_prob(model, [prompt_ids[p.id] for p in problems], code_ids, pad_id)
                 if flat:
                     batch = pack([prompt_ids[p.id] for p, _ in flat], [c.token_ids for _, c in flat], pad_id)
                     sampler_logprobs = pack_logprobs([c.logprobs for _, c in flat], batch.num_completion_columns)
                     batch, sampler_logprobs = batch.to(config.device), sampler_logprobs.to(config.device)
+                    counts = strategy_token_counts([c.token_ids for _, c in flat], tokenizer.decode)
+                    columns = torch.arange(batch.num_completion_columns, device=config.device)
+                    strategy = (columns < torch.tensor(counts, device=config.device)[:, None]).float()  # (B, C)
                     if needs == "greedy":  # ReMax: the reward of each prompt's greedy response is its baseline
                         greedy = collect_rollout(
                             engine, prompt_ids, [problems[j] for j in kept], reward, grader, greedy_sampling, step
@@ -343,6 +355,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                         config.seed,
                         step,
                         sampler_logprobs,
+                        {"strategy": strategy},
                     )
                     if critic is not None:
                         stats |= critic.update(batch, returns, old_values, update_config, config.seed, step)
@@ -354,6 +367,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                     "step": step,
                     **rollout_metrics(rollout),
                     **stats,
+                    "strategy/code_entry_prob": entry,
                     "optim/lr": lr,
                     "perf/step_time": elapsed,
                     "perf/rollout_time": t1 - t0,

@@ -25,7 +25,7 @@ import torch
 from transformers import PreTrainedModel
 
 from rlvr_lab.rl.logprobs import PackedBatch, token_logprobs
-from rlvr_lab.rl.losses import LossConfig, Normaliser, policy_loss
+from rlvr_lab.rl.losses import LossConfig, Normaliser, clipped_tokens, policy_loss
 from rlvr_lab.rl.schedule import Schedule
 
 
@@ -130,6 +130,7 @@ def update_policy(
     seed: int,
     step: int,
     sampler_logprobs: torch.Tensor | None = None,
+    token_groups: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Run the schedule's updates on one rollout; return metrics averaged over updates (token-weighted).
 
@@ -137,7 +138,10 @@ def update_policy(
     ``actor/clip_frac_low``, ``actor/clip_frac_high``, ``actor/entropy``, ``actor/kl`` (with a reference),
     ``actor/grad_norm`` (before clipping) and ``optim/updates``; with ``sampler_logprobs`` (B, C), the log-probs
     the sampler reported for ``batch.completion_ids``, also ``actor/logprob_mismatch`` (mean) and
-    ``actor/logprob_mismatch_max`` (see :class:`Mismatch`).
+    ``actor/logprob_mismatch_max`` (see :class:`Mismatch`). ``token_groups`` maps a name to a (B, C) mask of
+    completion tokens (e.g. the tokens before the strategy is settled); each adds ``actor/clip_frac_<name>``, the
+    share of that group's tokens the clamp acted on (low and high together), and the group's complement adds
+    ``actor/clip_frac_not_<name>``. Measurement only: the loss does not change.
     """
     num_rows = batch.input_ids.shape[0]
     lengths = batch.lengths.cpu().numpy()
@@ -187,14 +191,44 @@ def update_policy(
                 for key, value in metrics.items():
                     sums[key] += value * tokens
                     weights[key] += tokens
+                if token_groups:
+                    _count_group_clips(
+                        logprobs, old_part, advantages[rows], part, token_groups, rows, config, sums, weights
+                    )
             max_norm = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(mini_loss)
-    out = {key: sums[key] / weights[key] for key in sums}
+    out = {key: sums[key] / weights[key] if weights[key] else float("nan") for key in sums}
     out["actor/pg_loss"] = float(np.mean(losses))
     out["actor/grad_norm"] = float(np.mean(grad_norms))
     out["optim/updates"] = float(len(grad_norms))
     out.update(mismatch.metrics())
     return out
+
+
+@torch.no_grad()
+def _count_group_clips(
+    logprobs: torch.Tensor,
+    old: torch.Tensor,
+    advantages: torch.Tensor,
+    part: PackedBatch,
+    groups: dict[str, torch.Tensor],
+    rows: torch.Tensor,
+    config: UpdateConfig,
+    sums: dict[str, float],
+    weights: dict[str, float],
+) -> None:
+    """Add each token group's (and its complement's) clipped-token count and token count to ``sums``/``weights``."""
+    low, high = clipped_tokens(torch.exp(logprobs - old), advantages.unsqueeze(1), config.loss)
+    clipped = (low | high).to(part.completion_mask.dtype) * part.completion_mask
+    C = part.num_completion_columns
+    for name, mask in groups.items():
+        inside = mask[rows, :C].to(clipped.dtype) * part.completion_mask
+        for key, group in (
+            (f"actor/clip_frac_{name}", inside),
+            (f"actor/clip_frac_not_{name}", part.completion_mask - inside),
+        ):
+            sums[key] += float((clipped * group).sum())
+            weights[key] += float(group.sum())

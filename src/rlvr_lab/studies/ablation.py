@@ -28,6 +28,8 @@ from rlvr_lab.studies.jobs import SampleJob, TrainJob
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings, base_eval_job, base_store, run_dir
 
 PRESET_ORDER: tuple[str, ...] = ("clip", "no-clip", "on-policy-batch", "small-rollout")
+PAPER_PRESETS: tuple[str, ...] = ("paper", "paper-no-clip", "paper-on-policy", "paper-small-rollout")
+"""The same four arms on the *Spurious Rewards* schedule (64 prompts × 16, mini-batches of 128)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class AblationConfig:
     reward: str = "random:0.5"
     """Training signal of every run."""
     presets: tuple[str, ...] = PRESET_ORDER
-    """Schedule presets compared."""
+    """Schedule presets compared; the first is the arm with the clip acting, the findings compare it with each."""
     seeds: tuple[int, ...] = (0, 1, 2)
     """Seeds per preset (data order, sampling, random rewards)."""
 

@@ -15,7 +15,7 @@ evaluation sampled with the same :class:`~rlvr_lab.engines.SamplingConfig`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +120,20 @@ class SetStats:
     """avg@n: mean over problems of the fraction of correct samples (= pass@1)."""
     code_frequency: float
     """Share of all samples labelled code."""
+    problem_ids: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The problems, in the order of the per-problem arrays below (what paired comparisons align on)."""
+    problem_accuracy: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    """(P,) each problem's fraction of correct samples."""
+    problem_code: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    """(P,) each problem's share of samples labelled code."""
+
+    def per_problem(self, key: str, order: tuple[str, ...]) -> np.ndarray:
+        """``accuracy`` or ``code_frequency`` per problem, in the order ``order`` (ValueError if sets differ)."""
+        values = {"accuracy": self.problem_accuracy, "code_frequency": self.problem_code}[key]
+        index = {pid: i for i, pid in enumerate(self.problem_ids)}
+        if set(index) != set(order):
+            raise ValueError(f"the evaluations cover different problems ({len(index)} vs {len(order)}); cannot pair")
+        return values[[index[pid] for pid in order]]
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -140,6 +154,9 @@ def set_stats(graded: GradedSamples, rule: StrategyRule = "contains_python") -> 
         samples=int(np.min(graded.n)),
         accuracy=avg_at_n(graded.n, graded.c),
         code_frequency=code_frequency(texts, rule),
+        problem_ids=graded.problem_ids,
+        problem_accuracy=graded.c / graded.n,
+        problem_code=np.array([code_frequency(group, rule) for group in graded.completions]),
     )
 
 

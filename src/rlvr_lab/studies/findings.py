@@ -1,24 +1,29 @@
-"""The papers' findings, each checked against the demo's numbers with a criterion stated up front.
+"""The papers' findings, each a function with its criterion fixed here, before any run is read.
 
-A finding is *reproduced* when the measured effect has the paper's direction and is larger than the noise
-yardstick the demo itself measures: the spread (std over seeds) of the random-reward ``clip`` runs' accuracy or
-code-frequency change in the clipping ablation, which is how much one run's change moves with its seed alone. A
-single run's change within that spread counts as no effect. With one seed per preset there is no yardstick and the
-verdict falls back to the sign alone (said in the text). Nothing here changes a measurement: the criteria are fixed
-in this file, and every verdict carries the numbers it was read from.
+Every finding measures one effect, gives it a 95% paired interval (:mod:`.paired`) and is judged by the one rule of
+:mod:`.verdict`: *reproduced* only when the interval excludes 0 on the paper's side; *opposite* when it excludes
+0 on the other; *not significant* otherwise. Nothing here changes a measurement or picks among measurements.
+
+- Evaluation differences (a model before and after training, or two models) are per-problem differences on the
+  same held-out problems, sampled with the same seed, resampled over problems. The spurious-rewards table trains
+  one seed per signal, so its intervals carry evaluation noise only (said in the interval's text).
+- Training arms (the clipping ablation) run on the same seeds; the per-(seed, problem) difference is resampled over
+  seeds and problems, and every seed's value is listed.
+- The boundary claims compare per-problem pass@k of the base and the RL model at k = 1 and at the largest k.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
+from rlvr_lab.metrics import pass_at_k
 from rlvr_lab.report import Table
 from rlvr_lab.studies.ablation import AblationResult
 from rlvr_lab.studies.boundary import BASE, RL_MODELS, BoundaryResult
+from rlvr_lab.studies.evaluation import SetStats
+from rlvr_lab.studies.paired import mean_of, over_problems, over_seeds_and_problems
 from rlvr_lab.studies.spurious import SpuriousRow
+from rlvr_lab.studies.verdict import Claim, Finding
 
 GT_LABEL = RL_MODELS[0][0]
 """The ground-truth RL model of the boundary study."""
@@ -27,167 +32,154 @@ SPURIOUS_SIGNALS = ("format", "random:0.5", "incorrect", "python")
 NO_CODE_INCENTIVE = ("format", "random:0.5", "incorrect")
 """The spurious signals that do not reward code by construction (``python`` does), so a rise in code frequency
 under them is the model's own drift, the paper's explanation of the gain."""
+METRICS = (("accuracy", "accuracy"), ("code_frequency", "code frequency"))
+
+SPURIOUS = "Spurious Rewards (Shao et al., 2025)"
+ABLATION = "Spurious Rewards (Shao et al., 2025), clipping ablation"
+BOUNDARY = "Yue et al., 2025 (reasoning boundary)"
 
 
-@dataclass(frozen=True)
-class Finding:
-    paper: str
-    claim: str
-    observed: str
-    reproduced: bool
-
-    def as_dict(self) -> dict[str, object]:
-        return {"paper": self.paper, "claim": self.claim, "observed": self.observed, "reproduced": self.reproduced}
+def change(before: SetStats, after: SetStats, key: str) -> np.ndarray:
+    """(P,) per-problem ``after − before`` of ``accuracy`` or ``code_frequency``, in ``before``'s problem order."""
+    order = before.problem_ids
+    return after.per_problem(key, order) - before.per_problem(key, order)
 
 
-def _noise(ablation: AblationResult, key: str) -> float:
-    """Std over seeds of the clip preset's change in ``key`` (0 when it cannot be measured)."""
-    spread = ablation.as_dict()["presets"].get("clip", {}).get(key, {}).get("std", float("nan"))
-    return 0.0 if spread is None or math.isnan(spread) else float(spread)
+# ----------------------------------------------------------------------------------------------------------------
+# Spurious rewards
 
 
-def _changes(rows: list[SpuriousRow], model: str, rewards: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """reward -> (accuracy change, code-frequency change) of ``model``'s runs with those rewards."""
-    return {
-        r.reward: (r.after.accuracy - r.before.accuracy, r.after.code_frequency - r.before.code_frequency)
-        for r in rows
-        if r.model == model and r.reward in rewards
-    }
+def _changes(rows: list[SpuriousRow], model: str, rewards: tuple[str, ...], key: str) -> dict[str, np.ndarray]:
+    return {r.reward: change(r.before, r.after, key) for r in rows if r.model == model and r.reward in rewards}
 
 
-def _fmt(values: dict[str, tuple[float, float]], index: int) -> str:
-    return ", ".join(f"{reward} {change[index]:+.3f}" for reward, change in values.items())
+def _listed(changes: dict[str, np.ndarray]) -> str:
+    return ", ".join(f"{reward} {values.mean():+.3f}" for reward, values in changes.items())
 
 
-def spurious_findings(rows: list[SpuriousRow], ablation: AblationResult) -> list[Finding]:
-    paper = "Spurious Rewards (Shao et al., 2025)"
-    acc_noise, code_noise = _noise(ablation, "accuracy_change"), _noise(ablation, "code_frequency_change")
+def spurious_findings(rows: list[SpuriousRow]) -> list[Finding]:
+    """Ground truth helps each model; spurious signals help the code-prior model, raise its code frequency, and
+    help it more than the model whose code is the less accurate."""
+    one_seed = "one training seed per signal: seed-to-seed spread not included"
     models = list(dict.fromkeys(r.model for r in rows))
     out = []
     for model in models:
-        gt = _changes(rows, model, ("ground_truth",))
+        gt = _changes(rows, model, ("ground_truth",), "accuracy")
         if gt:
-            change = gt["ground_truth"][0]
-            out.append(
-                Finding(
-                    paper,
-                    f"ground-truth rewards raise held-out accuracy ({model})",
-                    f"Δ accuracy {change:+.3f} (seed spread {acc_noise:.3f})",
-                    change > acc_noise,
-                )
+            claim = Claim(
+                SPURIOUS,
+                f"ground-truth rewards raise held-out accuracy ({model})",
+                "Δ accuracy, after − before, per problem",
             )
-    if len(models) >= 2:
-        prior_code, prior_lang = models[0], models[1]
-        on_code = _changes(rows, prior_code, SPURIOUS_SIGNALS)
-        on_lang = _changes(rows, prior_lang, SPURIOUS_SIGNALS)
-        if on_code:
-            mean_code = float(np.mean([c[0] for c in on_code.values()]))
-            out.append(
-                Finding(
-                    paper,
-                    f"spurious rewards (format, random, incorrect, python) raise accuracy on {prior_code}",
-                    f"Δ accuracy {_fmt(on_code, 0)}; mean {mean_code:+.3f} (seed spread {acc_noise:.3f})",
-                    mean_code > acc_noise,
-                )
-            )
-        drift = _changes(rows, prior_code, NO_CODE_INCENTIVE)
-        if drift:
-            mean_more_code = float(np.mean([c[1] for c in drift.values()]))
-            out.append(
-                Finding(
-                    paper,
-                    f"rewards that do not reward code (format, random, incorrect) raise code frequency on {prior_code}",
-                    f"Δ code frequency {_fmt(drift, 1)}; mean {mean_more_code:+.3f} (seed spread {code_noise:.3f})",
-                    mean_more_code > code_noise,
-                )
-            )
-        if on_code and on_lang:
-            mean_code = float(np.mean([c[0] for c in on_code.values()]))
-            mean_lang = float(np.mean([c[0] for c in on_lang.values()]))
-            out.append(
-                Finding(
-                    paper,
-                    f"the same rewards do not help {prior_lang} (code less accurate than language)",
-                    f"Δ accuracy {_fmt(on_lang, 0)}; mean {mean_lang:+.3f} vs {mean_code:+.3f} on {prior_code}",
-                    mean_lang <= acc_noise and mean_code - mean_lang > acc_noise,
-                )
-            )
+            out.append(over_problems(claim, np.zeros_like(gt["ground_truth"]), gt["ground_truth"], note=one_seed))
+    if len(models) < 2:
+        return out
+    prior_code, prior_lang = models[0], models[1]
+    on_code = _changes(rows, prior_code, SPURIOUS_SIGNALS, "accuracy")
+    on_lang = _changes(rows, prior_lang, SPURIOUS_SIGNALS, "accuracy")
+    if on_code:
+        claim = Claim(
+            SPURIOUS,
+            f"spurious rewards (format, random, incorrect, python) raise accuracy on {prior_code}",
+            "Δ accuracy averaged over the spurious signals, per problem",
+        )
+        mean = mean_of(list(on_code.values()))
+        out.append(over_problems(claim, np.zeros_like(mean), mean, f"Δ accuracy {_listed(on_code)}", one_seed))
+    drift = _changes(rows, prior_code, NO_CODE_INCENTIVE, "code_frequency")
+    if drift:
+        claim = Claim(
+            SPURIOUS,
+            f"rewards that do not reward code (format, random, incorrect) raise code frequency on {prior_code}",
+            "Δ code frequency averaged over those signals, per problem",
+        )
+        mean = mean_of(list(drift.values()))
+        out.append(over_problems(claim, np.zeros_like(mean), mean, f"Δ code frequency {_listed(drift)}", one_seed))
+    if on_code and on_lang and set(on_code) == set(on_lang):
+        claim = Claim(
+            SPURIOUS,
+            f"the same rewards help {prior_code} more than {prior_lang} (code less accurate there)",
+            f"mean Δ accuracy {prior_code} − {prior_lang}, per problem",
+        )
+        a, b = mean_of(list(on_lang.values())), mean_of(list(on_code.values()))
+        detail = f"{prior_code}: {_listed(on_code)}; {prior_lang}: {_listed(on_lang)}"
+        out.append(over_problems(claim, a, b, detail, one_seed))
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Clipping ablation
 
 
 def ablation_findings(ablation: AblationResult) -> list[Finding]:
-    paper = "Spurious Rewards (Shao et al., 2025), clipping ablation"
-    presets = ablation.as_dict()["presets"]
-    if "clip" not in presets:
+    """With random rewards, the clipped arm (the first preset: ``clip``, or ``paper``) raises accuracy and code
+    frequency over the base, and beats each arm without the clip acting (no clamp, or on-policy) on the same
+    seeds."""
+    by_preset = {preset: {r.seed: r for r in runs} for preset, runs in ablation.by_preset().items()}
+    if not by_preset:
         return []
-    clip = presets["clip"]
-    others = {name: p for name, p in presets.items() if name != "clip"}
+    ref, clip = next(iter(by_preset.items()))
     out = []
-    for key, label in (("accuracy_change", "accuracy"), ("code_frequency_change", "code frequency")):
-        spread = _noise(ablation, key)
-        gaps = {name: clip[key]["mean"] - p[key]["mean"] for name, p in others.items()}
-        observed = f"clip Δ {label} {clip[key]['mean']:+.3f} ± {spread:.3f}; " + ", ".join(
-            f"{name} {p[key]['mean']:+.3f}" for name, p in others.items()
-        )
-        out.append(
-            Finding(
-                paper,
-                f"random rewards raise {label} only with the clip term acting (clip beats no-clip and on-policy)",
-                observed,
-                clip[key]["mean"] > spread and all(gap > spread for gap in gaps.values()),
+    for key, label in METRICS:
+        claim = Claim(ABLATION, f"random rewards with {ref} raise {label}", f"Δ {label}, {ref} − base")
+        diffs = {s: change(ablation.before, run.after, key) for s, run in clip.items()}
+        out.append(over_seeds_and_problems(claim, diffs, f"{ref} − base Δ {label}"))
+        for other, runs in by_preset.items():
+            if other == ref:
+                continue
+            seeds = sorted(set(clip) & set(runs))
+            claim = Claim(
+                ABLATION,
+                f"random rewards raise {label} more with {ref} than with {other}",
+                f"Δ {label}, {ref} − {other}, same seeds",
             )
-        )
+            diffs = {s: change(runs[s].after, clip[s].after, key) for s in seeds}
+            out.append(over_seeds_and_problems(claim, diffs, f"{ref} − {other} Δ {label}"))
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reasoning boundary
 
 
 def boundary_findings(boundary: BoundaryResult) -> list[Finding]:
-    paper = "Yue et al., 2025 (reasoning boundary)"
-    out = []
-    # The boundary claims are about RL with a correct signal; the random-reward model is compared in the report,
-    # but its pass@1 is the spurious-rewards question, checked above.
-    for comp in (c for c in boundary.comparisons if c.label_b == GT_LABEL):
-        diff = comp.pass_at_1_diff
-        out.append(
-            Finding(
-                paper,
-                f"{comp.label_b} beats the base at pass@1 (paired bootstrap CI above 0)",
-                f"pass@1 {comp.label_b} − base {diff.mean:+.3f} [{diff.lo:+.3f}, {diff.hi:+.3f}]",
-                diff.lo > 0,
-            )
-        )
-        crossing = "none" if comp.crossover_k is None else f"k ≈ {comp.crossover_k:.1f}"
-        out.append(
-            Finding(
-                paper,
-                f"the base catches up with {comp.label_b} at large k (pass@k curves cross)",
-                f"crossover {crossing}; coverage only base {comp.coverage.only_a}, only RL {comp.coverage.only_b}; "
-                f"ΔSE {comp.delta_se:+.3f}",
-                comp.crossover_k is not None,
-            )
-        )
-    matrix = boundary.perplexity
-    if BASE in matrix.sources and BASE in matrix.scorers:
-        column = matrix.scorers.index(BASE)
-        own = matrix.values[matrix.sources.index(BASE), column]
-        for i, source in enumerate(matrix.sources):
-            if source != BASE:
-                ratio = matrix.values[i, column] / own
-                out.append(
-                    Finding(
-                        paper,
-                        f"{source}'s responses are no more surprising to the base than its own (ratio ≤ 1.1)",
-                        f"perplexity under base: {source} {matrix.values[i, column]:.3f} vs base {own:.3f} "
-                        f"(ratio {ratio:.2f})",
-                        ratio <= 1.1,
-                    )
-                )
-    return out
+    """GT-RL beats the base at pass@1; the base matches or beats it at the largest k (pass@k per problem).
+
+    The boundary claims are about RL with a correct signal; the random-reward model is compared in the report,
+    and its pass@1 is the spurious-rewards question, checked above.
+    """
+    sets = dict(boundary.eval_sets)
+    if BASE not in sets or GT_LABEL not in sets:
+        return []
+    base = sets[BASE]
+    rl = sets[GT_LABEL].aligned(base.problem_ids, other=str(base.path))
+    k_max = min(int(base.n.min()), int(rl.n.min()))
+    claim = Claim(BOUNDARY, f"{GT_LABEL} beats the base at pass@1", f"pass@1, {GT_LABEL} − base, per problem")
+    first = over_problems(claim, pass_at_k(base.n, base.c, 1), pass_at_k(rl.n, rl.c, 1))
+    claim = Claim(
+        BOUNDARY,
+        f"the base solves more than {GT_LABEL} at large k (k = {k_max})",
+        f"pass@{k_max}, base − {GT_LABEL}, per problem",
+    )
+    base_k, rl_k = pass_at_k(base.n, base.c, k_max), pass_at_k(rl.n, rl.c, k_max)
+    only_base, only_rl = int(((base.c > 0) & (rl.c == 0)).sum()), int(((rl.c > 0) & (base.c == 0)).sum())
+    detail = (
+        f"pass@{k_max} base {base_k.mean():.3f}, {GT_LABEL} {rl_k.mean():.3f}; "
+        f"solved only by base {only_base}, only by RL {only_rl}"
+    )
+    return [first, over_problems(claim, rl_k, base_k, detail)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Table
 
 
 def findings_table(findings: list[Finding]) -> Table:
-    rows = tuple((f.paper, f.claim, f.observed, "yes" if f.reproduced else "no") for f in findings)
-    note = (
-        "reproduced: the paper's direction, beyond the seed-to-seed spread of the random-reward clip runs "
-        "(see rlvr_lab/studies/findings.py for each criterion)"
+    rows = tuple(
+        (f.claim.paper, f.claim.claim, f.claim.effect, f.observed(), f.interval, f.verdict, f.detail) for f in findings
     )
-    return Table("Findings: what the organism reproduces", ("paper", "claim", "observed", "reproduced"), rows, note)
+    note = (
+        "effect [95% interval]; reproduced: the interval excludes 0 on the paper's side, opposite: on the other side, "
+        "not significant: it contains 0 (criteria in rlvr_lab/studies/findings.py, fixed before the runs)"
+    )
+    columns = ("paper", "claim", "effect", "observed", "interval", "verdict", "per seed / per arm")
+    return Table("Findings: what the organism reproduces", columns, rows, note)

@@ -1,0 +1,109 @@
+"""Pre-registered findings on synthetic evaluations: paired intervals, verdicts, every seed listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlvr_lab.analysis.strategy import code_entry_length, strategy_token_counts
+from rlvr_lab.studies.ablation import AblationResult, AblationRun
+from rlvr_lab.studies.evaluation import SetStats
+from rlvr_lab.studies.findings import ablation_findings, findings_table, spurious_findings
+from rlvr_lab.studies.paired import over_seeds_and_problems, seeds_problems_interval
+from rlvr_lab.studies.spurious import SpuriousRow
+from rlvr_lab.studies.verdict import Claim
+
+IDS = tuple(f"p{i}" for i in range(40))
+
+
+def stats(accuracy: np.ndarray, code: np.ndarray | None = None, order: tuple[str, ...] = IDS) -> SetStats:
+    code = np.full(len(order), 0.5) if code is None else code
+    return SetStats(len(order), 8, float(accuracy.mean()), float(code.mean()), order, accuracy, code)
+
+
+def test_paired_interval_over_seeds_and_problems() -> None:
+    rng = np.random.default_rng(0)
+    claim = Claim("paper", "up", "Δ")
+    up = over_seeds_and_problems(claim, {s: 0.1 + 0.05 * rng.standard_normal(40) for s in range(5)}, "clip − base")
+    assert up.verdict == "reproduced" and up.low > 0.05 and up.high < 0.15
+    assert up.detail.startswith("clip − base: s0 +0.") and up.detail.count("s") >= 5
+    assert up.interval == "paired bootstrap over 5 seeds × 40 problems"
+    flat = over_seeds_and_problems(claim, {s: 0.1 * rng.standard_normal(40) for s in range(5)})
+    assert flat.verdict == "not significant"
+    down = over_seeds_and_problems(claim, {s: -0.1 + 0.01 * rng.standard_normal(40) for s in range(3)})
+    assert down.verdict == "opposite"
+    one = over_seeds_and_problems(claim, {7: np.full(40, 0.3)})
+    assert one.verdict == "not significant" and np.isnan(one.low) and one.detail == "s7 +0.300"
+
+
+def test_seed_spread_widens_the_interval() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(40) * 0.05
+    same = np.stack([0.1 + noise for _ in range(5)])
+    spread = same + np.array([-0.2, -0.1, 0.0, 0.1, 0.2])[:, None]
+    lo1, hi1 = seeds_problems_interval(same)
+    lo2, hi2 = seeds_problems_interval(spread)
+    assert hi2 - lo2 > 3 * (hi1 - lo1)
+
+
+def test_ablation_findings_pair_arms_on_seeds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    base = stats(np.full(40, 0.5))
+    runs = []
+    for preset, shift in (("clip", 0.05), ("no-clip", -0.05)):
+        for seed in range(5):
+            accuracy = np.clip(0.5 + shift + 0.02 * rng.standard_normal(40), 0, 1)
+            runs.append(AblationRun(preset, seed, 4, stats(accuracy[::-1], order=IDS[::-1]), 0.01, 0.01, tmp_path))
+    findings = ablation_findings(AblationResult(base, tuple(runs)))
+    by_claim = {f.claim.claim: f for f in findings}
+    clip_up = by_claim["random rewards with clip raise accuracy"]
+    assert clip_up.verdict == "reproduced" and clip_up.effect == pytest.approx(0.05, abs=0.01)
+    gap = by_claim["random rewards raise accuracy more with clip than with no-clip"]
+    assert gap.verdict == "reproduced" and gap.effect == pytest.approx(0.10, abs=0.01)
+    assert "5 seeds × 40 problems" in gap.interval and gap.detail.count(" s") == 5
+    code = by_claim["random rewards with clip raise code frequency"]
+    assert code.verdict == "not significant" and code.effect == 0.0
+    table = findings_table(findings)
+    assert {row[5] for row in table.rows} == {"reproduced", "not significant"}
+    assert all("[" in row[3] for row in table.rows)
+
+
+def test_spurious_findings_read_per_problem_changes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    before = stats(np.full(40, 0.5), np.full(40, 0.6))
+    rows = []
+    for model, gain in (("qwen-math-like", 0.1), ("olmo-like", -0.05)):
+        for reward in ("ground_truth", "format", "random:0.5", "incorrect", "python"):
+            after = stats(0.5 + gain + 0.05 * rng.standard_normal(40), np.full(40, 0.6))
+            rows.append(SpuriousRow(model, reward, before, after, tmp_path))
+    findings = {f.claim.claim: f for f in spurious_findings(rows)}
+    assert findings["ground-truth rewards raise held-out accuracy (qwen-math-like)"].verdict == "reproduced"
+    assert findings["ground-truth rewards raise held-out accuracy (olmo-like)"].verdict == "opposite"
+    more = findings["the same rewards help qwen-math-like more than olmo-like (code less accurate there)"]
+    assert more.verdict == "reproduced" and more.effect == pytest.approx(0.15, abs=0.03)
+    drift = next(f for name, f in findings.items() if "raise code frequency" in name)
+    assert drift.verdict == "not significant" and "one training seed" in drift.interval
+
+
+def test_unpaired_problem_sets_are_refused(tmp_path: Path) -> None:
+    before = stats(np.full(40, 0.5))
+    other = stats(np.full(3, 0.5), order=("a", "b", "c"))
+    rows = [SpuriousRow("m", "ground_truth", before, other, tmp_path)]
+    with pytest.raises(ValueError, match="different problems"):
+        spurious_findings(rows)
+
+
+def test_strategy_tokens_are_read_from_the_text() -> None:
+    vocab = {0: "Let me ", 1: "write ", 2: "py", 3: "thon", 4: "We get ", 5: "1+1", 6: "```python\n"}
+
+    def decode(ids: list[int]) -> str:
+        return "".join(vocab[i] for i in ids)
+
+    assert code_entry_length([6, 5, 5], decode, "contains_python") == 1  # organism v1: the fence decides
+    assert code_entry_length([0, 1, 2, 3, 5], decode, "contains_python") == 4  # drifting in over several tokens
+    assert code_entry_length([4, 5], decode, "contains_python") is None
+    # language answers count as many tokens as the median code entry beside them
+    assert strategy_token_counts([[6, 5], [0, 1, 2, 3, 5], [0, 1, 2, 3], [4, 5, 5, 5, 5]], decode) == [1, 4, 4, 4]
+    assert strategy_token_counts([[4, 5], [4]], decode) == [1, 1]
