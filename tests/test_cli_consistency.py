@@ -97,7 +97,7 @@ BAD_INPUTS = [
     ([*TRAIN, "--reward", "bogus"], 1, ["unknown reward 'bogus'", "choose one of: format, ground_truth"]),
     ([*TRAIN, "--reward", "incorrect"], 1, ["reward 'incorrect' needs a sample store", "rlvr sample --model"]),
     ([*TRAIN, "--reward", "incorrect:store=nowhere.jsonl"], 1, ["nowhere.jsonl"]),
-    ([*TRAIN, "--preset", "clipp"], 2, ["unknown preset 'clipp'", "clip, no-clip, on-policy-batch, small-rollout"]),
+    ([*TRAIN, "--preset", "clipp"], 2, ["unknown preset 'clipp'", "clip, no-clip, on-policy-batch, paper"]),
     ([*TRAIN, "--prompt", "bogus"], 1, ["unknown prompt template 'bogus'", "organism"]),
     ([*TRAIN, "--model", "qwen-math-lik"], 1, ["model 'qwen-math-lik'", "Valid names: llama-like-v2, olmo-like"]),
     (["grade", "--problems", "organism", "--samples", "s.jsonl", "--out", "g.parquet", "--fallbacks", "answer"], 1,

@@ -31,6 +31,13 @@ def demo(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     threads: Threads = None,
+    profiles: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated organism profiles, the code-preferring one first (default "
+            "qwen-math-like,olmo-like; the v2 organisms: qwen-math-like-v2,olmo-like-v2,llama-like-v2)."
+        ),
+    ] = None,
     seeds: Annotated[
         int | None,
         typer.Option(
@@ -55,15 +62,17 @@ def demo(
     redirected to a file), and each phase's wall time is printed at the end. With --json: {"out": {"report",
     "summary", "markdown"}, "seconds", "findings"} on stdout.
     """
-    from rlvr_lab.studies.demo import FULL, QUICK, run_demo, with_seeds
+    from rlvr_lab.studies.demo import FULL, QUICK, run_demo, with_profiles, with_seeds
     from rlvr_lab.threads import use_threads
 
     config = QUICK if quick else FULL
-    if seeds is not None:
-        try:
+    try:
+        if seeds is not None:
             config = with_seeds(config, seeds)
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from None
+        if profiles is not None:
+            config = with_profiles(config, tuple(p.strip() for p in profiles.split(",") if p.strip()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     per_worker = use_threads(threads) or config.training.threads  # torch threads of each worker process
     config = dataclasses.replace(config, training=dataclasses.replace(config.training, threads=per_worker))
     if workers is not None:

@@ -175,10 +175,12 @@ def update_policy(
                 if not wants_entropy_grad:
                     entropy = entropy.detach()
                 old_part = logprobs.detach() if old is None else old[rows, :C]
+                # (R, 1) per completion, or (R, C) per token (PPO's GAE)
+                part_advantages = advantages[rows, None] if advantages.dim() == 1 else advantages[rows, :C]
                 loss, metrics = policy_loss(
                     logprobs,
                     old_part,
-                    advantages[rows] if advantages.dim() == 1 else advantages[rows, :C],
+                    part_advantages.squeeze(1) if advantages.dim() == 1 else part_advantages,
                     part.completion_mask,
                     config.loss,
                     norm,
@@ -193,7 +195,7 @@ def update_policy(
                     weights[key] += tokens
                 if token_groups:
                     _count_group_clips(
-                        logprobs, old_part, advantages[rows], part, token_groups, rows, config, sums, weights
+                        logprobs, old_part, part_advantages, part, token_groups, rows, config, sums, weights
                     )
             max_norm = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
@@ -221,7 +223,7 @@ def _count_group_clips(
     weights: dict[str, float],
 ) -> None:
     """Add each token group's (and its complement's) clipped-token count and token count to ``sums``/``weights``."""
-    low, high = clipped_tokens(torch.exp(logprobs - old), advantages.unsqueeze(1), config.loss)
+    low, high = clipped_tokens(torch.exp(logprobs - old), advantages, config.loss)  # advantages (R, 1) or (R, C)
     clipped = (low | high).to(part.completion_mask.dtype) * part.completion_mask
     C = part.num_completion_columns
     for name, mask in groups.items():

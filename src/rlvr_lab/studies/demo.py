@@ -92,6 +92,19 @@ def with_seeds(config: DemoConfig, seeds: int) -> DemoConfig:
     return dataclasses.replace(config, ablation=dataclasses.replace(config.ablation, seeds=tuple(range(seeds))))
 
 
+def with_profiles(config: DemoConfig, profiles: tuple[str, ...]) -> DemoConfig:
+    """``config`` on other organism profiles: the spurious-rewards table crosses all of them; the first (the one whose
+    code answers are the more accurate, as Qwen2.5-Math's) is the clipping ablation's and the boundary study's."""
+    if len(profiles) < 2:
+        raise ValueError(f"--profiles needs at least two profiles (a code-preferring one first), got {profiles}")
+    return dataclasses.replace(
+        config,
+        spurious=dataclasses.replace(config.spurious, profiles=profiles),
+        ablation=dataclasses.replace(config.ablation, profile=profiles[0]),
+        boundary=dataclasses.replace(config.boundary, profile=profiles[0]),
+    )
+
+
 def demo_jobs(config: DemoConfig, root: Path) -> list[Job]:
     """Every job of the three studies, de-duplicated by name, in priority order (see the module docstring)."""
     t, e = config.training, config.evaluation
