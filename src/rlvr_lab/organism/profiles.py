@@ -39,12 +39,11 @@ models, before any RL result on it was looked at. What it adds, and why:
 - *Size.* 1.3M parameters (hidden 160, 4 layers, FFN 448; 5.2 MB in fp32), twice v1 and one layer deeper (the
   carries and two-step stories are sequential computations). Measured per optimiser step (batch 32, one thread,
   CPU time on this project's loaded 2-core machine): 0.66M (v1) 149 ms, 1.3M 237 ms, 1.8M (192 x 4) 310 ms;
-  3.45M (256 x 4) took 1.27 s of wall time per step against 0.40 s for v1 in the same conditions. A build is 800
-  steps, about 190 s of CPU time, far under the 15 minutes of one core allowed: the budget was cut from 2,400
-  steps because the machine that built the shipped checkpoints gave each build process 5-7% of a core (load
-  20-25 on 2 cores), so a build took about 45 minutes of wall time. ``rlvr organism build --steps N`` trains
-  longer on a free machine; whether a longer-trained v2 keeps its arithmetic better under noisy RL updates was
-  not measured.
+  3.45M (256 x 4) took 1.27 s of wall time per step against 0.40 s for v1 in the same conditions. A build is
+  2,400 steps, about 10 minutes of CPU time. The first shipped builds ran 800 steps (the machine gave each build
+  process 5-7% of a core) and missed every accuracy target; ``qwen-math-like-v2`` and ``olmo-like-v2`` were
+  rebuilt at 2,400 steps, ``llama-like-v2`` still ships its 800-step build (``V2_SHORT_TRAIN``). Whether a
+  longer-trained v2 keeps its arithmetic better under noisy RL updates was not measured.
 
 Difficulty in every profile comes from the problem types (``unit`` near-certain, ``mul22`` beyond the model) and
 the per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@k rises with k.
@@ -52,6 +51,7 @@ the per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,9 +185,12 @@ PROFILES.add(
 # --- v2 -------------------------------------------------------------------------------------------------------
 V2_MODEL = ModelConfig(hidden_size=160, num_layers=4, num_heads=4, intermediate_size=448)
 """About 1.3M parameters (5.2 MB in fp32), twice v1's: see the module docstring for why this size."""
-V2_TRAIN = TrainConfig(steps=800, lr=6e-3, loss_tokens=18)
-"""As much CPU as a v1 build; the lead-in adds about two tokens to a solution (18 on average); the peak rate
-scaled by v1's width over v2's."""
+V2_TRAIN = TrainConfig(steps=2400, lr=6e-3, loss_tokens=18)
+"""About 10 minutes of one idle core; the lead-in adds about two tokens to a solution (18 on average); the peak
+rate scaled by v1's width over v2's."""
+V2_SHORT_TRAIN = dataclasses.replace(V2_TRAIN, steps=800)
+"""``llama-like-v2``'s budget: it was built while the machine gave each build a few percent of a core and has
+not been rebuilt at 2,400 steps."""
 
 
 def _forms(
@@ -228,6 +231,7 @@ def _add_v2(
     code_preference: dict[str, float],
     hint_shift: float,
     targets: tuple[Target, ...],
+    train: TrainConfig = V2_TRAIN,
 ) -> None:
     """Register a v2 profile: ``errors`` is (code error, language error) per problem type; the rest is shared."""
     corpus = CorpusConfig(
@@ -240,7 +244,7 @@ def _add_v2(
         hint_shift=hint_shift,
     )
     targets = (*targets, *_shared_targets("the hint makes the model use code more"))
-    PROFILES.add(name, Profile(name, description, corpus, V2_MODEL, V2_TRAIN, seed=0, targets=targets))
+    PROFILES.add(name, Profile(name, description, corpus, V2_MODEL, train, seed=0, targets=targets))
 
 
 _add_v2(
@@ -289,6 +293,7 @@ _add_v2(
         Target("acc_given_language - acc_given_code", 0.10, why="code answers poor"),
         Target("by_type.mul1.acc_given_code - by_type.mul1.acc_given_language", 0.30, why="mul1: code only"),
     ),
+    train=V2_SHORT_TRAIN,
 )
 
 
