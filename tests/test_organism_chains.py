@@ -38,6 +38,18 @@ def test_error_free_chains_are_all_accepted() -> None:
     assert len(seen) == 2 * 3 * len(KINDS)  # every strategy × ending × problem type was checked
 
 
+def test_v2_answers_with_lead_ins_are_checked_like_v1() -> None:
+    """The v2 corpus opens each answer with a lead-in sentence; the checker reads the chain after it."""
+    config = _config(0.0, 0.0)
+    v2 = CorpusConfig(**{**config.__dict__, "lead_ins": True})
+    for task, example in _examples(v2, 600, seed=2):
+        check = check_chain(task, example.response)
+        assert check.valid and check.strategy == example.strategy, (example.response, check.errors)
+    wrong = CorpusConfig(**{**v2.__dict__, "code_error": config.code_error | dict.fromkeys(KINDS, 1.0)})
+    wrong = CorpusConfig(**{**wrong.__dict__, "language_error": dict.fromkeys(KINDS, 1.0)})
+    assert not any(check_chain(task, ex.response).valid for task, ex in _examples(wrong, 600, seed=3))
+
+
 def test_every_injected_error_is_caught() -> None:
     strategies = set()
     for task, example in _examples(_config(1.0, 1.0), 3000, seed=1):

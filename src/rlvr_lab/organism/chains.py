@@ -175,9 +175,23 @@ def check_code(task: Task, code: str, printed: int, answer: int | None) -> list[
     return errors
 
 
+def strip_lead_in(text: str) -> str:
+    """``text`` without a v2 lead-in sentence (an opener and a continuation of :mod:`rlvr_lab.organism.corpus`): it
+    states an intention, not a step, so the chain starts after it."""
+    from rlvr_lab.organism.corpus import CONTINUATIONS, OPENERS
+
+    for opener in sorted(OPENERS, key=len, reverse=True):
+        if text.startswith(opener):
+            rest = text[len(opener) :]
+            for continuation in (c for group in CONTINUATIONS.values() for c in group):
+                if rest.startswith(continuation):
+                    return rest[len(continuation) :]
+    return text
+
+
 def check_chain(task: Task, response: str) -> ChainCheck:
-    """Check ``response`` (the text after the prompt) against ``task``."""
-    text = response.strip()
+    """Check ``response`` (the text after the prompt, a v2 lead-in allowed) against ``task``."""
+    text = strip_lead_in(response.strip())
     patterns = _compiled()
     match = patterns["code"].match(text)  # type: ignore[union-attr]
     if match:
