@@ -22,7 +22,7 @@ def test_readme_carries_the_demo_table_verbatim_and_its_plot() -> None:
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({plot.relative_to(ROOT)})" in README
 
 
-@pytest.mark.parametrize("name", ["qwen-math-like", "olmo-like"])
+@pytest.mark.parametrize("name", ["qwen-math-like", "olmo-like", "qwen-math-like-v2", "olmo-like-v2", "llama-like-v2"])
 def test_readme_calibration_table_is_the_shipped_one(name: str) -> None:
     path = shipped_checkpoint(name)
     assert path is not None
