@@ -23,9 +23,17 @@ from rlvr_lab.rewards.trl_adapter import TRLReward
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.rl.logger import STEP_KEYS
 
-TRL_ABSENT = {"actor/kl", "actor/logprob_mismatch", "actor/logprob_mismatch_max"}
-"""Keys a TRL run does not log: no reference model when beta is 0, and TRL's generate returns no sampler log-probs
-to compare with the trainer's."""
+TRL_ABSENT = {
+    "actor/kl",
+    "actor/logprob_mismatch",
+    "actor/logprob_mismatch_max",
+    "actor/clip_frac_strategy",
+    "actor/clip_frac_not_strategy",
+    "strategy/code_entry_prob",
+}
+"""Keys a TRL run does not log: no reference model when beta is 0; TRL's generate returns no sampler log-probs to
+compare with the trainer's; the strategy-token clip split and the code-entry probability are instrumentation of our
+trainer that the TRL callback does not compute (yet)."""
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
