@@ -85,7 +85,9 @@ def test_clipping_ablation(demo_dir: Path) -> None:
 
 def test_every_finding_has_an_interval_and_a_verdict(demo_dir: Path) -> None:
     findings = _summary(demo_dir)["findings"]
-    assert len(findings) == 4 + 8 + 2  # spurious (2 profiles), ablation (2 metrics × 4), boundary
+    assert (
+        len(findings) == 5 + 8 + 2
+    )  # spurious (GT × 2 profiles, accuracy, code drift, prior), ablation (2 × 4), boundary
     for f in findings:
         assert f["verdict"] in ("reproduced", "not significant", "opposite")
         assert f["low"] <= f["effect"] <= f["high"] and f["interval"].startswith("paired bootstrap over")
