@@ -137,9 +137,9 @@ def test_resume_refuses_a_different_config(assets: Path, tmp_path: Path) -> None
 def test_killed_subprocess_resumes_the_same_trajectory(assets: Path, tmp_path: Path, uninterrupted: Path) -> None:
     """SIGKILL a real `rlvr train` process as soon as its first step is logged (mid-run), then resume it."""
     config = _config(assets, tmp_path / "run")
-    args = [f"--{k.replace('_', '-')}={v}" for k, v in config.to_dict().items() if v is not None]
-    args = [a.replace("--tensorboard=False", "--no-tensorboard") for a in args]
-    args = [a for a in args if not a.startswith(("--track-ref-kl", "--one-shot"))]
+    flags = {k.replace("_", "-"): v for k, v in config.to_dict().items() if v is not None and k != "one_shot"}
+    # booleans are --name / --no-name switches; everything else --name=value
+    args = [(f"--{k}" if v else f"--no-{k}") if isinstance(v, bool) else f"--{k}={v}" for k, v in flags.items()]
     cli = [sys.executable, "-c", "from rlvr_lab.cli import main; main()", "train", "--quiet", *args]
     proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     metrics = tmp_path / "run" / "metrics.jsonl"
