@@ -219,10 +219,6 @@ def command_line(overrides: Sequence[str]) -> str:
     return " \\\n    ".join(lines) + "\n"
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-
-
 def _write_parquet(path: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -282,7 +278,7 @@ def export_verl(config: TrainConfig, target: VerlTarget, out: Path, *, data_dir:
         "updates_per_rollout": config.schedule().updates_per_rollout,
         "overrides": overrides,
     }
-    write_json(out / "export.json", payload)
+    (out / "export.json").write_text(json.dumps(payload, indent=2) + "\n")
     return payload
 
 
