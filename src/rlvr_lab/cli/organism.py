@@ -85,19 +85,28 @@ def stats(
     ] = "organism",
     dtype: Annotated[str, typer.Option(help="Sampler dtype: float32, bfloat16 or auto (float32 here).")] = "auto",
     threads: Threads = None,
+    corpus: Annotated[
+        bool,
+        typer.Option(
+            "--corpus",
+            help="Table the profile's corpus instead of the model: N solutions per problem written by the corpus "
+            "knobs (what a perfect learner would show; seconds, no sampling).",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Print MODEL's calibration table on the organism test split, sampled at temperature 1.
 
     Code frequency, accuracy given code and given language, boxed rate, pass@1/8/64 (unbiased), the shares of
     problems solved in under 5% and over 95% of samples, the shares of problems mostly code and mostly language,
-    and accuracy per problem type. For a profile name, also its targets that this template's table can check.
+    and accuracy per problem type. For a profile name, also its targets that this template's table can check
+    (with --corpus, those the corpus itself must meet: a model can only fall short of its corpus).
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rlvr_lab.organism.profiles import PROFILES, check_targets
-    from rlvr_lab.organism.stats import StatsConfig, measure
+    from rlvr_lab.organism.stats import StatsConfig, measure, measure_corpus
     from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
@@ -113,16 +122,19 @@ def stats(
             template=template,
             dtype=dtype,
         )
-        columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("sampling", total=n * problems)
-            result = measure(model, config, progress=lambda done: bar.advance(task, done))
+        if corpus:
+            result = measure_corpus(model, config)
+        else:
+            columns = (TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console) as bar:
+                task = bar.add_task("sampling", total=n * problems)
+                result = measure(model, config, progress=lambda done: bar.advance(task, done))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(code=1) from None
     table = result.to_dict()
     checks = check_targets(PROFILES.get(model), {template: table}) if model in PROFILES else []
-    checked = [(t, value, met) for t, value, met in checks if met is not None]
+    checked = [(t, value, met) for t, value, met in checks if met is not None and (t.corpus or not corpus)]
     if json_output:
         print_json(table)
     else:

@@ -237,10 +237,13 @@ def language_solution(steps: list[tuple[str, int]], ending: Ending) -> str:
     return LANGUAGE.format(work=work, ending=ending_text(steps[-1][1], ending))
 
 
-def write_example(task: Task, config: CorpusConfig, rng: random.Random) -> Example:
+def write_example(task: Task, config: CorpusConfig, rng: random.Random, hinted: bool | None = None) -> Example:
     """Write one solution of ``task`` with the strategy, correctness and ending drawn from the knobs (a v1
-    corpus makes exactly v1's draws)."""
-    hinted = config.hint_share > 0 and rng.random() < config.hint_share
+    corpus makes exactly v1's draws). ``hinted`` forces the prompt with or without the python hint instead of
+    drawing it at ``hint_share`` (the corpus table of one prompt template,
+    :func:`rlvr_lab.organism.stats.measure_corpus`)."""
+    if hinted is None:
+        hinted = config.hint_share > 0 and rng.random() < config.hint_share
     strategy: Strategy = "code" if rng.random() < code_probability(task, config, hinted) else "language"
     rates = config.code_error if strategy == "code" else config.language_error
     correct = rng.random() >= rates[task.kind]

@@ -15,14 +15,18 @@ majority strategy is code and language (as the strategy-switch table labels them
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rlvr_lab.analysis.strategy import STRATEGY_RULES, StrategyRule, is_code
+
+if TYPE_CHECKING:
+    from rlvr_lab.tasks.problem import Problem
 
 PASS_KS = (1, 8, 64)
 """The k values of the printed table (those up to ``n``); the JSON holds every power of two up to ``n``."""
@@ -152,8 +156,6 @@ def measure(
     """
     import rlvr_lab.organism  # noqa: F401  (registers the ``organism`` prompt template)
     from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
-    from rlvr_lab.grading import Grader, last_boxed
-    from rlvr_lab.metrics import pass_at_k_curve
     from rlvr_lab.models import load_model
     from rlvr_lab.organism.pretrain import torch_threads
     from rlvr_lab.organism.tasks import organism_problems
@@ -172,15 +174,61 @@ def measure(
     engine = make_engine("torch", model, tokenizer, batch_size=config.batch_size, dtype=config.dtype)
     with torch_threads(config.threads):
         completions = engine.sample(requests, sampling, progress)
-
     texts = [[c.text for c in group] for group in completions]
+    truncated = np.array([[c.finish_reason == "length" for c in group] for group in completions])
+    return summarise(model_spec, config, problems, texts, truncated, time.monotonic() - started)
+
+
+CORPUS_TEMPLATES = {"organism": False, "python-hint": True}
+"""The prompt templates a corpus table can be written for, and whether their prompt carries the python hint."""
+
+
+def measure_corpus(profile_name: str, config: StatsConfig | None = None) -> Calibration:
+    """The calibration table of profile ``profile_name``'s *corpus*: ``n`` solutions per test problem written by
+    the corpus's own knobs, graded and summarised exactly as a model's samples are.
+
+    It is what a perfect learner of the corpus would show, so it says whether the knobs can meet the profile's
+    targets at all: a model trained on the corpus can only fall short of it (its own slips on problems beyond it
+    come on top). The test problems are never in the corpus, but the knobs are functions of the problem type and
+    surface form, so they apply to them as to any problem.
+    """
+    from rlvr_lab.organism.corpus import write_example
+    from rlvr_lab.organism.profiles import get_profile
+    from rlvr_lab.organism.tasks import organism_tasks, to_problem
+
+    config = config if config is not None else StatsConfig()
+    if config.template not in CORPUS_TEMPLATES:
+        known = ", ".join(CORPUS_TEMPLATES)
+        raise ValueError(f"a corpus table is written for the templates {known}, not {config.template!r}")
+    started = time.monotonic()
+    corpus = get_profile(profile_name).corpus
+    hinted = CORPUS_TEMPLATES[config.template]
+    rng = random.Random(f"corpus-table:{profile_name}:{config.seed}")
+    tasks = organism_tasks("test", seed=0, n=config.problems)
+    texts = [[write_example(task, corpus, rng, hinted).response for _ in range(config.n)] for task in tasks]
+    problems = [to_problem(task, "test", i) for i, task in enumerate(tasks)]
+    truncated = np.zeros((len(tasks), config.n), dtype=bool)
+    return summarise(f"corpus:{profile_name}", config, problems, texts, truncated, time.monotonic() - started)
+
+
+def summarise(
+    model: str,
+    config: StatsConfig,
+    problems: list[Problem],
+    texts: list[list[str]],
+    truncated: np.ndarray,
+    seconds: float,
+) -> Calibration:
+    """Grade ``texts`` (``n`` answers per problem) and summarise them as the calibration table."""
+    from rlvr_lab.grading import Grader, last_boxed
+    from rlvr_lab.metrics import pass_at_k_curve
+
     with Grader() as grader:
         correct = np.array(
             [[v.correct for v in grader.grade(p.answer, group)] for p, group in zip(problems, texts, strict=True)]
         )
     code = np.array([[is_code(t, config.rule) for t in group] for group in texts])
     boxed = np.array([[bool((last_boxed(t) or "").strip()) for t in group] for group in texts])
-    truncated = np.array([[c.finish_reason == "length" for c in group] for group in completions])
 
     per_problem = correct.mean(axis=1)
     ks = pass_ks(config.n)
@@ -197,7 +245,7 @@ def measure(
             _share(correct[rows], ~code[rows]),
         )
     return Calibration(
-        model=model_spec,
+        model=model,
         config=config,
         code_frequency=_share(code),
         acc_given_code=_share(correct, code),
@@ -209,5 +257,5 @@ def measure(
         code_majority=_share(code.mean(axis=1) > 0.5),
         truncated_rate=_share(truncated),
         by_type=by_type,
-        seconds=time.monotonic() - started,
+        seconds=seconds,
     )
