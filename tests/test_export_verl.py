@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
 from rlvr_lab.export.verl import VerlExportError, VerlTarget, main_ppo_overrides, verl_rows
-from rlvr_lab.export.verl_board import GroupBoard, needs_group
+from rlvr_lab.export.verl_board import GroupBoard, first_step, needs_group
 from rlvr_lab.prompts import PROMPTS
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.tasks.problem import Problem
@@ -106,6 +106,22 @@ def test_board_numbers_steps_and_samples_and_forgets_old_groups() -> None:
     board.join("e", "u", train=True)  # step 3: step 1's groups and the validation group are dropped
     assert board.group("a") == [] and board.group("v") == [] and board.group("c") == ["w"]
     assert GroupBoard(prompts_per_step=4, first_step=11).join("r", "t", train=True) == (11, 0)
+
+
+def test_a_resumed_run_numbers_steps_from_its_checkpoint(tmp_path: Path) -> None:
+    """verl resumes at step N + 1 after checkpoint ``global_step_N``; the board must count on from there, or a
+    random reward would repeat the draws of steps 1, 2, ... after a resume."""
+    root = tmp_path / "ckpt"
+    assert first_step({"resume_mode": "auto", "default_local_dir": str(root)}) == 1  # nothing saved yet
+    (root / "global_step_40").mkdir(parents=True)
+    (root / "latest_checkpointed_iteration.txt").write_text("40")
+    assert first_step({"resume_mode": "auto", "default_local_dir": str(root)}) == 41
+    assert first_step({"default_local_dir": str(root)}) == 41  # auto is verl's default
+    assert first_step({"resume_mode": "disable", "default_local_dir": str(root)}) == 1
+    path = {"resume_mode": "resume_path", "resume_from_path": str(root / "global_step_20")}
+    assert first_step(path) == 21
+    (root / "latest_checkpointed_iteration.txt").write_text("60")  # the tracker names a folder that is gone
+    assert first_step({"resume_mode": "auto", "default_local_dir": str(root)}) == 1
 
 
 def test_only_online_group_rewards_wait_for_the_group() -> None:

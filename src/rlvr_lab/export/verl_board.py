@@ -9,8 +9,8 @@ and online majority vote needs the whole group.
 A :class:`GroupBoard` (one per run, a named Ray actor shared by all reward workers) supplies them:
 - the **step** of a group is counted from the order in which training groups first arrive: verl's trainer finishes
   one step's rollout before it starts the next, so groups ``0 … P-1`` are step 1, ``P … 2P-1`` step 2, and so on
-  (``P = data.train_batch_size``; 1-based like verl's ``global_steps``). A resumed verl run starts counting again
-  at 1: pass the step it resumes from as ``first_step``;
+  (``P = data.train_batch_size``; 1-based like verl's ``global_steps``). A resumed run counts on from the step
+  after its checkpoint (:func:`first_step`, read from the trainer config as verl's own resume reads it);
 - the **sample index** of a response is its arrival order within its group (0 … n-1). Arrival order is decided by
   the rollout, not by the response's content, so a reward keyed by it is still independent of what the response
   says, which is what a random reward must be. It is not bit-reproducible across runs, and neither is verl's
@@ -24,8 +24,10 @@ starts, so the board holds at most two steps of text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BOARD_NAME = "rlvr_group_board"
 """The Ray actor name of a run's board (one Ray job, one run)."""
@@ -60,6 +62,35 @@ def reward_overrides(spec: str, seed: int) -> list[str]:
         "reward.reward_manager.name=RlvrRewardManager",
         "reward.reward_manager.module.path=pkg://rlvr_lab.export.verl_reward",
     ]
+
+
+TRACKER_FILE = "latest_checkpointed_iteration.txt"
+"""verl's record, in ``trainer.default_local_dir``, of the step of its latest checkpoint."""
+
+
+def first_step(trainer: Mapping[str, Any]) -> int:
+    """The first training step of a verl run with trainer config ``trainer``: 1, or one past the checkpoint it
+    resumes from.
+
+    The same choice verl 0.9's ``RayPPOTrainer._load_checkpoint`` makes: ``resume_mode`` ``disable`` starts
+    fresh; ``resume_path`` resumes from ``resume_from_path`` (a ``global_step_N`` folder); ``auto`` (verl's
+    default) from the step in ``default_local_dir``'s tracker file when that checkpoint folder exists. verl then
+    counts its next step as N + 1. Relative paths are read from the working directory, as verl reads them.
+    """
+    mode = trainer.get("resume_mode", "auto")
+    if mode == "disable":
+        return 1
+    if mode == "resume_path":
+        folder = str(trainer["resume_from_path"])
+    else:
+        root = Path(str(trainer.get("default_local_dir") or ""))
+        tracker = root / TRACKER_FILE
+        if not tracker.is_file():
+            return 1
+        folder = str(root / f"global_step_{int(tracker.read_text().strip())}")
+        if not Path(folder).is_dir():
+            return 1
+    return int(folder.rstrip("/").rsplit("global_step_", 1)[-1]) + 1
 
 
 @dataclass

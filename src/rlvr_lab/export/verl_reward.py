@@ -34,7 +34,7 @@ from typing import Any
 import ray
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from rlvr_lab.export.verl_board import BOARD_NAME, GroupBoard, needs_group
+from rlvr_lab.export.verl_board import BOARD_NAME, GroupBoard, first_step, needs_group
 from rlvr_lab.rewards.base import RewardFn
 from rlvr_lab.tasks.problem import Problem
 
@@ -80,7 +80,7 @@ class RlvrRewardManager(RewardManagerBase):
         return (
             ray.remote(GroupBoard)
             .options(name=BOARD_NAME, get_if_exists=True, num_cpus=0)
-            .remote(self.prompts_per_step)
+            .remote(self.prompts_per_step, first_step=first_step(self.config.trainer))
         )
 
     async def run_single(self, data: Any) -> dict:
