@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from rlvr_lab.models import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
+from rlvr_lab.rl.algorithms import options_for
 from rlvr_lab.rl.config import TrainConfig, resolve_config
 from rlvr_lab.rl.logger import STEP_KEYS
 from rlvr_lab.rl.trainer import train
@@ -125,6 +126,21 @@ def test_stopped_and_resumed_run_matches_uninterrupted(assets: Path, tmp_path: P
     assert _records(tmp_path / "run") == _records(uninterrupted)
     resumed, full = _weights(tmp_path / "run"), _weights(uninterrupted)
     assert all(torch.equal(resumed[k], full[k]) for k in full)
+
+
+def test_resumed_ppo_run_keeps_its_critic(assets: Path, tmp_path: Path) -> None:
+    """PPO's value model and its optimiser travel in the checkpoint: a run stopped after step 2 and resumed logs
+    the value losses and weights of an uninterrupted one (a fresh critic at step 3 would log another loss)."""
+    ppo = {**options_for("ppo", 10), "steps": 3, "eval_every": 0}
+    full = train(_config(assets, tmp_path / "full", **ppo), show_progress=False)
+    config = _config(assets, tmp_path / "run", **ppo)
+    train(config, stop_after=2, show_progress=False)
+    train(config, resume=True, show_progress=False)
+    records, expected = _records(tmp_path / "run"), _records(full)
+    assert [r.get("critic/value_loss") for r in records] == [r.get("critic/value_loss") for r in expected]
+    assert records == expected
+    resumed, uninterrupted_weights = _weights(tmp_path / "run"), _weights(full)
+    assert all(torch.equal(resumed[k], uninterrupted_weights[k]) for k in uninterrupted_weights)
 
 
 def test_resume_refuses_a_different_config(assets: Path, tmp_path: Path) -> None:

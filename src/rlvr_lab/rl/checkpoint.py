@@ -2,9 +2,9 @@
 
 ``DIR/checkpoints/step_000010/`` holds the policy as ``save_pretrained`` writes it (safetensors, config,
 tokenizer: loadable by ``AutoModelForCausalLM.from_pretrained`` and by vLLM) plus ``trainer_state.pt``: the step,
-the AdamW state and the torch RNG state. Weights are saved in float32, so a resumed run starts from bit-identical
-parameters; together with data order, sampling and rewards being pure functions of ``(seed, step, ...)`` that is
-what makes it continue the same trajectory.
+the AdamW state, the torch RNG state and, for PPO, the critic (value model and its optimiser). Weights are saved
+in float32, so a resumed run starts from bit-identical parameters; together with data order, sampling and rewards
+being pure functions of ``(seed, step, ...)`` that is what makes it continue the same trajectory.
 
 A checkpoint is written to ``step_000010.tmp`` and renamed into place, so a kill while saving leaves either the
 previous checkpoint or the new one, never half of one; leftover ``.tmp`` folders are ignored and removed.
@@ -34,6 +34,8 @@ class TrainerState:
     """``optimizer.state_dict()``."""
     torch_rng: torch.Tensor
     """``torch.get_rng_state()`` (CPU generator)."""
+    critic: dict[str, Any] | None = None
+    """PPO's value model and its optimiser (:meth:`rlvr_lab.rl.value.Critic.state_dict`); None without a critic."""
 
 
 def checkpoint_dir(run_dir: Path, step: int) -> Path:
@@ -54,7 +56,7 @@ def save_checkpoint(
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     torch.save(
-        {"step": state.step, "optimizer": state.optimizer, "torch_rng": state.torch_rng},
+        {"step": state.step, "optimizer": state.optimizer, "torch_rng": state.torch_rng, "critic": state.critic},
         tmp / STATE_FILE,
     )
     shutil.rmtree(final, ignore_errors=True)
@@ -76,4 +78,6 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def load_trainer_state(checkpoint: Path) -> TrainerState:
     raw = torch.load(Path(checkpoint) / STATE_FILE, weights_only=True)
-    return TrainerState(step=int(raw["step"]), optimizer=raw["optimizer"], torch_rng=raw["torch_rng"])
+    return TrainerState(
+        step=int(raw["step"]), optimizer=raw["optimizer"], torch_rng=raw["torch_rng"], critic=raw.get("critic")
+    )

@@ -207,12 +207,12 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         reference = copy.deepcopy(initial).requires_grad_(False)
     dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
     optimizer = adamw(model.parameters(), config.lr, (config.beta1, config.beta2), config.weight_decay, dtype)
-    start = 0
+    start, resumed = 0, None
     if checkpoint is not None:
-        state = load_trainer_state(checkpoint)
-        optimizer.load_state_dict(state.optimizer)
-        torch.set_rng_state(state.torch_rng)
-        start = state.step
+        resumed = load_trainer_state(checkpoint)
+        optimizer.load_state_dict(resumed.optimizer)
+        torch.set_rng_state(resumed.torch_rng)
+        start = resumed.step
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     # -- data, signal, sampler ------------------------------------------------------------------------------------
@@ -258,8 +258,8 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         from rlvr_lab.rl.value import Critic, CriticConfig
 
         critic = Critic(model, CriticConfig(config.gamma, config.gae_lambda, config.value_clip, config.value_lr))
-    greedy_sampling = SamplingConfig(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
-
+        if resumed is not None and resumed.critic is not None:
+            critic.load_state_dict(resumed.critic)
     greedy_sampling = SamplingConfig(n=1, temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
     code_ids = code_tokens(tokenizer)
 
@@ -287,7 +287,12 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
         return out
 
     def save(step: int) -> None:
-        state = TrainerState(step=step, optimizer=optimizer.state_dict(), torch_rng=torch.get_rng_state())
+        state = TrainerState(
+            step=step,
+            optimizer=optimizer.state_dict(),
+            torch_rng=torch.get_rng_state(),
+            critic=None if critic is None else critic.state_dict(),
+        )
         save_checkpoint(run_dir, model, tokenizer, state, keep=config.keep_checkpoints)
 
     # -- loop -----------------------------------------------------------------------------------------------------

@@ -15,14 +15,15 @@ The value loss is PPO's clipped one (as in verl's ``compute_value_loss`` and the
 
 averaged over real tokens, with ``R_t`` the GAE returns (:func:`rlvr_lab.rl.advantages.gae`).
 
-The critic's weights and optimiser are not part of the trainer's checkpoint: a resumed PPO run starts a fresh
-critic (its policy resumes exactly).
+The critic's weights and optimiser are saved in the trainer's checkpoint (:meth:`Critic.state_dict`), so a
+resumed PPO run continues with the critic it had, and logs what an uninterrupted run logs.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -105,6 +106,14 @@ class Critic:
         self.model = ValueModel(policy).to(policy.device)
         self.model.eval()  # no dropout: the same function in the estimate and the update
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=0.0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The value model's weights and its optimiser's state, for the trainer's checkpoint."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
     @torch.no_grad()
     def estimate(self, batch: PackedBatch, rewards: torch.Tensor, chunk: int) -> tuple[torch.Tensor, ...]:
