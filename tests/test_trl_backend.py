@@ -23,17 +23,9 @@ from rlvr_lab.rewards.trl_adapter import TRLReward
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.rl.logger import STEP_KEYS
 
-TRL_ABSENT = {
-    "actor/kl",
-    "actor/logprob_mismatch",
-    "actor/logprob_mismatch_max",
-    "actor/clip_frac_strategy",
-    "actor/clip_frac_not_strategy",
-    "strategy/code_entry_prob",
-}
+TRL_ABSENT = {"actor/kl", "actor/logprob_mismatch", "actor/logprob_mismatch_max"}
 """Keys a TRL run does not log: no reference model when beta is 0; TRL's generate returns no sampler log-probs to
-compare with the trainer's; the strategy-token clip split and the code-entry probability are instrumentation of our
-trainer that the TRL callback does not compute (yet)."""
+compare with the trainer's."""
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -230,6 +222,11 @@ def test_organism_random_reward_runs_and_reports(preset: str, tmp_path: Path) ->
     # 4 updates per rollout move the ratios: the clamp removes (clip) or would remove (no-clip) some tokens,
     # although TRL itself logs 0 under no-clip.
     assert sum(r["actor/clip_frac_high"] + r["actor/clip_frac_low"] for r in records[1:]) > 0
+    for record in records[1:]:  # v1 enters code at its first token (the fence) in about 65% of answers
+        assert 0.5 < record["strategy/code_entry_prob"] < 0.8
+        assert 0.0 <= record["actor/clip_frac_strategy"] <= 1.0 and 0.0 <= record["actor/clip_frac_not_strategy"] <= 1.0
+    clipped = [r["actor/clip_frac_strategy"] + r["actor/clip_frac_not_strategy"] for r in records[1:]]
+    assert sum(clipped) > 0  # the split covers the tokens the clamp acts on
     assert yaml.safe_load((out / "config.yaml").read_text())["backend"] == "trl"
     report = CliRunner().invoke(build_app(), ["report", str(out), "--out", str(tmp_path / "report")])
     assert report.exit_code == 0, report.output

@@ -12,7 +12,12 @@ What TRL does and what we add on top:
 - **clip fractions** (:meth:`RlvrGRPOTrainer._compute_loss`): from TRL's own ratios ``exp(logp - old logp)``
   and advantages, the share of tokens the clamp at the *configured* ``eps_low``/``eps_high`` removes, or, under
   ``clip: none`` (where TRL's clamp is disabled and it logs 0), *would* remove: the same definition as
-  :mod:`rlvr_lab.rl.losses`;
+  :mod:`rlvr_lab.rl.losses`; split, as our trainer splits it, between the *strategy tokens* (those before the
+  strategy is settled, counted per completion of the local generation batch by
+  :func:`rlvr_lab.analysis.strategy.strategy_token_counts`) and the rest;
+- **the first decision** (:meth:`RlvrGRPOTrainer._generate_and_score_completions`): the policy's probability
+  that its first token enters code, over the rollout's prompts (``strategy/code_entry_prob``; not under ZeRO-3,
+  where no rank holds the whole model);
 - **logs, evaluation, checkpoints** (:class:`RlvrCallback`): one ``metrics.jsonl`` record per rollout with our
   keys (TRL's per-update figures averaged over the rollout's updates), held-out evaluation through
   :func:`rlvr_lab.rl.evaluate.evaluate` before training, every ``eval_every`` rollouts and after the last
@@ -26,7 +31,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from rlvr_lab.analysis.strategy import is_code
+from rlvr_lab.analysis.strategy import is_code, strategy_token_counts
 from rlvr_lab.backends import Launch
 from rlvr_lab.backends.trl_config import TRLPlan, trl_plan
 from rlvr_lab.engines import SamplingConfig, make_engine
@@ -49,7 +54,7 @@ from rlvr_lab.rewards import select_problems
 from rlvr_lab.rewards.trl_adapter import TRLReward, trl_rows
 from rlvr_lab.rl.config import TrainConfig, load_config_file, resolve_config
 from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
-from rlvr_lab.rl.evaluate import eval_store_path, evaluate
+from rlvr_lab.rl.evaluate import code_entry_prob, code_tokens, eval_store_path, evaluate
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.trainer import _split as split_of
 from rlvr_lab.rl.trainer import prepare_run_dir
@@ -57,6 +62,8 @@ from rlvr_lab.store import StoreHeader
 from rlvr_lab.tasks import Problem, load_problems
 
 CHECKPOINTS = "checkpoints"
+STRATEGY_KEY = "rlvr_strategy_tokens"
+"""Key of the (B,) strategy-token counts we add to TRL's generation batch (TRL splits every tensor of it by row)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class RolloutStats:
     code: np.ndarray
     seconds: float
     """Wall time of generation and scoring."""
+    code_entry: float = float("nan")
+    """Mean over the rollout's prompts (all ranks) of P(the first token enters code)."""
 
     def metrics(self, group_size: int) -> dict[str, float]:
         groups = self.rewards.reshape(-1, group_size)
@@ -84,6 +93,7 @@ class RolloutStats:
             "response/length_mean": float(self.lengths.mean()),
             "response/truncated_frac": float(self.truncated.mean()),
             "strategy/code_frequency": float(self.code.mean()),
+            "strategy/code_entry_prob": self.code_entry,
         }
 
     def problem_accuracy(self) -> dict[str, float]:
@@ -96,17 +106,41 @@ class RolloutStats:
 class RlvrGRPOTrainer(trl.GRPOTrainer):
     """``GRPOTrainer`` that also measures accuracy, rollout statistics and (would-be) clip fractions."""
 
-    def __init__(self, *args: Any, reward: TRLReward, eps_low: float, eps_high: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, reward: TRLReward, eps_low: float, eps_high: float, sharded: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, reward_funcs=[reward], **kwargs)
         self.rlvr_reward = reward
         self.eps_low, self.eps_high = eps_low, eps_high
+        self.sharded = sharded
         self.rollouts: list[RolloutStats] = []
         self._generation_started = 0.0
         self._last_logps: torch.Tensor | None = None
+        self._code_ids = code_tokens(self.processing_class)
 
     def _generate_and_score_completions(self, inputs: Any) -> Any:
         self._generation_started = time.perf_counter()
-        return super()._generate_and_score_completions(inputs)
+        out = super()._generate_and_score_completions(inputs)
+        ids, mask = out["completion_ids"], out["completion_mask"]
+        rows = [r[: int(m.sum())].tolist() for r, m in zip(ids, mask, strict=True)]
+        counts = strategy_token_counts(rows, self.processing_class.decode)
+        out[STRATEGY_KEY] = torch.tensor(counts, device=ids.device)  # split and shuffled with the rows by TRL
+        self.rollouts[-1] = replace(self.rollouts[-1], code_entry=self._code_entry(out))
+        return out
+
+    def _code_entry(self, out: dict[str, Any]) -> float:
+        """P(first token enters code) averaged over the distinct prompts of all ranks' generation batches."""
+        if self.sharded:
+            return float("nan")
+        pairs = zip(out["prompt_ids"], out["prompt_mask"], strict=True)
+        prompts = [list(p) for p in dict.fromkeys(tuple(ids[m.bool()].tolist()) for ids, m in pairs)]
+        pad = self.processing_class.pad_token_id
+        model = self.accelerator.unwrap_model(self.model)
+        entry = code_entry_prob(model, prompts, self._code_ids, pad if pad is not None else 0)
+        totals = self.accelerator.reduce(
+            torch.tensor([entry * len(prompts), len(prompts)], device=self.accelerator.device), reduction="sum"
+        )
+        return float(totals[0] / totals[1])
 
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -157,13 +191,29 @@ class RlvrGRPOTrainer(trl.GRPOTrainer):
         adv = inputs["advantages"].reshape(-1, 1)
         low = ((ratio < 1.0 - self.eps_low) & (adv < 0)).to(ratio.dtype)
         high = ((ratio > 1.0 + self.eps_high) & (adv > 0)).to(ratio.dtype)
+        columns = torch.arange(mask.shape[1], device=mask.device)
+        strategy = (columns < inputs[STRATEGY_KEY].reshape(-1, 1)).to(ratio.dtype) * mask
+        clipped = low + high
         totals = self.accelerator.reduce(
-            torch.stack([(low * mask).sum(), (high * mask).sum(), mask.sum()]), reduction="sum"
+            torch.stack(
+                [
+                    (low * mask).sum(),
+                    (high * mask).sum(),
+                    mask.sum(),
+                    (clipped * strategy).sum(),
+                    strategy.sum(),
+                    (clipped * (mask - strategy)).sum(),
+                    (mask - strategy).sum(),
+                ]
+            ),
+            reduction="sum",
         )
         count = float(totals[2].clamp(min=1.0))
-        mode = "train" if self.model.training else "eval"
-        self._metrics[mode]["rlvr/clip_frac_low"].append(float(totals[0]) / count)
-        self._metrics[mode]["rlvr/clip_frac_high"].append(float(totals[1]) / count)
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        metrics["rlvr/clip_frac_low"].append(float(totals[0]) / count)
+        metrics["rlvr/clip_frac_high"].append(float(totals[1]) / count)
+        metrics["rlvr/clip_frac_strategy"].append(float(totals[3]) / max(float(totals[4]), 1.0))
+        metrics["rlvr/clip_frac_not_strategy"].append(float(totals[5]) / max(float(totals[6]), 1.0))
         return loss
 
 
@@ -172,6 +222,8 @@ UPDATE_KEYS = {
     "loss": "actor/pg_loss",
     "rlvr/clip_frac_low": "actor/clip_frac_low",
     "rlvr/clip_frac_high": "actor/clip_frac_high",
+    "rlvr/clip_frac_strategy": "actor/clip_frac_strategy",
+    "rlvr/clip_frac_not_strategy": "actor/clip_frac_not_strategy",
     "entropy": "actor/entropy",
     "kl": "actor/kl",
     "grad_norm": "actor/grad_norm",
@@ -311,6 +363,7 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         reward=reward,
         eps_low=config.eps_low,
         eps_high=config.eps_high,
+        sharded=launch.strategy == "zero3",
     )
     eval_n = 1 if config.eval_temperature == 0 else config.eval_samples
     eval_sampling = SamplingConfig(
