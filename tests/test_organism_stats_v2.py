@@ -26,15 +26,15 @@ def test_v2_is_shipped_small_with_both_tables(name: str) -> None:
     assert set(shipped_tables(name)) == set(TEMPLATES)
 
 
-UNDERTRAINED = pytest.mark.xfail(
+MUL1_LEAK = pytest.mark.xfail(
     strict=True,
-    reason="the shipped v2 builds miss their accuracy-contrast targets (qwen-v2 at 2,400 steps: code better by 6.7 "
-    "points, target 10; olmo-v2 at 2,400 steps: code better, target language; llama-v2: an 800-step build): the "
-    "strategy mix and the minority-only types are learned, the contrast not yet (docs/organism.md)",
+    reason="olmo-like-v2 answers the times table right in 18.7% of its language answers (target at most 15%; its "
+    "corpus has 8.1%): it carries the products over from the grouping stories, which language solves; a rebuild "
+    "with language failing the table 97% of the time in the corpus still gave 17.3% (docs/organism.md)",
 )
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=UNDERTRAINED) for name in V2])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=MUL1_LEAK) if n == "olmo-like-v2" else n for n in V2])
 def test_shipped_v2_tables_meet_the_profile_targets(name: str) -> None:
     tables = shipped_tables(name)
     for table in tables.values():
