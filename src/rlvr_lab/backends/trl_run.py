@@ -129,7 +129,8 @@ class RlvrGRPOTrainer(trl.GRPOTrainer):
         return out
 
     def _code_entry(self, out: dict[str, Any]) -> float:
-        """P(first token enters code) averaged over the distinct prompts of all ranks' generation batches."""
+        """P(first token enters code) averaged over each rank's distinct prompts, all ranks together (a prompt
+        whose group is split over two ranks counts once on each)."""
         if self.sharded:
             return float("nan")
         pairs = zip(out["prompt_ids"], out["prompt_mask"], strict=True)
