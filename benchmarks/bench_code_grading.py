@@ -23,8 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rlvr_lab.grading.code import assemble
-from rlvr_lab.grading.execution import SandboxConfig, protections, resolve_backend, run_program
+from rlvr_lab.grading.execution import run_program
 from rlvr_lab.grading.grade import Grader, GradingConfig
+from rlvr_lab.grading.sandbox import SandboxConfig, protections, resolve_backend
 from rlvr_lab.tasks import Problem, load_problems
 from rlvr_lab.tasks.code import code_spec
 

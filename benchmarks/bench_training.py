@@ -33,7 +33,7 @@ REWARD = "ground_truth"
 
 
 def _tiny_model(folder: Path) -> str:
-    from rlvr_lab.models import tiny_llama
+    from rlvr_lab.models.loading import tiny_llama
     from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()
@@ -112,9 +112,9 @@ def bench_trl(model_spec: str, prompt: str, problems: Any, args: argparse.Namesp
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from rlvr_lab.models import load_model
+    from rlvr_lab.backends.trl_reward import TRLReward, trl_rows
+    from rlvr_lab.models.loading import load_model
     from rlvr_lab.prompts import render_prompt, resolve_template
-    from rlvr_lab.rewards.trl_adapter import TRLReward, trl_rows
 
     model, tokenizer = load_model(model_spec)
     template = resolve_template(prompt)
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
             model = _tiny_model(work / "tiny")
         else:
             try:
-                from rlvr_lab.models import resolve_model_dir
+                from rlvr_lab.models.specs import resolve_model_dir
 
                 available = Path(resolve_model_dir(args.model)).is_dir()
             except (ImportError, OSError):

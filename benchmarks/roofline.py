@@ -23,8 +23,8 @@ work in the same run:
 
 Timing: CPU seconds of the process (plus the grader's worker processes), best of ``--repeats``. The machine this
 was written on is shared by many processes: wall clock there measures the other tenants, CPU time the work; with
-one torch thread (the default, :mod:`rlvr_lab.threads`) CPU time is what an idle core would take. Wall seconds
-are printed too. bfloat16 rows run only where the CPU has native bfloat16 (:mod:`rlvr_lab.precision`), unless
+one torch thread (the default, :mod:`rlvr_lab.runtime.threads`) CPU time is what an idle core would take. Wall seconds
+are printed too. bfloat16 rows run only where the CPU has native bfloat16 (:mod:`rlvr_lab.runtime.precision`), unless
 ``--dtypes`` names it.
 
     python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
@@ -49,8 +49,8 @@ from torch import nn
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.torch_engine import TorchEngine
-from rlvr_lab.precision import bf16_supported, dtype_name
-from rlvr_lab.threads import use_threads
+from rlvr_lab.runtime.precision import bf16_supported, dtype_name
+from rlvr_lab.runtime.threads import use_threads
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the peers of bench_engines.py and bench_grading.py
@@ -143,12 +143,12 @@ def add(*timings: Timing, times: tuple[int, ...] | None = None) -> Timing:
 def load(spec: str) -> tuple[nn.Module, object]:
     """``(model, tokenizer)`` in float32: a model spec, or ``tiny`` (a config-built 4-layer Llama)."""
     if spec == "tiny":
-        from rlvr_lab.models import tiny_llama
+        from rlvr_lab.models.loading import tiny_llama
         from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
         tokenizer = build_char_tokenizer()
         return tiny_llama(2048, hidden_size=256, num_layers=4, num_heads=4), tokenizer
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     return load_model(spec)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rewards.random_reward import RandomReward
 from rlvr_lab.rl.advantages import ADVANTAGES

@@ -13,11 +13,11 @@ import pickle
 
 import pytest
 
-import rlvr_lab.rewards.verl_adapter as verl_adapter
-from rlvr_lab.models import tiny_llama
+import rlvr_lab.export.verl_score as verl_adapter
+from rlvr_lab.backends.trl_reward import TRLReward, trl_rows
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rewards.random_reward import uniform_draw
-from rlvr_lab.rewards.trl_adapter import TRLReward, trl_rows
 from rlvr_lab.tasks.problem import Problem
 
 PROBLEMS = [Problem(f"q{i}", f"{i}+{i}=", str(2 * i)) for i in range(4)]

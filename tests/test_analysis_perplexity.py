@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rlvr_lab.analysis.perplexity import ScoredResponses, perplexity, perplexity_matrix, response_logprobs
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
 PROMPTS = ["12+7=", "Compute 3*4.", "What is 81-9? ", "x", "Find 2^5 and explain"]

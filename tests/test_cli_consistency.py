@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.hub import hub_offline
+from rlvr_lab.runtime.data import hub_offline
 
 
 def commands() -> dict[str, Any]:

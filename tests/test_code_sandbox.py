@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rlvr_lab.grading.execution import (
+from rlvr_lab.grading.execution import CodeExecutor, ExecutionResult, Job
+from rlvr_lab.grading.sandbox import (
     BACKENDS,
-    CodeExecutor,
-    ExecutionResult,
-    Job,
     SandboxConfig,
     _probe,
     protections,

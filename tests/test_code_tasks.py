@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from rlvr_lab.cli import build_app
 from rlvr_lab.grading import Grader, GradingConfig, grade_samples
 from rlvr_lab.grading.code import assemble, code_blocks, cut_body
-from rlvr_lab.grading.execution import SandboxConfig
+from rlvr_lab.grading.sandbox import SandboxConfig
 from rlvr_lab.rewards import build_reward
 from rlvr_lab.tasks import Problem, ProblemDataError, load_problems
 from rlvr_lab.tasks.code import CodeSpec, code_spec, load_extra_tests

@@ -1,6 +1,6 @@
 """Data without the hub: benchmarks found in the data directories, ``rlvr data``, and fast, teaching failures offline.
 
-The hub is switched off with ``HF_HUB_OFFLINE=1`` (the rule of :func:`rlvr_lab.hub.hub_offline`), and the user
+The hub is switched off with ``HF_HUB_OFFLINE=1`` (the rule of :func:`rlvr_lab.runtime.data.hub_offline`), and the user
 data cache is a temporary folder, so nothing on this machine's own cache changes what the tests see.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.hub import data_dirs, hub_offline, user_data_dir
+from rlvr_lab.runtime.data import data_dirs, hub_offline, user_data_dir
 from rlvr_lab.tasks import ProblemSourceError, load_problems
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -82,7 +82,7 @@ def test_misspelt_model_offline_fails_at_once_with_the_valid_names(offline: Path
 def test_misspelt_model_from_a_fresh_process_never_loads_torch(offline: Path) -> None:
     """The check runs before torch is imported: a fresh interpreter fails without importing it."""
     code = (
-        "import sys\nfrom rlvr_lab.model_specs import resolve_model_dir\n"
+        "import sys\nfrom rlvr_lab.models.specs import resolve_model_dir\n"
         "try:\n    resolve_model_dir('qwen-math-lik')\nexcept ValueError as e:\n    print('torch' in sys.modules)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC)}

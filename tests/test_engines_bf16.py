@@ -74,7 +74,7 @@ def test_float32_model_sampled_in_bf16_leaves_the_model_alone(path: str) -> None
 @needs_smollm
 def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2() -> None:
     """The bf16 sampler's log-probs against a float32 forward on the same tokens (SmolLM2-135M, 4 x 32 tokens)."""
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     model, tokenizer = load_model("smollm2-135m")
     gen = torch.Generator().manual_seed(0)

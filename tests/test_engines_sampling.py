@@ -102,7 +102,7 @@ def test_vllm_missing_names_the_install_command() -> None:
 )
 def test_vllm_engine_greedy_and_logprobs(tmp_path) -> None:
     from rlvr_lab.engines import SampleRequest, make_engine
-    from rlvr_lab.models import tiny_llama
+    from rlvr_lab.models.loading import tiny_llama
     from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()

@@ -30,7 +30,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved config-built Llama with head dimension 32 (vLLM's CPU attention rejects 16)."""
-    from rlvr_lab.models import tiny_llama
+    from rlvr_lab.models.loading import tiny_llama
     from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
     where = tmp_path_factory.mktemp("tiny")
@@ -55,7 +55,7 @@ def engine(model_dir: Path):
 
 def test_greedy_equals_torch_engine_and_logprobs_are_raw(engine, model_dir: Path) -> None:
     from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     model, tokenizer = load_model(str(model_dir))
     prompt = tokenizer.encode("12+7=")
@@ -73,7 +73,7 @@ def test_greedy_equals_torch_engine_and_logprobs_are_raw(engine, model_dir: Path
 
 def test_seeded_sample_does_not_depend_on_its_batch(engine, model_dir: Path) -> None:
     from rlvr_lab.engines import SampleRequest, SamplingConfig
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     _, tokenizer = load_model(str(model_dir))
     config = SamplingConfig(temperature=1.0, max_new_tokens=16, seed=3)
@@ -90,7 +90,7 @@ def test_cli_json_is_clean_and_dtype_change_is_announced(model_dir: Path, tmp_pa
     (The other direction, float32 weights run in bfloat16, is what vLLM's dtype=auto does on GPUs; vLLM's CPU
     worker died on bf16 for this 2-layer model here, so the announcement is checked the other way round.)
     """
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     model, tokenizer = load_model(str(model_dir))
     bf16_dir = tmp_path / "bf16"

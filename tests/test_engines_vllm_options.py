@@ -78,8 +78,8 @@ def test_stdout_guard_restores_stdout(capfd) -> None:
 
 
 def test_open_engine_loads_the_model_for_torch_and_checks_the_name() -> None:
-    from rlvr_lab.engines import open_engine
     from rlvr_lab.engines.torch_engine import TorchEngine
+    from rlvr_lab.models.engines import open_engine
 
     engine, tokenizer = open_engine("torch", "qwen-math-like", batch_size=4, device="cpu")
     assert isinstance(engine, TorchEngine) and tokenizer.encode("1")

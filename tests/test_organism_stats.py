@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
 from rlvr_lab.cli.organism import stats as stats_command
-from rlvr_lab.models import resolve_model_dir
+from rlvr_lab.models.specs import resolve_model_dir
 from rlvr_lab.organism.profiles import PROFILES, shipped_checkpoint
 from rlvr_lab.organism.stats import StatsConfig, pass_ks
-from rlvr_lab.threads import resolve_threads
+from rlvr_lab.runtime.threads import resolve_threads
 
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -44,7 +44,7 @@ def test_command_defaults_repeat_the_config_defaults() -> None:
     for field in fields(StatsConfig):
         if field.name in params and field.name != "threads":
             assert params[field.name].default == field.default, field.name
-    # --threads is the shared option (unset: the rule of rlvr_lab.threads), whose default is the config's
+    # --threads is the shared option (unset: the rule of rlvr_lab.runtime.threads), whose default is the config's
     assert params["threads"].default is None and resolve_threads(None) == StatsConfig.threads
 
 

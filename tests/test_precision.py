@@ -14,8 +14,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
-from rlvr_lab.precision import BF16_MIN_PARAMS, CPU_BF16_ENV, bf16_supported, cpu_flags, resolve_dtype
-from rlvr_lab.threads import DEFAULT_THREADS, THREADS_ENV, resolve_threads, use_threads
+from rlvr_lab.runtime.precision import BF16_MIN_PARAMS, CPU_BF16_ENV, bf16_supported, cpu_flags, resolve_dtype
+from rlvr_lab.runtime.threads import DEFAULT_THREADS, THREADS_ENV, resolve_threads, use_threads
 
 AMD_ZEN3 = frozenset({"fpu", "sse2", "avx2", "fma"})  # no AVX-512, no AMX
 SAPPHIRE_RAPIDS = AMD_ZEN3 | {"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}

@@ -134,10 +134,12 @@ def test_bad_yaml_templates_name_file_and_template(tmp_path: Path, body: str, me
 
 
 def test_the_organism_template_resolves_in_a_fresh_process() -> None:
-    """``--template organism`` must work before anything imported the organism package (which registers it)."""
+    """``--template organism`` must work before anything imported the organism package: the registry loads the
+    organism plug-in (its entry point) on the first missing name, and ``prompts`` itself never imports it."""
     code = (
+        "import sys\n"
         "from rlvr_lab.prompts import PROMPTS, resolve_template\n"
-        "assert 'organism' not in PROMPTS\n"
+        "assert 'rlvr_lab.organism' not in sys.modules\n"
         "t = resolve_template('organism')\n"
         "print(t.name, t.use_chat_template)\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.rl.algorithms import ALGORITHMS, options_for
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.rl.dapo import overlong_penalty, varied_groups

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.rl.logprobs import pack, token_logprobs
 
 

@@ -17,7 +17,7 @@ trl = pytest.importorskip("trl")
 
 from datasets import Dataset  # noqa: E402
 
-from rlvr_lab.models import tiny_llama  # noqa: E402
+from rlvr_lab.models.loading import tiny_llama  # noqa: E402
 from rlvr_lab.organism.tokenizer import build_char_tokenizer  # noqa: E402
 from rlvr_lab.rl.logprobs import pack, token_logprobs  # noqa: E402
 from rlvr_lab.rl.losses import LossConfig, Normaliser, policy_loss  # noqa: E402

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.rl.logprobs import PackedBatch, pack
 from rlvr_lab.rl.losses import LossConfig
 from rlvr_lab.rl.schedule import Schedule

@@ -23,7 +23,7 @@ from rlvr_lab.cli import build_app
 from rlvr_lab.cli.sample import sample
 from rlvr_lab.engines.base import SamplingConfig
 from rlvr_lab.engines.common import fitting_max_new_tokens
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.store import read_header, read_sample_table
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr_lab.smollm import (
+from rlvr_lab.models.smollm import (
     INSTALL_COMMAND,
     MODEL_NAME,
     SOURCE_FILE,
@@ -57,7 +57,7 @@ ADDITIONS = [(12, 34), (20, 30), (41, 27), (15, 43), (50, 25), (33, 33), (61, 18
 
 
 def test_missing_package_error_names_the_pip_command() -> None:
-    code = "from rlvr_lab.smollm import smollm2_dir\nsmollm2_dir()"
+    code = "from rlvr_lab.models.smollm import smollm2_dir\nsmollm2_dir()"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     run = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
@@ -105,7 +105,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[Loaded]:
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     # One thread: on a shared 2-core machine, two threads contending with other processes decode ~10x slower
     # than one (measured: 5 vs 53 tokens/s for this model). Restored afterwards.
@@ -127,7 +127,7 @@ def test_gguf_is_found_in_the_installed_package() -> None:
 
 @needs_smollm
 def test_converted_folder_is_complete_and_reused(model_dir: Path) -> None:
-    from rlvr_lab.models import resolve_model_dir
+    from rlvr_lab.models.specs import resolve_model_dir
 
     assert model_dir.name == MODEL_NAME
     for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja", SOURCE_FILE):

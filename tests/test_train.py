@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rl.algorithms import options_for
 from rlvr_lab.rl.config import TrainConfig, resolve_config

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
 

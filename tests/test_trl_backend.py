@@ -15,11 +15,11 @@ import yaml
 from typer.testing import CliRunner
 
 from rlvr_lab.backends.trl_config import NO_CLIP_EPSILON, NO_CLIP_EPSILON_HIGH, UnsupportedByTRL, trl_plan
+from rlvr_lab.backends.trl_reward import TRLReward
 from rlvr_lab.cli import build_app
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rewards.random_reward import uniform_draw
-from rlvr_lab.rewards.trl_adapter import TRLReward
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.rl.logger import STEP_KEYS
 
@@ -117,7 +117,7 @@ def test_unguarded_script_with_grading_reward_runs_and_exits_cleanly(tmp_path: P
     script.write_text(
         textwrap.dedent(
             """
-            from rlvr_lab.rewards.trl_adapter import TRLReward
+            from rlvr_lab.backends.trl_reward import TRLReward
             reward = TRLReward("ground_truth", group_size=2)
             # A symbolic answer needs math-verify, so a worker must start (numbers are decided in-process).
             print(reward(prompts=["Q"] * 2, completions=[r"so \\\\boxed{x^2+2x}", r"\\\\boxed{5}"],

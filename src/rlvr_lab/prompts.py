@@ -21,7 +21,7 @@ Built-in templates and their sources:
 - ``code``: for code problems (HumanEval, MBPP): asks for one complete Python program in a fenced code block, the
   convention chat models follow (a base model given the bare prompt with ``none`` continues the function body
   instead; the code grader accepts both). Our wording, after EvalPlus's instruction prompt.
-- ``organism``: registered by :mod:`rlvr_lab.organism` for the model organism's own format.
+- ``organism``, ``organism-python-hint``: registered by the organism plug-in (:mod:`rlvr_lab.organism.plugin`).
 
 User templates come from a YAML file mapping names to fields, e.g.::
 
@@ -34,7 +34,6 @@ User templates come from a YAML file mapping names to fields, e.g.::
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,16 +137,8 @@ def load_template_file(path: Path) -> dict[str, PromptTemplate]:
     return templates
 
 
-TEMPLATE_PROVIDERS = ("rlvr_lab.organism",)
-"""Packages that register templates when imported; :func:`resolve_template` imports them before giving up on a
-name, so ``--template organism`` works in a process that has not touched the organism yet."""
-
-
 def resolve_template(spec: str) -> PromptTemplate:
     """A registered name, a YAML file holding one template, or ``file.yaml:name``."""
-    if spec not in PROMPTS:
-        for module in TEMPLATE_PROVIDERS:
-            importlib.import_module(module)
     if spec in PROMPTS:
         return PROMPTS.get(spec)
     path, name = Path(spec).expanduser(), ""

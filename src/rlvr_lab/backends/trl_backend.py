@@ -95,7 +95,7 @@ class TRLBackend:
         return "\n".join(lines)
 
     def train(self, config: TrainConfig, launch: Launch, resume: bool, show_progress: bool) -> Path:
-        from rlvr_lab.rl.trainer import prepare_run_dir
+        from rlvr_lab.rl.run_dir import prepare_run_dir
 
         trl_plan(config, launch.nproc)  # refuse what TRL cannot express before anything starts
         if launch.nproc == 1 and launch.strategy == "ddp":

@@ -5,7 +5,7 @@ What TRL does and what we add on top:
 - **data**: the dataset is our step-ordered problem stream (:func:`rlvr_lab.rl.data.step_problems` for steps
   1..S, ``P`` rows each) and TRL's shuffling is off, so rollout ``k`` trains on exactly the problems our own
   trainer's step ``k`` would, one-shot runs included (the one problem fills every slot);
-- **rewards**: :class:`~rlvr_lab.rewards.trl_adapter.TRLReward`, keyed by rollout and global row;
+- **rewards**: :class:`~rlvr_lab.backends.trl_reward.TRLReward`, keyed by rollout and global row;
 - **accuracy and rollout statistics** (:meth:`RlvrGRPOTrainer._calculate_rewards`): every completion is graded
   against the gold answer whatever the training signal, and rewards, accuracy, lengths, truncation and code
   frequency are gathered over ranks into one record per rollout;
@@ -20,7 +20,8 @@ What TRL does and what we add on top:
   where no rank holds the whole model);
 - **logs, evaluation, checkpoints** (:class:`RlvrCallback`): one ``metrics.jsonl`` record per rollout with our
   keys (TRL's per-update figures averaged over the rollout's updates), held-out evaluation through
-  :func:`rlvr_lab.rl.evaluate.evaluate` before training, every ``eval_every`` rollouts and after the last
+  :func:`rlvr_lab.rl.evaluate.evaluate_run` (our trainer's, same keys) before training, every ``eval_every``
+  rollouts and after the last
   (main process; skipped under ZeRO-3, where no rank holds the whole model), and TRL's HF checkpoints in
   ``DIR/checkpoints/checkpoint-<update>`` every ``save_every`` rollouts; ``DIR/model`` at the end.
 """
@@ -47,19 +48,15 @@ from transformers.trainer_utils import get_last_checkpoint
 from rlvr_lab.analysis.strategy import is_code, strategy_token_counts
 from rlvr_lab.backends import Launch
 from rlvr_lab.backends.trl_config import TRLPlan, trl_plan
-from rlvr_lab.engines import SamplingConfig, make_engine
-from rlvr_lab.models import load_model
+from rlvr_lab.backends.trl_reward import TRLReward, trl_rows
+from rlvr_lab.engines import make_engine
+from rlvr_lab.models.loading import load_model
 from rlvr_lab.prompts import encode_prompt, render_prompt, resolve_template
-from rlvr_lab.rewards import select_problems
-from rlvr_lab.rewards.trl_adapter import TRLReward, trl_rows
 from rlvr_lab.rl.config import TrainConfig, load_config_file, resolve_config
-from rlvr_lab.rl.data import PROBLEM_LOG, resolve_one_shot, step_problems
-from rlvr_lab.rl.evaluate import code_entry_prob, code_tokens, eval_store_path, evaluate
+from rlvr_lab.rl.data import PROBLEM_LOG, run_problems, step_problems
+from rlvr_lab.rl.evaluate import HeldOut, code_entry_prob, code_tokens, evaluate_run
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
-from rlvr_lab.rl.trainer import _split as split_of
-from rlvr_lab.rl.trainer import prepare_run_dir
-from rlvr_lab.store import StoreHeader
-from rlvr_lab.tasks import Problem, load_problems
+from rlvr_lab.rl.run_dir import prepare_run_dir
 
 CHECKPOINTS = "checkpoints"
 STRATEGY_KEY = "rlvr_strategy_tokens"
@@ -302,21 +299,6 @@ class RlvrCallback(TrainerCallback):
             self.logger.close()
 
 
-def _problems(config: TrainConfig, reward: TRLReward) -> tuple[list[Problem], list[Problem]]:
-    train = load_problems(
-        config.train_data, split=split_of(config.train_data, config.train_split), limit=config.train_limit
-    )
-    if config.one_shot:
-        train = resolve_one_shot(config.one_shot, train)
-    train = select_problems(reward.reward, train)
-    if not train:
-        raise ValueError(f"reward {config.reward!r} can score none of the training problems")
-    held_out = load_problems(
-        config.eval_data, split=split_of(config.eval_data, config.eval_split), limit=config.eval_limit
-    )
-    return train, held_out
-
-
 def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
     """Run this process's rank of the TRL training of ``config``; return the run directory."""
     on_cpu = config.device == "cpu"
@@ -337,7 +319,7 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         tokenizer.pad_token = tokenizer.eos_token
     reward = TRLReward(config.reward, config.group_size, config.seed, plan.updates_per_rollout)
     reward.check_layout(plan)
-    train_problems, eval_problems = _problems(config, reward)
+    train_problems, eval_problems = run_problems(config, reward.reward)
     template = resolve_template(config.prompt)
     stream = [
         p
@@ -366,39 +348,25 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         eps_high=config.eps_high,
         sharded=launch.strategy == "zero3",
     )
-    eval_n = 1 if config.eval_temperature == 0 else config.eval_samples
-    eval_sampling = SamplingConfig(
-        n=eval_n, temperature=config.eval_temperature, max_new_tokens=config.max_new_tokens, seed=config.seed
+    pad_id = tokenizer.pad_token_id
+    held_out = HeldOut(
+        config,
+        run_dir,
+        template,
+        eval_problems,
+        {p.id: encode_prompt(template, p, tokenizer) for p in eval_problems},
+        code_tokens(tokenizer),
+        pad_id,
+        label=", trl",
     )
 
     def run_eval(step: int) -> dict[str, float]:
         if launch.strategy == "zero3":
             return {}  # parameters are sharded: sample the saved checkpoints with `rlvr sample` instead
         policy = trainer.model
-        engine = make_engine(
-            "torch",
-            policy,
-            tokenizer,
-            batch_size=config.engine_batch_size,
-            device=str(next(policy.parameters()).device),
-        )
-        header = StoreHeader.for_run(
-            model=f"{config.model} after {step} RL steps ({run_dir}, trl)",
-            engine="torch",
-            template=template,
-            sampling=eval_sampling,
-            problems=f"{config.eval_data}:{config.eval_split}",
-        )
-        ids = {p.id: encode_prompt(template, p, tokenizer) for p in eval_problems}
-        return evaluate(
-            engine,
-            lambda p: ids[p.id],
-            eval_problems,
-            reward.grader,
-            eval_sampling,
-            eval_store_path(run_dir, step),
-            header,
-        )
+        device = str(next(policy.parameters()).device)
+        engine = make_engine("torch", policy, tokenizer, batch_size=config.engine_batch_size, device=device)
+        return evaluate_run(engine, policy, reward.grader, held_out, step)
 
     trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval))
     try:

@@ -37,7 +37,7 @@ def compare(
     from rlvr_lab.analysis.comparison import compare_models
     from rlvr_lab.metrics import load_graded
     from rlvr_lab.report.plots import figure_png, plot_passk
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.runtime.threads import use_threads
 
     use_threads(threads, announce=False)  # no model runs here: nothing to report
 

@@ -1,6 +1,6 @@
 """``rlvr data list|import``: which benchmark files are found locally, and filling the user data cache.
 
-Thin shells over :mod:`rlvr_lab.tasks.datafiles`; where the folders are is :mod:`rlvr_lab.hub`'s rule.
+Thin shells over :mod:`rlvr_lab.tasks.datafiles`; where the folders are is :mod:`rlvr_lab.runtime.data`'s rule.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def list_files(
     (~/.cache/rlvr-lab/data, or $RLVR_CACHE_DIR/data). A benchmark found in none of them is read from the hub when
     the hub is reachable. With --json: {"folders": [...], "files": [{"benchmark", "split", "file", "found"}]}.
     """
-    from rlvr_lab.hub import data_dirs
+    from rlvr_lab.runtime.data import data_dirs
     from rlvr_lab.tasks.datafiles import benchmark_files
 
     try:
@@ -71,7 +71,7 @@ def import_data(
     are refused without --replace) or a benchmark name (its hub dataset is downloaded, rows as the hub has them).
     With --json: {"out": the cache folder, "files": [{"benchmark", "split", "file", "found"}]}.
     """
-    from rlvr_lab.hub import user_data_dir
+    from rlvr_lab.runtime.data import user_data_dir
     from rlvr_lab.tasks.datafiles import import_folder, import_hub
 
     dest = user_data_dir()

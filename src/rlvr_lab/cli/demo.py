@@ -62,8 +62,8 @@ def demo(
     redirected to a file), and each phase's wall time is printed at the end. With --json: {"out": {"report",
     "summary", "markdown"}, "seconds", "findings"} on stdout.
     """
+    from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo, with_profiles, with_seeds
-    from rlvr_lab.threads import use_threads
 
     config = QUICK if quick else FULL
     try:

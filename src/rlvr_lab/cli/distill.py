@@ -2,7 +2,7 @@
 
 A thin shell over :func:`rlvr_lab.studies.distillation.distill`: the teacher samples the RL training problems (the
 organism train split), the samples are graded, up to ``--per-problem`` correct ones per problem are kept, and the
-student is fine-tuned on them (supervised, :mod:`rlvr_lab.sft`).
+student is fine-tuned on them (supervised, :mod:`rlvr_lab.rl.sft`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def distill(
 ) -> None:
     """Distil TEACHER into STUDENT: sample the teacher on the RL training problems, keep correct answers, fine-tune
     the student on them; writes OUT/model (a Hugging Face folder) with rlvr_distill.json (config, pairs, losses)."""
-    from rlvr_lab.sft import SFTConfig
+    from rlvr_lab.rl.sft import SFTConfig
     from rlvr_lab.studies.distillation import META_FILE, DistillConfig
     from rlvr_lab.studies.distillation import distill as run_distill
 

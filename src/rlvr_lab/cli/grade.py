@@ -101,9 +101,9 @@ def grade(
     --json it is {"out", "samples", "problems", "status", "accuracy", "grading"}.
     """
     from rlvr_lab.grading import Grader, GradingConfig
-    from rlvr_lab.grading.execution import SandboxConfig, protections
     from rlvr_lab.grading.graded_file import grade_to_parquet, plain
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.grading.sandbox import SandboxConfig, protections
+    from rlvr_lab.runtime.threads import use_threads
 
     use_threads(threads, announce=False)  # no model runs here: nothing to report
     from rlvr_lab.tasks import FieldMap, load_problems

@@ -15,4 +15,4 @@ Threads = Annotated[
         show_default=False,
     ),
 ]
-"""``--threads``: resolved by :func:`rlvr_lab.threads.use_threads` at the start of the command."""
+"""``--threads``: resolved by :func:`rlvr_lab.runtime.threads.use_threads` at the start of the command."""

@@ -45,7 +45,7 @@ def build(
 
     from rlvr_lab.organism.pretrain import build_profile
     from rlvr_lab.organism.profiles import get_profile
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.runtime.threads import use_threads
 
     console = Console(stderr=True)
     try:
@@ -107,7 +107,7 @@ def stats(
 
     from rlvr_lab.organism.profiles import PROFILES, check_targets
     from rlvr_lab.organism.stats import StatsConfig, measure, measure_corpus
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.runtime.threads import use_threads
 
     console = Console(stderr=True)
     try:

@@ -82,7 +82,7 @@ def passk(
     "problems", "samples", ...}).
     """
     from rlvr_lab.metrics import avg_at_n, load_graded, maj_at_k_matrix, pass_at_k_curve
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.runtime.threads import use_threads
 
     use_threads(threads, announce=False)  # no model runs here: nothing to report
 

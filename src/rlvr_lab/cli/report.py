@@ -47,7 +47,7 @@ def report(
     """
     from rlvr_lab.analysis.strategy import STRATEGY_RULES
     from rlvr_lab.report import collect_inputs, write_report
-    from rlvr_lab.threads import use_threads
+    from rlvr_lab.runtime.threads import use_threads
 
     use_threads(threads, announce=False)  # no model runs here: nothing to report
 

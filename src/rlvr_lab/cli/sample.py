@@ -136,12 +136,12 @@ def sample(
     """
     from rich.console import Console
 
-    from rlvr_lab.model_specs import resolve_model_dir
+    from rlvr_lab.models.specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
+    from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.sampling import select_shard
     from rlvr_lab.store import SampleStoreError
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
-    from rlvr_lab.threads import use_threads
 
     console = Console(stderr=True)
     if shards is not None or devices is not None:
@@ -258,7 +258,7 @@ def _fill(
     from rlvr_lab.sampling import sample_missing
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
-        from rlvr_lab.engines import open_engine
+        from rlvr_lab.models.engines import open_engine
         from rlvr_lab.prompts import encode_prompt
 
         engine, tokenizer = open_engine(store.header.engine, store.header.model, **options)
@@ -354,13 +354,13 @@ def sampling_dtype(model: str, dtype: str, device: str) -> str:
 
     The model is loaded in that dtype, so every engine (``generate`` included) samples in it.
     """
-    from rlvr_lab.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
+    from rlvr_lab.runtime.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
 
     if dtype not in DTYPE_CHOICES:
         raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
     if dtype != "auto":
         return dtype
-    from rlvr_lab.models import count_parameters
+    from rlvr_lab.models.loading import count_parameters
 
     try:
         size = count_parameters(model)

@@ -54,8 +54,8 @@ def _train(
 
     from rlvr_lab.backends import BACKENDS, Launch
     from rlvr_lab.rl.config import load_config_file, resolve_config
+    from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.tasks import ProblemSourceError
-    from rlvr_lab.threads import use_threads
 
     explicit = {name: value for name, value in options.items() if value is not None}
     file_values = load_config_file(config_file) if config_file is not None else {}

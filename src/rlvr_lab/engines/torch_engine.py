@@ -51,7 +51,7 @@ from rlvr_lab.engines.common import (
 from rlvr_lab.engines.generic_decoder import GenericDecoder
 from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
 from rlvr_lab.engines.sampling import choose_tokens, step_uniforms, stream_id, token_logprobs
-from rlvr_lab.precision import num_parameters, resolve_dtype
+from rlvr_lab.runtime.precision import num_parameters, resolve_dtype
 
 DecoderPath = Literal["auto", "lean", "generic"]
 
@@ -77,7 +77,8 @@ class TorchEngine:
     ``path``: ``"auto"`` uses the lean decoder when the architecture allows it, else the generic one.
     ``dtype``: what weights, activations and KV cache are computed in: ``"float32"``, ``"bfloat16"`` or ``"auto"``
     (a model loaded in lower precision samples in its own dtype; a float32 one as
-    :func:`rlvr_lab.precision.resolve_dtype` says: bfloat16 for 50M+ parameters on hardware that has it); a torch
+    :func:`rlvr_lab.runtime.precision.resolve_dtype` says: bfloat16 for 50M+ parameters on hardware that has it);
+    a torch
     dtype is taken as is. The model itself is never converted: the lean decoder casts its copies
     of the weights; the generic one samples from a converted copy of the model. Log-probs are float32 either way,
     computed from the logits of that dtype.

@@ -19,7 +19,7 @@ At GPU scale (:class:`VLLMOptions`):
 - the engine options a large run needs (tensor parallelism, dtype, memory fraction, context length, prefix
   caching) come from ``rlvr sample --engine-options`` (``k=v,...`` or a YAML file) and are checked by name, so a
   typo fails before vLLM starts;
-- no Hugging Face model is loaded: :func:`rlvr_lab.engines.open_engine` gives vLLM the model's folder and loads
+- no Hugging Face model is loaded: :func:`rlvr_lab.models.engines.open_engine` gives vLLM the model's folder and loads
   only the tokenizer;
 - every request of a chunk goes to vLLM's scheduler in one ``generate`` call, which batches them as its memory
   allows; ``rlvr sample`` makes vLLM's chunks large (``VLLM_CHUNK``) so the scheduler is never starved, and small

@@ -243,7 +243,7 @@ def _tokenizer_folder(model_path: str, template: PromptTemplate, out: Path) -> s
 def export_verl(config: TrainConfig, target: VerlTarget, out: Path, *, data_dir: Path | None = None) -> dict[str, Any]:
     """Write the verl run for ``config`` into ``out`` (see the module docstring); returns what ``export.json``
     holds. Raises :class:`VerlExportError` for settings verl cannot express, before anything is written."""
-    from rlvr_lab.models import resolve_model_dir
+    from rlvr_lab.models.specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
     from rlvr_lab.rewards.spec import build_reward
     from rlvr_lab.tasks import load_problems

@@ -47,7 +47,7 @@ def reward_overrides(spec: str, seed: int) -> list[str]:
     """verl overrides that score with reward ``spec`` through :class:`rlvr_lab.export.verl_reward.RlvrRewardManager`.
 
     The spec and seed travel as ``custom_reward_function.reward_kwargs``, and the function named there is our
-    per-response adapter (:func:`rlvr_lab.rewards.verl_adapter.compute_score`), so a run that switches the manager
+    per-response adapter (:func:`rlvr_lab.export.verl_score.compute_score`), so a run that switches the manager
     back to verl's ``naive`` still scores with the same reward (without steps or groups).
     """
     from rlvr_lab.rewards import verl_adapter

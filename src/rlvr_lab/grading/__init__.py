@@ -7,8 +7,9 @@
 """
 
 from rlvr_lab.grading.extract import EXTRACTORS, Extraction, extract_answer, last_boxed
-from rlvr_lab.grading.grade import Grader, GradingConfig, Verdict, grade_samples
-from rlvr_lab.grading.pool import Outcome, Status, VerifierPool
+from rlvr_lab.grading.grade import Grader, GradingConfig, grade_samples
+from rlvr_lab.grading.pool import Outcome, VerifierPool
+from rlvr_lab.grading.verdict import Status, Verdict
 
 __all__ = [
     "EXTRACTORS",

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rlvr_lab.grading.execution import CodeExecutor, Job
+from rlvr_lab.grading.verdict import ProgressFn, Verdict
 from rlvr_lab.tasks.code import CodeSpec, code_spec
 
 if TYPE_CHECKING:
-    from rlvr_lab.grading.grade import ProgressFn, Verdict
     from rlvr_lab.tasks.problem import Problem
 
 CONVENTIONS = ("fenced", "body", "program")
@@ -74,8 +74,6 @@ def grade_code(
     executor: CodeExecutor, items: Sequence[tuple[Problem, str]], progress: ProgressFn | None = None
 ) -> list[Verdict]:
     """Verdicts for ``(code problem, completion)`` pairs, in order; identical programs with identical tests run once."""
-    from rlvr_lab.grading.grade import Verdict
-
     jobs, taken = [], []
     for problem, completion in items:
         spec = code_spec(problem)

@@ -25,33 +25,25 @@ each sample to the grader its problem asks for, so one graded table and one trai
 
 from __future__ import annotations
 
-import os
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rlvr_lab.grading.execution import CodeExecutor, CodeStatus, SandboxConfig
+from rlvr_lab.grading.cache import VerdictCache
+from rlvr_lab.grading.execution import CodeExecutor
 from rlvr_lab.grading.extract import Extraction, check_fallbacks, extract_answer
 from rlvr_lab.grading.numeric import numeric_verdict
-from rlvr_lab.grading.pool import Outcome, Status, VerifierPool
+from rlvr_lab.grading.pool import Outcome, VerifierPool
+from rlvr_lab.grading.sandbox import SandboxConfig
+from rlvr_lab.grading.verdict import CODE_STATUSES, ProgressFn, Verdict
+from rlvr_lab.runtime.threads import available_cpus
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from rlvr_lab.tasks.problem import Problem
-
-ProgressFn = Callable[[int], None]
-"""Called with how many more items just got their verdict."""
-
-
-def available_cpus() -> int:
-    """CPU cores this process may run on (the affinity mask where the platform has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -87,17 +79,6 @@ class GradingConfig:
         return self.workers if self.workers is not None else min(8, available_cpus())
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The grade of one completion: what was extracted, how, and whether math-verify found it equal to the gold."""
-
-    correct: bool
-    status: Status | CodeStatus
-    answer: str | None
-    strategy: str
-    detail: str = ""
-
-
 class Grader:
     """Extract and verify, with a verdict cache and a worker pool that live as long as the Grader.
 
@@ -107,7 +88,7 @@ class Grader:
 
     def __init__(self, config: GradingConfig | None = None) -> None:
         self.config = config if config is not None else GradingConfig()
-        self._cache: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        self._cache: VerdictCache[tuple[str, str], Outcome] = VerdictCache(self.config.cache_size)
         self._pool: VerifierPool | None = None
         self._code: CodeExecutor | None = None
         self._lock = threading.Lock()
@@ -165,7 +146,7 @@ class Grader:
                     indices = waiting[misses[miss]]
                     for index in indices:
                         results[index] = outcome
-                    self._remember(misses[miss], outcome)
+                    self._cache.put(misses[miss], outcome)
                     if progress is not None:
                         progress(len(indices))
 
@@ -176,21 +157,13 @@ class Grader:
         """The outcome without a worker: from the cache, or the exact numeric shortcut; None if neither applies."""
         cached = self._cache.get(pair)
         if cached is not None:
-            self._cache.move_to_end(pair)
             return cached
         shortcut = numeric_verdict(*pair)
         if shortcut is None:
             return None
         outcome = Outcome(correct=shortcut, status="ok")
-        self._remember(pair, outcome)
+        self._cache.put(pair, outcome)
         return outcome
-
-    def _remember(self, pair: tuple[str, str], outcome: Outcome) -> None:
-        if self.config.cache_size == 0:
-            return
-        self._cache[pair] = outcome
-        if len(self._cache) > self.config.cache_size:
-            self._cache.popitem(last=False)
 
     def grade(self, gold: str, completions: Sequence[str]) -> list[Verdict]:
         """Grade a group of completions against one gold answer (the shape of an RL reward call)."""
@@ -318,8 +291,6 @@ def _grade_with_progress(grader: Grader, items: Sequence[tuple[Problem, str]]) -
 def status_counts(table: pa.Table) -> dict[str, int]:
     """Samples per status in a graded table: every math status (zeros included), and with code problems every
     code status too."""
-    from rlvr_lab.grading.execution import CODE_STATUSES
-
     counts = Counter(table.column("status").to_pylist())
     statuses = ("ok", "no_answer", "timeout", "error")
     if {"passed", "failed", "oom"} & set(counts):

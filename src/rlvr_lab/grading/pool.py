@@ -33,13 +33,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Literal
 
+from rlvr_lab.grading.verdict import Status
 from rlvr_lab.grading.worker import serve
-
-Status = Literal["ok", "no_answer", "timeout", "error"]
-"""``ok``: math-verify gave a verdict; ``no_answer``: nothing was extracted; ``timeout``: killed past the limit;
-``error``: the gold could not be parsed, math-verify raised, or the worker died."""
 
 STARTUP_LIMIT_S = 120.0
 """A worker that has not said ``ready`` by then means a broken installation, not a slow answer."""

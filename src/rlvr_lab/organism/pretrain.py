@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr_lab.models import tiny_llama
+from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
 from rlvr_lab.organism.corpus import CorpusConfig, Example, corpus_stream
 from rlvr_lab.organism.profiles import Profile

@@ -54,7 +54,7 @@ class StatsConfig:
     template: str = "organism"
     """Prompt template the problems are presented with."""
     dtype: str = "auto"
-    """Sampler compute dtype (float32, bfloat16, auto: float32 for the organisms, see :mod:`rlvr_lab.precision`)."""
+    """Sampler compute dtype (float32, bfloat16, auto: float32 for the organisms; :mod:`rlvr_lab.runtime.precision`)."""
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.problems < 1:
@@ -156,7 +156,7 @@ def measure(
     """
     import rlvr_lab.organism  # noqa: F401  (registers the ``organism`` prompt template)
     from rlvr_lab.engines import SampleRequest, SamplingConfig, make_engine
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
     from rlvr_lab.organism.pretrain import torch_threads
     from rlvr_lab.organism.tasks import organism_problems
     from rlvr_lab.prompts import PROMPTS, encode_prompt

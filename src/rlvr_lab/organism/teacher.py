@@ -40,7 +40,7 @@ def build_teacher(
     ``seed`` sets the corpus stream (a different one from the base's build, seed 0, so the teacher sees new
     solutions). Returns ``out``; a folder that already holds a teacher is returned as is.
     """
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
 
     if (Path(out) / "config.json").is_file():
         return Path(out)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rlvr_lab.precision import DTYPE_CHOICES
 from rlvr_lab.rl.schedule import LR_SCHEDULES, PRESETS, Schedule
+from rlvr_lab.runtime.precision import DTYPE_CHOICES
 
 if TYPE_CHECKING:
     from rlvr_lab.rl.losses import LossConfig
@@ -45,7 +45,8 @@ class TrainConfig:
     steps: int = 20
     """Training steps (rollouts)."""
     backend: str = "rlvr"
-    """Who runs the loop: rlvr (our trainer, one process) or trl (TRL's GRPOTrainer; see docs/scale.md)."""
+    """Who runs the loop: rlvr (our trainer, one process) or trl (TRL's GRPOTrainer; see docs/scale.md). Recorded
+    here as data; the name is checked where the run is dispatched (:data:`rlvr_lab.backends.BACKENDS`)."""
 
     # -- data -----------------------------------------------------------------------------------------------------
     train_data: str = "organism"
@@ -167,13 +168,11 @@ class TrainConfig:
     float32) or auto (bfloat16 for models of 50M+ parameters on hardware with native bfloat16, else float32)."""
     threads: int | None = None
     """Torch intra-op CPU threads (unset: $RLVR_THREADS, else 1; 0: torch's default, one per core). One thread does
-    not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.threads)."""
+    not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.runtime.threads)."""
 
     def __post_init__(self) -> None:
-        from rlvr_lab.backends import BACKENDS
         from rlvr_lab.rl.advantages import ADVANTAGES  # torch: imported on use so `rlvr --help` stays fast
 
-        BACKENDS.get(self.backend)
         PRESETS.get(self.preset)
         ADVANTAGES.get(self.advantage)
         LR_SCHEDULES.get(self.lr_schedule)

@@ -35,3 +35,20 @@ def overlong_penalty(lengths: torch.Tensor, max_len: int, buffer: int, penalty: 
         return torch.zeros_like(lengths)
     start = max_len - buffer
     return penalty * ((start - lengths) / buffer).clamp(min=-1.0, max=0.0)
+
+
+def shape_rewards(
+    rewards: torch.Tensor,
+    lengths: torch.Tensor,
+    max_len: int,
+    overlong_buffer: int,
+    overlong_penalty_value: float,
+    dynamic_sampling: bool,
+) -> tuple[torch.Tensor, list[int]]:
+    """Both DAPO changes applied to one rollout: the overlong penalty added to ``rewards`` (P, G) given the
+    responses' ``lengths`` (P, G), then (with ``dynamic_sampling``) the groups whose shaped rewards are all equal
+    left out. Returns the kept rows of the shaped rewards and their slot indices."""
+    if overlong_buffer:
+        rewards = rewards + overlong_penalty(lengths, max_len, overlong_buffer, overlong_penalty_value)
+    kept = [j for j, varied in enumerate(varied_groups(rewards).tolist()) if varied or not dynamic_sampling]
+    return rewards[kept], kept

@@ -18,10 +18,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rlvr_lab.rewards import RewardFn, select_problems
+from rlvr_lab.tasks import BENCHMARKS, load_problems
 from rlvr_lab.tasks.problem import Problem
+
+if TYPE_CHECKING:
+    from rlvr_lab.rl.config import TrainConfig
 
 PROBLEM_LOG = "problems.jsonl"
 """Per-step, per-problem training accuracy, written by the trainer into the run directory."""
@@ -87,3 +93,27 @@ def resolve_one_shot(spec: str, problems: Sequence[Problem]) -> list[Problem]:
     if problem_id not in by_id:
         raise ValueError(f"one-shot problem {problem_id!r} is not among the {len(problems)} training problems")
     return [by_id[problem_id]]
+
+
+def split_of(spec: str, split: str) -> str | None:
+    """The split to load ``spec`` with: splits apply to benchmarks and hub datasets, not to files."""
+    return split if spec in BENCHMARKS or spec.startswith("hf:") else None
+
+
+def run_problems(config: TrainConfig, reward: RewardFn) -> tuple[list[Problem], list[Problem]]:
+    """A run's training problems (one-shot resolved, only those ``reward`` can score) and held-out problems.
+
+    One function for every backend, so they train and evaluate on the same problems in the same order.
+    """
+    train = load_problems(
+        config.train_data, split=split_of(config.train_data, config.train_split), limit=config.train_limit
+    )
+    if config.one_shot:
+        train = resolve_one_shot(config.one_shot, train)
+    train = select_problems(reward, train)
+    if not train:
+        raise ValueError(f"reward {config.reward!r} can score none of the training problems")
+    held_out = load_problems(
+        config.eval_data, split=split_of(config.eval_data, config.eval_split), limit=config.eval_limit
+    )
+    return train, held_out

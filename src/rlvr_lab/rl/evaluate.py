@@ -11,6 +11,7 @@ function of the weights, which a resumed run reproduces).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from rlvr_lab.analysis.strategy import StrategyRule, code_frequency, is_code
 from rlvr_lab.engines.base import Engine, SamplingConfig
 from rlvr_lab.grading.grade import Grader
 from rlvr_lab.metrics.passk import avg_at_n, pass_at_k
+from rlvr_lab.prompts import PromptTemplate
 from rlvr_lab.rewards.text import has_boxed_answer
+from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.sampling import sample_missing
 from rlvr_lab.store import SampleStore, StoreHeader, read_sample_table
 from rlvr_lab.tasks.problem import Problem
@@ -102,3 +105,60 @@ def code_entry_prob(model: Any, prompts: Sequence[Sequence[int]], code_ids: Sequ
     logits = model(input_ids=ids, use_cache=False).logits[torch.arange(len(prompts), device=device), last].float()
     probs = torch.softmax(logits, dim=-1)[:, list(code_ids)].sum(dim=-1)
     return float(probs.mean())
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What a run's held-out evaluation needs, built once by either trainer (ours or the TRL backend), so both
+    log the same ``eval/`` keys: ``eval/accuracy``, ``eval/pass@n``, ``eval/code_frequency``, ``eval/boxed_rate``,
+    ``eval/length_mean``, ``eval/greedy_accuracy`` (when the sampled evaluation is not greedy) and
+    ``eval/code_entry_prob``."""
+
+    config: TrainConfig
+    run_dir: Path
+    template: PromptTemplate
+    problems: list[Problem]
+    prompt_ids: dict[str, list[int]]
+    code_ids: list[int]
+    pad_id: int
+    label: str = ""
+    """Appended to the stores' model description (``", trl"`` for the TRL backend)."""
+
+    def samplings(self) -> list[tuple[SamplingConfig, bool]]:
+        """(sampling, greedy?) of each evaluation at a step: the sampled one, plus a greedy one if it is not."""
+        c = self.config
+        sampled = SamplingConfig(
+            n=1 if c.eval_temperature == 0 else c.eval_samples,
+            temperature=c.eval_temperature,
+            max_new_tokens=c.max_new_tokens,
+            seed=c.seed,
+        )
+        runs = [(sampled, False)]
+        if c.eval_temperature != 0:
+            greedy = SamplingConfig(n=1, temperature=0.0, max_new_tokens=c.max_new_tokens, seed=c.seed)
+            runs.append((greedy, True))
+        return runs
+
+
+def evaluate_run(engine: Engine, model: Any, grader: Grader, held_out: HeldOut, step: int) -> dict[str, float]:
+    """The held-out evaluation of ``model`` (sampled through ``engine``) after ``step`` training steps."""
+    c = held_out.config
+    out: dict[str, float] = {}
+
+    def encode(problem: Problem) -> list[int]:
+        return held_out.prompt_ids[problem.id]
+
+    for sampling, greedy in held_out.samplings():
+        path = (greedy_store_path if greedy else eval_store_path)(held_out.run_dir, step)
+        header = StoreHeader.for_run(
+            model=f"{c.model} after {step} RL steps ({held_out.run_dir}{held_out.label})",
+            engine="torch",
+            template=held_out.template,
+            sampling=sampling,
+            problems=f"{c.eval_data}:{c.eval_split}",
+        )
+        metrics = evaluate(engine, encode, held_out.problems, grader, sampling, path, header)
+        out.update({"eval/greedy_accuracy": metrics["eval/accuracy"]} if greedy else metrics)
+    prompts = [held_out.prompt_ids[p.id] for p in held_out.problems]
+    out["eval/code_entry_prob"] = code_entry_prob(model, prompts, held_out.code_ids, held_out.pad_id)
+    return out

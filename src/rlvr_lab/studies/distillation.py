@@ -5,7 +5,7 @@ problems at large k than its base, while RL from the same base does not. Here:
 
 - :func:`distill` (``rlvr distill``): the teacher answers the RL training problems (the first ``train_problems``
   of the organism train split, the problems the RL runs train on), the answers are graded, and the student is
-  fine-tuned on up to ``max_per_problem`` correct answers per problem (:func:`rlvr_lab.sft.sft`): rejection
+  fine-tuned on up to ``max_per_problem`` correct answers per problem (:func:`rlvr_lab.rl.sft.sft`): rejection
   sampling, as R1's distillation data was made;
 - the study: the teacher is the base organism pretrained further on an error-free corpus
   (:func:`rlvr_lab.organism.teacher.build_teacher`) unless one is given; the student is the base; GT-RL is
@@ -28,7 +28,7 @@ from rich.console import Console
 
 from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.report import Table
-from rlvr_lab.sft import SFTConfig
+from rlvr_lab.rl.sft import SFTConfig
 from rlvr_lab.studies.evaluation import ProblemSet, graded_path
 from rlvr_lab.studies.output import (
     curve_band,
@@ -74,10 +74,10 @@ def distill(config: DistillConfig, console: Console | None = None) -> Path:
     """Run :class:`DistillConfig`; return the distilled model's folder (reused when already written)."""
     import torch
 
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
     from rlvr_lab.organism.pretrain import torch_threads
     from rlvr_lab.prompts import encode_prompt, resolve_template
-    from rlvr_lab.sft import sft
+    from rlvr_lab.rl.sft import sft
     from rlvr_lab.store import read_sample_table
     from rlvr_lab.studies.evaluation import TEMPLATE
 

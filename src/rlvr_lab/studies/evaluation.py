@@ -72,7 +72,7 @@ def sample(
     finish, so a kill loses at most one chunk.
     """
     from rlvr_lab.engines import make_engine
-    from rlvr_lab.models import load_model
+    from rlvr_lab.models.loading import load_model
     from rlvr_lab.prompts import encode_prompt, resolve_template
     from rlvr_lab.sampling import sample_missing
     from rlvr_lab.store import SampleStore, StoreHeader

@@ -133,7 +133,7 @@ class PerplexityJob:
 
     def run(self) -> None:
         from rlvr_lab.analysis.perplexity import ScoredResponses, perplexity_matrix
-        from rlvr_lab.models import load_model
+        from rlvr_lab.models.loading import load_model
         from rlvr_lab.prompts import encode_prompt, resolve_template
         from rlvr_lab.store import read_sample_table
         from rlvr_lab.studies.evaluation import TEMPLATE

@@ -1,7 +1,7 @@
 """Known benchmarks, and :func:`load_problems`, the one entry point from a name or a file to problems.
 
 A benchmark resolves, for a split, to the first local file found in the data directories (``--data-dir`` or
-``RLVR_DATA_DIR``, then the user data cache ``~/.cache/rlvr-lab/data``; see :mod:`rlvr_lab.hub`), each laid out
+``RLVR_DATA_DIR``, then the user data cache ``~/.cache/rlvr-lab/data``; see :mod:`rlvr_lab.runtime.data`), each laid out
 like ``shared/data``, or, when no folder has it, to a hub dataset (which needs network or a populated Hugging Face
 cache). With the hub out of reach a missing file fails at once, naming every path searched; ``rlvr data import``
 fills the user data cache. Where the answers come from:
@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from rlvr_lab.hub import DATA_DIR_ENV, data_dirs, hub_offline, user_data_dir
 from rlvr_lab.registry import Registry
+from rlvr_lab.runtime.data import data_dirs, hub_offline
 from rlvr_lab.tasks.code import HUMANEVAL, MBPP
 from rlvr_lab.tasks.loaders import (
     Converter,
@@ -58,6 +57,7 @@ from rlvr_lab.tasks.loaders import (
     text_field,
 )
 from rlvr_lab.tasks.problem import Problem
+from rlvr_lab.tasks.sources import Benchmark, FileBenchmark, HubSource
 
 # ---------------------------------------------------------------------------------------------- row converters
 
@@ -170,84 +170,6 @@ def olympiad_row(row: Row, index: int, *, source: str) -> Problem:
 # ---------------------------------------------------------------------------------------------- benchmarks
 
 
-class Benchmark(Protocol):
-    """A named problem set with splits."""
-
-    name: str
-    description: str
-
-    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
-        """The split's problems (from the first of ``folders`` holding them), the first ``limit`` when given."""
-        ...
-
-
-@dataclass(frozen=True)
-class HubSource:
-    """Where a benchmark lives on the Hugging Face hub."""
-
-    dataset: str
-    """Dataset id for ``datasets.load_dataset``."""
-    config: str | None = None
-    """Dataset config (subset) name, if the dataset has several."""
-    splits: Mapping[str, str] | None = None
-    """Our split name -> the hub's, where they differ (several hubs publish a test set as ``train``)."""
-
-
-@dataclass(frozen=True)
-class FileBenchmark:
-    """A benchmark read from a local file under the data directory, else from the hub."""
-
-    name: str
-    description: str
-    """One line for ``--help``: what it is and how many problems."""
-    files: Mapping[str, str]
-    """Split -> file path relative to the data directory."""
-    convert: Converter
-    """Row -> problem."""
-    hub: HubSource
-    """The fallback when the local file is absent."""
-    expects: str = "problem, answer (id optional)"
-    """The fields a local file must have; named in the error when neither file nor hub is available."""
-
-    def local_file(self, split: str, folders: list[Path]) -> Path | None:
-        """The split's file in the first folder that has it."""
-        return next((folder / self.files[split] for folder in folders if (folder / self.files[split]).is_file()), None)
-
-    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
-        if split not in self.files:
-            raise ValueError(f"benchmark {self.name!r} has no split {split!r}; choose one of: {', '.join(self.files)}")
-        local = self.local_file(split, folders)
-        if local is not None:
-            return load_file(local, self.convert, limit=limit)
-        searched = ", ".join(str(folder / self.files[split]) for folder in folders)
-        hint = (
-            f"Searched {searched}. To work offline, put a JSONL file with fields {self.expects} at one of them "
-            f"(--data-dir or ${DATA_DIR_ENV} name the first), or run `rlvr data import FOLDER` to copy a folder "
-            f"laid out like shared/data into {user_data_dir()}."
-        )
-        offline = hub_offline()
-        hub_split = (self.hub.splits or {}).get(split, split)
-        if offline is not None:
-            raise ProblemSourceError(
-                f"benchmark {self.name!r} [{split}]: no local file, and the hub (hf:{self.hub.dataset}) is out of "
-                f"reach ({offline}). {hint}"
-            )
-        return load_hub(self.hub.dataset, hub_split, self.convert, config=self.hub.config, limit=limit, hint=hint)
-
-
-@dataclass(frozen=True)
-class OrganismBenchmark:
-    """The model organism's synthetic tasks (generated, not read); imported lazily so torch-free uses stay light."""
-
-    name: str = "organism"
-    description: str = "the model organism's synthetic arithmetic tasks (generated from a seed)"
-
-    def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
-        from rlvr_lab.organism.tasks import organism_problems
-
-        return organism_problems(split=split, seed=0, n=limit)
-
-
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
 
 
@@ -311,7 +233,6 @@ for _benchmark in (
         HubSource("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", {"test": "train"}),
         olympiad_row,
     ),
-    OrganismBenchmark(),
     HUMANEVAL,
     MBPP,
 ):

@@ -39,6 +39,7 @@ from rlvr_lab.tasks.loaders import (
     text_field,
 )
 from rlvr_lab.tasks.problem import Problem
+from rlvr_lab.tasks.sources import FileBenchmark, HubSource
 
 CODE_META = "code"
 """The ``Problem.meta`` key that marks a problem as graded by execution."""
@@ -139,9 +140,7 @@ class CodeBenchmark:
 
     def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
         """The split's problems from the first of ``folders`` holding the file, else the hub (offline: an error
-        naming every path searched), as :class:`rlvr_lab.tasks.benchmarks.FileBenchmark` does."""
-        from rlvr_lab.tasks.benchmarks import FileBenchmark, HubSource  # benchmarks imports this module
-
+        naming every path searched), as :class:`rlvr_lab.tasks.sources.FileBenchmark` does."""
         if split not in self.splits:
             raise ValueError(f"benchmark {self.name!r} has no split {split!r}; choose one of: {', '.join(self.splits)}")
         convert = humaneval_row if self.name == "humaneval" else mbpp_row

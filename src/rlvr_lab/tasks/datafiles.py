@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlvr_lab.hub import hub_offline
+from rlvr_lab.runtime.data import hub_offline
 from rlvr_lab.tasks.benchmarks import BENCHMARKS, FileBenchmark
 from rlvr_lab.tasks.loaders import ProblemSourceError
 

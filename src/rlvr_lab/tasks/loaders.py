@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rlvr_lab.runtime.data import ProblemSourceError
 from rlvr_lab.tasks.problem import Problem
 
 Row = dict[str, Any]
@@ -51,10 +52,6 @@ class ProblemDataError(ValueError):
         self.line = line
         self.field = field
         self.unit = unit
-
-
-class ProblemSourceError(RuntimeError):
-    """A problem source cannot be found or opened at all (missing file, hub unreachable, unknown name)."""
 
 
 @dataclass(frozen=True)

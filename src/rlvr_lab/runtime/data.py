@@ -32,6 +32,11 @@ PROBE_TIMEOUT_S = 3.0
 """How long the hub's host may take to accept a connection before the hub counts as unreachable."""
 
 
+class ProblemSourceError(RuntimeError):
+    """A problem source cannot be found or opened at all (missing file or data folder, hub unreachable, unknown
+    name). Defined here, below the loaders, because the data folders are the first place a source is missing."""
+
+
 def cache_root() -> Path:
     """``$RLVR_CACHE_DIR`` if set, else ``~/.cache/rlvr-lab``."""
     env = os.environ.get(CACHE_ENV)
@@ -49,8 +54,6 @@ def data_dirs(data_dir: Path | None = None) -> list[Path]:
     A folder named explicitly must exist (a typo should not silently fall through to the hub); the user data
     cache is searched whether or not it exists yet.
     """
-    from rlvr_lab.tasks.loaders import ProblemSourceError
-
     if data_dir is None and os.environ.get(DATA_DIR_ENV):
         data_dir = Path(os.environ[DATA_DIR_ENV])
     folders = []

@@ -58,3 +58,11 @@ def use_threads(option: int | None = None, announce: bool = True) -> int:
         shown = f"{wanted}" if wanted else f"torch's default (one per core, {os.cpu_count()} CPUs)"
         print(f"threads: {shown} [--threads, else ${THREADS_ENV}, else {DEFAULT_THREADS}]", file=sys.stderr, flush=True)
     return wanted
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

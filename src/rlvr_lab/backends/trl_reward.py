@@ -30,11 +30,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rlvr_lab.grading.grade import Grader, GradingConfig, available_cpus
+from rlvr_lab.grading.grade import Grader, GradingConfig
 from rlvr_lab.rewards.base import RewardFn
 from rlvr_lab.rewards.compose import AllOf, Not
 from rlvr_lab.rewards.graded import OnlineMajorityReward
 from rlvr_lab.rewards.spec import build_reward
+from rlvr_lab.runtime.threads import available_cpus
 from rlvr_lab.tasks.problem import Problem
 
 if TYPE_CHECKING:

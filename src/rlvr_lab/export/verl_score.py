@@ -4,7 +4,7 @@ verl scores one response at a time: its reward manager calls
 ``compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)`` merged with the
 ``reward_kwargs`` of the config, and takes a float (or a dict with ``"score"``). Point verl at this file::
 
-    reward.custom_reward_function.path=<site-packages>/rlvr_lab/rewards/verl_adapter.py
+    reward.custom_reward_function.path=<site-packages>/rlvr_lab/export/verl_score.py
     reward.custom_reward_function.name=compute_score
     +reward.custom_reward_function.reward_kwargs.reward=random:0.5
     +reward.custom_reward_function.reward_kwargs.seed=1

@@ -1,7 +1,7 @@
 """Load a model spec as a Hugging Face causal LM and tokenizer, and build tiny Llamas from a config.
 
 Which folder a spec names (organism profile, built-in, local folder, hub id) is decided by
-:func:`rlvr_lab.model_specs.resolve_model_dir`, which is torch-free so that a misspelt name fails before torch is
+:func:`rlvr_lab.models.specs.resolve_model_dir`, which is torch-free so that a misspelt name fails before torch is
 imported. Everything is loaded in float32 on CPU by default: the project's own models are tiny, and training needs
 fp32.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr_lab.model_specs import resolve_model_dir, unknown_model
+from rlvr_lab.models.specs import resolve_model_dir, unknown_model
 
 
 def load_model(
@@ -33,7 +33,7 @@ def count_parameters(spec: str) -> int:
     (how ``--dtype auto`` sizes a model before loading it)."""
     from transformers import AutoConfig
 
-    from rlvr_lab.precision import num_parameters
+    from rlvr_lab.runtime.precision import num_parameters
 
     config = AutoConfig.from_pretrained(resolve_model_dir(spec))
     with torch.device("meta"):

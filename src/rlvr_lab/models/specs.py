@@ -1,21 +1,31 @@
 """Model names: which spec means which folder, checked before torch is imported.
 
 A model spec is, in order of precedence:
-1. a shipped organism profile name (``qwen-math-like``, ``olmo-like``): a checkpoint inside the package;
-2. a built-in named model (``smollm2-135m``): converted once from an installed package into a cached HF folder;
-3. a local folder in Hugging Face format;
-4. a hub id, loaded with ``from_pretrained`` (needs network or a populated HF cache).
+1. a named model in :data:`NAMED_MODELS`: ``smollm2-135m`` (converted once from an installed package into a
+   cached HF folder) and whatever plug-ins register (the organism registers its shipped profiles, such as
+   ``qwen-math-like``: checkpoints inside the package);
+2. a local folder in Hugging Face format;
+3. a hub id, loaded with ``from_pretrained`` (needs network or a populated HF cache).
 
 Why a module of its own: :mod:`rlvr_lab.models` imports torch and transformers, which takes seconds; a misspelt
 name should fail before that, and before a command creates any output file. A name that is none of the four
 raises :class:`UnknownModelError` listing the names that exist; with the hub out of reach
-(:func:`rlvr_lab.hub.hub_offline`) a hub id missing from the Hugging Face cache fails at once instead of after a
+(:func:`rlvr_lab.runtime.data.hub_offline`) a hub id missing from the Hugging Face cache fails at once instead of
+after a
 minute of retries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from rlvr_lab.models.smollm import MODEL_NAME, smollm2_dir
+from rlvr_lab.registry import Registry
+
+NAMED_MODELS: Registry[Callable[[], Path]] = Registry("named model")
+"""Name -> a function giving the model's Hugging Face folder (called only when the name is used)."""
+NAMED_MODELS.add(MODEL_NAME, smollm2_dir)
 
 
 class UnknownModelError(ValueError):
@@ -23,11 +33,8 @@ class UnknownModelError(ValueError):
 
 
 def model_names() -> list[str]:
-    """The models that need neither a folder nor the hub: shipped organisms and built-ins."""
-    from rlvr_lab.organism.profiles import PROFILES, shipped_checkpoint
-    from rlvr_lab.smollm import MODEL_NAME
-
-    return [name for name in PROFILES.names() if shipped_checkpoint(name) is not None] + [MODEL_NAME]
+    """The models that need neither a folder nor the hub: the registered named models."""
+    return NAMED_MODELS.names()
 
 
 def unknown_model(spec: str, why: str) -> UnknownModelError:
@@ -40,7 +47,7 @@ def unknown_model(spec: str, why: str) -> UnknownModelError:
 
 def _hub_model(spec: str) -> str:
     """A hub id as ``from_pretrained`` should get it: the id online, its cached snapshot folder offline."""
-    from rlvr_lab.hub import hub_offline
+    from rlvr_lab.runtime.data import hub_offline
 
     offline = hub_offline()
     if offline is None:
@@ -58,17 +65,10 @@ def _hub_model(spec: str) -> str:
 
 def resolve_model_dir(spec: str) -> str:
     """Map a model spec to something ``from_pretrained`` accepts (a folder, or a hub id when the hub is reachable)."""
-    from rlvr_lab.organism.profiles import shipped_checkpoint
-
     if not spec.strip():
         raise unknown_model(spec, "empty name")
-    shipped = shipped_checkpoint(spec)
-    if shipped is not None:
-        return str(shipped)
-    if spec == "smollm2-135m":
-        from rlvr_lab.smollm import smollm2_dir
-
-        return str(smollm2_dir())
+    if spec in NAMED_MODELS:
+        return str(NAMED_MODELS.get(spec)())
     path = Path(spec).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

@@ -1,0 +1,34 @@
+"""The run directory: created fresh or reopened for a resume, with the saved config checked against the new one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlvr_lab.rl.checkpoint import list_checkpoints
+from rlvr_lab.rl.config import TrainConfig, load_config_file, save_config
+
+
+def prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, Path | None]:
+    """Create or reopen the run directory; return it and the checkpoint to resume from (None: start fresh).
+
+    A fresh run refuses a directory that already holds one; a resumed run refuses a config that differs from the
+    saved one in anything but ``steps`` (extending a finished run is allowed).
+    """
+    run_dir = Path(config.out)
+    saved = run_dir / "config.yaml"
+    if not resume:
+        if (run_dir / "metrics.jsonl").exists():
+            raise FileExistsError(f"{run_dir} already holds a run: resume it with --resume or choose another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, saved)
+        return run_dir, None
+    if not saved.is_file():
+        raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
+    before = {k: v for k, v in load_config_file(saved).items() if k != "steps"}
+    now = {k: v for k, v in config.to_dict().items() if k != "steps"}
+    diffs = [f"{k}: saved {before.get(k)!r}, now {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
+    if diffs:
+        raise ValueError(f"cannot resume {run_dir} with a different config: " + "; ".join(diffs))
+    save_config(config, saved)
+    checkpoints = list_checkpoints(run_dir)
+    return run_dir, checkpoints[-1] if checkpoints else None
