@@ -272,6 +272,7 @@ class RlvrCallback(TrainerCallback):
         record.update(
             {
                 "optim/updates": len(self.updates),
+                "train/kept_groups": float(self.config.prompts_per_step),  # TRL keeps every group (no DAPO filter)
                 "perf/step_time": elapsed,
                 "perf/rollout_time": rollout.seconds,
                 "perf/update_time": max(0.0, elapsed - rollout.seconds),

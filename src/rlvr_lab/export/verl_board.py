@@ -50,11 +50,11 @@ def reward_overrides(spec: str, seed: int) -> list[str]:
     per-response adapter (:func:`rlvr_lab.export.verl_score.compute_score`), so a run that switches the manager
     back to verl's ``naive`` still scores with the same reward (without steps or groups).
     """
-    from rlvr_lab.rewards import verl_adapter
+    from rlvr_lab.export import verl_score
 
     kwargs = "+reward.custom_reward_function.reward_kwargs"
     return [
-        f"reward.custom_reward_function.path={Path(verl_adapter.__file__).resolve()}",
+        f"reward.custom_reward_function.path={Path(verl_score.__file__).resolve()}",
         "reward.custom_reward_function.name=compute_score",
         f"{kwargs}.reward={spec}",
         f"{kwargs}.seed={seed}",

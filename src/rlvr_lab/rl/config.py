@@ -116,19 +116,13 @@ class TrainConfig:
     engine_batch_size: int = 128
     """Rows the sampler keeps busy at once."""
 
-    # -- loss -----------------------------------------------------------------------------------------------------
+    # -- loss: the fields of rlvr_lab.rl.losses.LossConfig, documented there (field_docs reads them) -------------
     clip: str = "clip"
-    """clip (PPO clamp) or none (clamp removed)."""
     eps_low: float = 0.2
-    """Lower clip range ε_low."""
     eps_high: float = 0.2
-    """Upper clip range ε_high (clip-higher when larger than eps_low, e.g. 0.28)."""
     aggregation: str = "seq-mean-token-mean"
-    """Loss aggregation: seq-mean-token-mean, token-mean, seq-mean-token-sum-norm."""
     kl_coef: float = 0.0
-    """β of the k3 KL penalty to the initial model (0: no penalty)."""
     entropy_coef: float = 0.0
-    """Entropy bonus coefficient (0: none)."""
     track_ref_kl: bool = True
     """Keep a frozen copy of the initial model to log actor/kl even when kl_coef is 0 (one extra forward)."""
 
@@ -201,14 +195,7 @@ class TrainConfig:
     def loss(self) -> LossConfig:
         from rlvr_lab.rl.losses import LossConfig
 
-        return LossConfig(
-            clip=self.clip,
-            eps_low=self.eps_low,
-            eps_high=self.eps_high,
-            aggregation=self.aggregation,
-            kl_coef=self.kl_coef,
-            entropy_coef=self.entropy_coef,
-        )
+        return LossConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LossConfig)})
 
     @property
     def needs_reference(self) -> bool:
@@ -245,9 +232,14 @@ def save_config(config: TrainConfig, path: Path) -> None:
 
 
 @cache
-def field_docs() -> dict[str, str]:
-    """Field name -> the docstring written under it in :class:`TrainConfig` (one paragraph)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(TrainConfig)))
+def field_docs(cls: type | None = None) -> dict[str, str]:
+    """Field name -> the docstring written under it in ``cls`` (one paragraph). For :class:`TrainConfig` (the
+    default), the loss fields' docs come from :class:`~rlvr_lab.rl.losses.LossConfig`, where they are written once."""
+    if cls is None:
+        from rlvr_lab.rl.losses import LossConfig
+
+        return {**field_docs(TrainConfig), **field_docs(LossConfig)}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, after in itertools.pairwise(body):
