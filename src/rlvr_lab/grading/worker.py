@@ -1,7 +1,8 @@
 """The grading worker process: verify (gold, answer) pairs with math-verify and report each one as it finishes.
 
 Protocol over one duplex pipe (the parent in :mod:`rlvr_lab.grading.pool` owns the other end):
-- parent -> worker: a list of jobs ``(key, gold, answer)``, or None to exit;
+- parent -> worker: a list of jobs ``(key, gold, answer)``, or None to exit; ``answer`` is an answer text, or a
+  completion's readings (a tuple, :func:`~rlvr_lab.grading.equivalence.parse_readings`);
 - worker -> parent: ``("ready",)`` once, after imports; then per job, ``("gold", key)`` right after the job's
   gold was parsed, the first time this worker meets that gold, and ``("done", key, correct, status, detail,
   cpu_s)`` when the job is over (``cpu_s``: the job's CPU seconds, for the benchmark and logs).
@@ -25,7 +26,7 @@ import time
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 
-from rlvr_lab.grading.equivalence import ParsedAnswer, equivalent, parse_for_verify
+from rlvr_lab.grading.equivalence import ParsedAnswer, Readings, equivalent, parse_for_verify, parse_readings
 
 PARSE_CACHE_SIZE = 16384
 _DETAIL_LIMIT = 300
@@ -36,25 +37,25 @@ class _ParseCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[str, ParsedAnswer] = OrderedDict()
+        self._items: OrderedDict[str | Readings, ParsedAnswer] = OrderedDict()
 
-    def get(self, text: str) -> ParsedAnswer | None:
+    def get(self, text: str | Readings) -> ParsedAnswer | None:
         parsed = self._items.get(text)
         if parsed is not None:
             self._items.move_to_end(text)
         return parsed
 
-    def put(self, text: str, parsed: ParsedAnswer) -> None:
+    def put(self, text: str | Readings, parsed: ParsedAnswer) -> None:
         self._items[text] = parsed
         if len(self._items) > self.size:
             self._items.popitem(last=False)
 
 
-def _parsed(cache: _ParseCache, text: str) -> ParsedAnswer:
-    """The parse of ``text``, from the cache when it has one."""
+def _parsed(cache: _ParseCache, text: str | Readings) -> ParsedAnswer:
+    """The parse of ``text`` (a boxed answer, or a completion's readings), from the cache when it has one."""
     parsed = cache.get(text)
     if parsed is None:
-        parsed = parse_for_verify(text)
+        parsed = parse_for_verify(text) if isinstance(text, str) else parse_readings(text)
         cache.put(text, parsed)
     return parsed
 
