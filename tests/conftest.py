@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 GET_DATA = (
     "get them with `rlvr data import math500` (and `humaneval`, `mbpp`; from the hub, into ~/.cache/rlvr-lab/data) "
     "or name a folder laid out like shared/data with `make test RLVR_DATA_DIR=/path`"

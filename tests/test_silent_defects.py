@@ -6,6 +6,7 @@ real parts (make, pytest, the CLI, the store, the trainer) and fails on the code
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -100,3 +101,113 @@ def test_12_readme_pipeline_writes_where_make_demo_does_not() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     pipeline = readme[readme.index("## The pipeline") : readme.index("## The demo")]
     assert all(out != demo_out for out in re.findall(r"rlvr demo .*?--out (\S+)", pipeline))
+
+
+# ------------------------------------------------------------------------------------------- 2-4: identity
+
+QUESTIONS = ["What is 3+4?", "What is 12-5?", "Compute 6*7.", "What is 9+9?", "What is 100-1?", "Compute 8*8."]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rlvr_lab.models.loading import tiny_llama
+    from rlvr_lab.organism.tokenizer import build_char_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = build_char_tokenizer()
+    tiny_llama(vocab_size=len(tokenizer), hidden_size=32, num_layers=2, num_heads=2, seed=0).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _problems(path: Path, answers: list[str], questions: list[str] = QUESTIONS) -> Path:
+    rows = [{"id": f"q{i}", "problem": q, "answer": a} for i, (q, a) in enumerate(zip(questions, answers, strict=True))]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from rlvr_lab.cli import build_app
+
+    result = CliRunner().invoke(build_app(), list(args))
+    return result.exit_code, result.output
+
+
+def _sample(model: Path, problems: Path, out: Path, *extra: str) -> tuple[int, str]:
+    return _cli(
+        "sample", "--model", str(model), "--problems", str(problems), "--out", str(out), "--template", "none",
+        "--n", "1", "--seed", "3", "--max-new-tokens", "4", *extra,
+    )  # fmt: skip
+
+
+def test_2_grade_refuses_samples_drawn_from_other_problems(tiny_model: Path, tmp_path: Path) -> None:
+    drawn = _problems(tmp_path / "drawn.jsonl", ["7", "7", "42", "18", "99", "64"])
+    other = _problems(tmp_path / "other.jsonl", ["1", "1", "1", "1", "1", "1"])  # same ids, other gold answers
+    code, output = _sample(tiny_model, drawn, tmp_path / "s.jsonl", "--limit", "2")
+    assert code == 0, output
+    code, output = _cli("grade", "--problems", str(other), "--samples", str(tmp_path / "s.jsonl"),
+                        "--out", str(tmp_path / "g.parquet"), "--workers", "1")  # fmt: skip
+    assert code == 1
+    assert "drawn from" in output and str(other) in output and str(drawn) in output
+    assert not (tmp_path / "g.parquet").exists()
+    code, output = _cli("grade", "--problems", str(drawn), "--samples", str(tmp_path / "s.jsonl"),
+                        "--out", str(tmp_path / "g.parquet"), "--workers", "1")  # fmt: skip
+    assert code == 0, output
+
+
+def test_2_compare_refuses_files_graded_against_other_problems(tmp_path: Path) -> None:
+    samples = tmp_path / "foreign.jsonl"  # a file of another tool: no header, so grade cannot check it
+    samples.write_text(
+        "".join(
+            json.dumps({"problem_id": f"q{i}", "sample_idx": 0, "completion": "\\boxed{7}"}) + "\n" for i in range(6)
+        ),
+        encoding="utf-8",
+    )
+    graded = []
+    for name, answers in (("a", ["7"] * 6), ("b", ["1"] * 6)):
+        problems = _problems(tmp_path / f"{name}.jsonl", answers)
+        code, output = _cli("grade", "--problems", str(problems), "--samples", str(samples),
+                            "--out", str(tmp_path / f"{name}.parquet"), "--workers", "1")  # fmt: skip
+        assert code == 0, output
+        graded.append(str(tmp_path / f"{name}.parquet"))
+    code, output = _cli("compare", *graded, "--out", str(tmp_path / "cmp"))
+    assert code == 1
+    assert "graded against" in output and "a.jsonl" in output and "b.jsonl" in output
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_3_resume_refuses_a_store_of_other_weights(tiny_model: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    problems = _problems(tmp_path / "p.jsonl", ["7", "7", "42", "18", "99", "64"])
+    out = tmp_path / "s.jsonl"
+    code, output = _sample(model, problems, out, "--limit", "1")
+    assert code == 0, output
+    from rlvr_lab.models.loading import tiny_llama
+
+    # the same path, other weights (what `rlvr train --resume` does to its output folder)
+    tiny_llama(vocab_size=len(json.loads((model / "tokenizer.json").read_text())["model"]["vocab"]),
+               hidden_size=32, num_layers=2, num_heads=2, seed=1).save_pretrained(model)  # fmt: skip
+    before = out.read_bytes()
+    code, output = _sample(model, problems, out, "--limit", "2")
+    assert code == 1
+    assert "model_hash: file has" in output
+    assert out.read_bytes() == before
+
+
+def test_4_generation_budget_ignores_shard_and_limit(tiny_model: Path, tmp_path: Path) -> None:
+    from rlvr_lab.store import read_header
+
+    questions = ["What is 3+4?", "x" * 700, "What is 9+9?", "What is 1+1?"]  # the long prompt is not in --limit 1
+    problems = _problems(tmp_path / "p.jsonl", ["7", "0", "18", "2"], questions)
+    budgets = {}
+    for name, extra in (("all", ()), ("limit", ("--limit", "1")), ("shard", ("--shard", "0/2"))):
+        code, output = _cli(
+            "sample", "--model", str(tiny_model), "--problems", str(problems), "--out", str(tmp_path / f"{name}.jsonl"),
+            "--template", "none", "--n", "1", "--seed", "3", *extra,
+        )  # fmt: skip
+        assert code == 0, output
+        budgets[name] = read_header(tmp_path / f"{name}.jsonl").sampling["max_new_tokens"]  # type: ignore[union-attr]
+    assert budgets["limit"] == budgets["shard"] == budgets["all"] < 512  # the context, not the default, decides

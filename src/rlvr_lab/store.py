@@ -117,8 +117,30 @@ class StoreHeader:
     """Compute dtype of the sampler (float32, bfloat16): the samples differ between dtypes. Stores written before
     this field existed were sampled in float32."""
 
-    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed", "shard", "dtype")
+    problems_hash: str | None = None
+    """:func:`rlvr_lab.identity.problems_hash` of the whole problem set (before ``--limit`` and the shard); None in
+    stores written before it existed (nothing is compared then)."""
+
+    model_hash: str | None = None
+    """:func:`rlvr_lab.identity.model_hash` of the model's folder: the weights a path names can change (``rlvr train
+    --resume`` rewrites its output folder); None for a hub model and in older stores."""
+
+    IDENTITY = (
+        "model",
+        "engine",
+        "template",
+        "sampling",
+        "problems",
+        "seed",
+        "shard",
+        "dtype",
+        "problems_hash",
+        "model_hash",
+    )
     """The fields two runs must share to write into one store."""
+
+    OPTIONAL = ("problems_hash", "model_hash")
+    """Identity fields compared only when both sides have them (a store from before they existed has None)."""
 
     @classmethod
     def for_run(
@@ -132,6 +154,8 @@ class StoreHeader:
         shard: str | None = None,
         keep_tokens: bool = False,
         dtype: str = "float32",
+        problems_hash: str | None = None,
+        model_hash: str | None = None,
     ) -> StoreHeader:
         """The header a run would write now."""
         return cls(
@@ -146,6 +170,8 @@ class StoreHeader:
             shard=shard,
             keep_tokens=keep_tokens,
             dtype=dtype,
+            problems_hash=problems_hash,
+            model_hash=model_hash,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -168,6 +194,8 @@ class StoreHeader:
         diffs: list[str] = []
         for name in self.IDENTITY:
             mine, theirs = getattr(self, name), getattr(other, name)
+            if name in self.OPTIONAL and (mine is None or theirs is None):
+                continue
             if isinstance(mine, dict) and isinstance(theirs, dict):
                 for key in sorted(set(mine) | set(theirs)):
                     if mine.get(key) != theirs.get(key):
@@ -441,6 +469,22 @@ def read_header(path: Path) -> StoreHeader | None:
     if isinstance(record, dict) and record.get("type") == HEADER_TYPE:
         return StoreHeader.from_record(record, f"{path}:1")
     return None
+
+
+def samples_identity(spec: SampleSpec) -> dict[str, str | None]:
+    """What the samples of ``spec`` were drawn from, from their first header: ``problems`` (the label),
+    ``problems_hash``, ``model`` and ``model_hash``; None where no header says (foreign files, a header written by
+    another tool, stores from before the hashes). The files of one spec are one run's (shards are checked to be).
+    """
+    keys = ("problems", "problems_hash", "model", "model_hash")
+    for path in sample_files(spec):
+        if path.suffix == ".parquet":
+            continue
+        with path.open("rb") as handle:
+            record, _ = _parse(handle.readline())
+        if isinstance(record, dict) and record.get("type") == HEADER_TYPE:
+            return {key: record.get(key) if isinstance(record.get(key), str) else None for key in keys}
+    return dict.fromkeys(keys)
 
 
 SampleSpec = str | Path | Sequence[str | Path]
