@@ -211,3 +211,138 @@ def test_4_generation_budget_ignores_shard_and_limit(tiny_model: Path, tmp_path:
         assert code == 0, output
         budgets[name] = read_header(tmp_path / f"{name}.jsonl").sampling["max_new_tokens"]  # type: ignore[union-attr]
     assert budgets["limit"] == budgets["shard"] == budgets["all"] < 512  # the context, not the default, decides
+
+
+# ------------------------------------------------------------------------------------------- 5-8: concurrency
+
+
+def _foreign_samples(path: Path, count: int = 6) -> Path:
+    rows = [{"problem_id": f"q{i}", "sample_idx": 0, "completion": f"\\boxed{{{i}}}"} for i in range(count)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_5_two_grades_with_one_out_both_leave_a_readable_file(tmp_path: Path) -> None:
+    """A second ``grade`` to the same --out while the first is writing (run from the first's progress callback):
+    with one shared ``OUT.tmp`` the two wrote into one file and the first then failed; each now has its own."""
+    import pyarrow.parquet as pq
+
+    from rlvr_lab.grading import Grader, GradingConfig
+    from rlvr_lab.grading.graded_file import grade_to_parquet
+    from rlvr_lab.tasks.problem import Problem
+
+    problems = {f"q{i}": Problem(id=f"q{i}", prompt="?", answer=str(i)) for i in range(6)}
+    samples = _foreign_samples(tmp_path / "s.jsonl")
+    out = tmp_path / "g.parquet"
+    with Grader(GradingConfig(workers=1)) as grader:
+
+        def second(_: int) -> None:
+            grade_to_parquet(problems, samples, out, grader, {"run": "second"})
+
+        grade_to_parquet(problems, samples, out, grader, {"run": "first"}, progress=second)
+    table = pq.read_table(out)
+    assert table.num_rows == 6 and all(table.column("correct").to_pylist())
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_5_a_second_training_of_one_run_dir_is_refused(tmp_path: Path) -> None:
+    from rlvr_lab.rl.config import TrainConfig
+    from rlvr_lab.rl.run_dir import prepare_run_dir
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = subprocess.Popen(  # another process training this run directory holds its lock
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(run_dir / ".lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OSError, match="being trained by another process"):
+            prepare_run_dir(TrainConfig(out=str(run_dir)), resume=False)
+        assert not (run_dir / "config.yaml").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_6_resume_rewrites_metrics_atomically(tmp_path: Path) -> None:
+    """A write that fails half-way (here a file-size limit, as a full disk would) must leave the old log whole; the
+    in-place rewrite truncated it first and lost the steps for good."""
+    metrics = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": step, "pad": "x" * 2000}) for step in range(8)]
+    metrics.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    before = metrics.read_bytes()
+    script = (
+        "import resource, signal, sys; from pathlib import Path; "
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000)); "
+        "from rlvr_lab.rl.logger import truncate_jsonl; truncate_jsonl(Path(sys.argv[1]), 3)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(metrics)],
+        env=_clean_env(PYTHONPATH=str(ROOT / "src")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0  # the write did fail
+    assert metrics.read_bytes() == before
+    from rlvr_lab.rl.logger import truncate_jsonl
+
+    truncate_jsonl(metrics, 3)
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [0, 1, 2, 3]
+
+
+def test_7_a_failed_merge_leaves_no_store(tmp_path: Path) -> None:
+    from rlvr_lab.store import SampleStore, SampleStoreError, StoredSample, StoreHeader, merge_stores
+
+    def header(shard: str) -> StoreHeader:
+        return StoreHeader(model="m", engine="torch", template={}, sampling={}, problems="p", seed=0,
+                           created_at="", rlvr_version="", shard=shard, keep_tokens=False)  # fmt: skip
+
+    for index in range(2):
+        with SampleStore.open(tmp_path / f"shard-{index}.jsonl", header(f"{index}/2")) as store:
+            store.append([StoredSample(f"q{index}-{i}", 0, "\\boxed{1}", [], [], "stop", 3) for i in range(3)])
+    with (tmp_path / "shard-1.jsonl").open("a") as handle:  # a corrupt record before the last line
+        handle.write("{not json\n" + json.dumps({"problem_id": "z", "sample_idx": 0, "completion": ""}) + "\n")
+    out = tmp_path / "merged" / "all.jsonl"
+    with pytest.raises(SampleStoreError, match="invalid JSON"):
+        merge_stores([tmp_path / "shard-0.jsonl", tmp_path / "shard-1.jsonl"], out)
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_8_grader_workers_die_with_their_parent(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    script = (
+        "from rlvr_lab.grading import Grader, GradingConfig\n"
+        "grader = Grader(GradingConfig(workers=1, timeout_s=600))\n"
+        "grader.pool.start()\n"
+        "print(*grader.pool.pids, flush=True)\n"
+        "grader.verify([('1', '10^{10^{10^{10}}}')])  # a worker busy in C code for minutes\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=_clean_env(PYTHONPATH=str(ROOT / "src"))
+    )
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    time.sleep(3)  # the worker is in the power now
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

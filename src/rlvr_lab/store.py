@@ -690,8 +690,13 @@ def merge_stores(spec: SampleSpec, out: Path) -> int:
     """Write the samples of shard stores (all N shards of one run, :func:`sample_files`) into one store ``out``.
 
     ``out``'s header is the shards' with no shard; token ids are kept if every shard kept them. Samples already in
-    ``out`` are skipped, so an interrupted merge is finished by running it again. Returns the samples written.
+    ``out`` are kept and not written twice. The merge is written to a temporary file of a unique name beside
+    ``out`` (a copy of ``out`` when it exists) and renamed over ``out`` only when complete, so a failed or killed
+    merge leaves no partial store that ``grade`` or ``passk`` would read as a whole. Returns the samples written.
     """
+    import shutil
+    import tempfile
+
     files = sample_files(spec)
     headers = [read_header(path) for path in files]
     shard_headers = []
@@ -701,23 +706,37 @@ def merge_stores(spec: SampleSpec, out: Path) -> int:
         shard_headers.append(header)
     keep = all(header.keep_tokens for header in shard_headers)
     merged = dataclasses.replace(shard_headers[0], shard=None, keep_tokens=keep)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".merging", dir=out.parent)
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    tmp = Path(name)
     written = 0
-    with SampleStore.open(out, merged) as store:
-        for table in iter_sample_batches(files, columns=[*TOKEN_COLUMNS, "finish_reason", "num_tokens"]):
-            fresh = [row for row in table.to_pylist() if (row["problem_id"], row["sample_idx"]) not in store]
-            store.append(
-                [
-                    StoredSample(
-                        problem_id=row["problem_id"],
-                        sample_idx=row["sample_idx"],
-                        completion=row["completion"],
-                        token_ids=row.get("token_ids") or [],
-                        logprobs=row.get("logprobs") or [],
-                        finish_reason=row["finish_reason"],
-                        num_tokens=row["num_tokens"],
-                    )
-                    for row in fresh
-                ]
-            )
-            written += len(fresh)
+    try:
+        if out.exists():
+            shutil.copyfile(out, tmp)
+        else:
+            tmp.unlink()
+        with SampleStore.open(tmp, merged) as store:
+            for table in iter_sample_batches(files, columns=[*TOKEN_COLUMNS, "finish_reason", "num_tokens"]):
+                fresh = [row for row in table.to_pylist() if (row["problem_id"], row["sample_idx"]) not in store]
+                store.append(
+                    [
+                        StoredSample(
+                            problem_id=row["problem_id"],
+                            sample_idx=row["sample_idx"],
+                            completion=row["completion"],
+                            token_ids=row.get("token_ids") or [],
+                            logprobs=row.get("logprobs") or [],
+                            finish_reason=row["finish_reason"],
+                            num_tokens=row["num_tokens"],
+                        )
+                        for row in fresh
+                    ]
+                )
+                written += len(fresh)
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
     return written

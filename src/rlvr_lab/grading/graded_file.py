@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,7 +76,11 @@ def grade_to_parquet(
 
     encoded = {key.encode(): json.dumps(plain(value)).encode() for key, value in metadata.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    # A unique temporary name: two runs with one --out each write their own file, and the last rename wins whole.
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the graded file private to its writer
+    os.close(fd)
+    tmp = Path(name)
     writer: pq.ParquetWriter | None = None
     carried: pa.Schema | None = None
     counts: Counter[str] = Counter()

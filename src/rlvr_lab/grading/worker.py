@@ -15,13 +15,16 @@ Parses are kept in one LRU cache keyed by text (golds and answers are parsed the
 (gold, gold) costs one parse): one problem's pairs usually share a worker (the parent sends pairs sorted by
 gold), and short answers such as ``2`` recur across problems.
 
-The worker ignores SIGINT: on Ctrl-C the parent decides, and kills the workers it started.
+The worker ignores SIGINT: on Ctrl-C the parent decides, and kills the workers it started; on Linux it dies with
+its parent (:func:`die_with_parent`), so a grading process killed with SIGKILL leaves no worker behind.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import time
 from collections import OrderedDict
 from multiprocessing.connection import Connection
@@ -60,8 +63,37 @@ def _parsed(cache: _ParseCache, text: str | Readings) -> ParsedAnswer:
     return parsed
 
 
+def die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent exits.
+
+    Why: a worker busy in C code (a huge power, a regex on a megabyte answer) reads no pipe, so it never learns that
+    the grading process was killed with SIGKILL, and ran on at 100% CPU, orphaned. Its parent is the fork server,
+    which exits when no process holds its "alive" pipe any more; every child it forks inherits that pipe, so the
+    worker closes its copy (it starts no process itself), and the fork server then ends with the grading process.
+    A parent gone before the call leaves this process adopted: exit.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        os.close(alive)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def serve(conn: Connection) -> None:
     """Worker main loop; returns when the parent sends None or goes away."""
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # With its signal timeouts off, math-verify warns once per process that we must time out ourselves: we do.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
