@@ -346,3 +346,72 @@ def test_8_grader_workers_die_with_their_parent(tmp_path: Path) -> None:
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+# ------------------------------------------------------------------------------------------- 9-10: inputs
+
+
+@pytest.fixture(scope="module")
+def train_assets(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("train")
+    rows = [{"id": f"q{i:02d}", "problem": f"{i}+{i}=", "answer": str(2 * i)} for i in range(12)]
+    (root / "problems.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return root
+
+
+def _train_values(model: Path, assets: Path, out: Path, **overrides: object) -> dict[str, object]:
+    return {
+        "model": str(model), "out": str(out), "train_data": str(assets / "problems.jsonl"),
+        "eval_data": str(assets / "problems.jsonl"), "eval_limit": 2, "eval_samples": 1, "prompt": "none",
+        "steps": 6, "prompts_per_step": 2, "group_size": 2, "mini_batch_size": 4, "max_new_tokens": 6,
+        "reward": "random:0.5", "eval_every": 0, "save_every": 1, "tensorboard": False, "seed": 3, "threads": 1,
+        **overrides,
+    }  # fmt: skip
+
+
+def test_9_non_finite_training_stops_and_keeps_the_last_good_checkpoint(
+    tiny_model: Path, train_assets: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    from rlvr_lab.rl.checkpoint import list_checkpoints
+    from rlvr_lab.rl.config import resolve_config
+    from rlvr_lab.rl.trainer import train
+
+    out = tmp_path / "run"
+    config = resolve_config(cli_values=_train_values(tiny_model, train_assets, out, lr=1e30, grad_clip=0.0))
+    with pytest.raises(ValueError, match=r"step \d+: .*(nan|inf)"):
+        train(config, show_progress=False)
+    assert not (out / "model").exists()
+    checkpoints = list_checkpoints(out)
+    for checkpoint in checkpoints:
+        weights = load_file(str(checkpoint / "model.safetensors"))
+        assert all(bool(tensor.isfinite().all()) for tensor in weights.values()), checkpoint
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(len(steps)))  # the bad step was not logged
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"lr": "fast"}, "lr"),
+        ({"lr": float("inf")}, "lr"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"train_limit": 0}, "train_limit"),
+        ({"reward": "randon:0.5"}, "reward"),
+        ({"group_size": 1, "mini_batch_size": 2}, "group_size"),
+    ],
+)
+def test_10_bad_training_inputs_give_one_line_and_write_nothing(
+    tiny_model: Path, train_assets: Path, tmp_path: Path, overrides: dict[str, object], field: str
+) -> None:
+    import yaml
+
+    out = tmp_path / "run"
+    values = _train_values(tiny_model, train_assets, out, **overrides)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(values), encoding="utf-8")
+    code, output = _cli("train", str(config_file))
+    assert code != 0
+    assert field in output and "Traceback" not in output, output
+    assert not out.exists()
