@@ -221,18 +221,30 @@ def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
     """Grade ``(completion, gold)`` pairs with ``grader`` and compare with math-verify on the whole completion."""
     from math_verify import parse, verify
 
-    from rlvr_lab.grading.equivalence import parse_readings
+    from rlvr_lab.grading.equivalence import parse_for_verify
     from rlvr_lab.grading.extract import extract_answer
 
-    verdicts = [grader.grade(gold, [text])[0] for text, gold in pairs]
+    by_gold: dict[str, list[int]] = {}
+    for index, (_, gold) in enumerate(pairs):
+        by_gold.setdefault(gold, []).append(index)
+    verdicts: list = [None] * len(pairs)
+    for gold, indices in by_gold.items():
+        for index, verdict in zip(indices, grader.grade(gold, [pairs[i][0] for i in indices]), strict=True):
+            verdicts[index] = verdict
     agreement = Agreement(completions=len(pairs))
     for (text, gold), verdict in zip(pairs, verdicts, strict=True):
         if "\\boxed" not in text:
             continue
         agreement.boxed += 1
         reference = reference_parse(text)
-        readings = extract_answer(text).readings
-        ours = parse_readings(readings) if readings else []
+        extraction = extract_answer(text)
+        readings = getattr(extraction, "readings", ())  # absent before issue 22: the answer alone was parsed
+        if readings:
+            from rlvr_lab.grading.equivalence import parse_readings
+
+            ours = parse_readings(readings)
+        else:
+            ours = parse_for_verify(extraction.answer) if extraction.answer is not None else []
         same = _same_value(reference, ours)
         expected = bool(verify(parse("\\boxed{" + gold + "}", parsing_timeout=None), reference, timeout_seconds=None))
         agreement.same_reading += same
