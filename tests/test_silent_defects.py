@@ -422,3 +422,42 @@ def test_10_bad_training_inputs_give_one_line_and_write_nothing(
     assert code != 0
     assert field in output and "Traceback" not in output, output
     assert not out.exists()
+
+
+def test_10_full_disk_while_saving_a_checkpoint_is_one_named_error(tiny_model: Path, tmp_path: Path) -> None:
+    """A full disk (a file-size limit here) while a checkpoint is written: one OSError naming the checkpoint and the
+    one kept, instead of torch's or safetensors' own traceback."""
+    script = (
+        "import resource, signal, sys; from pathlib import Path; import torch\n"
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "from rlvr_lab.rl.checkpoint import TrainerState, save_checkpoint\n"
+        "model = AutoModelForCausalLM.from_pretrained(sys.argv[1]); tok = AutoTokenizer.from_pretrained(sys.argv[1])\n"
+        "run = Path(sys.argv[2])\n"
+        "save_checkpoint(run, model, tok, TrainerState(1, {}, torch.get_rng_state(), None), keep=3)\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+        "try:\n"
+        "    save_checkpoint(run, model, tok, TrainerState(2, {}, torch.get_rng_state(), None), keep=3)\n"
+        "except OSError as error:\n"
+        "    print('ERROR', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tiny_model), str(tmp_path / "run")],
+        env=_clean_env(PYTHONPATH=str(ROOT / "src")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.startswith("ERROR "), result.stderr[-2000:]
+    assert "step_000002" in result.stdout and "step_000001, is kept" in result.stdout
+    assert not (tmp_path / "run" / "checkpoints" / "step_000002.tmp").exists()
+
+
+def test_10_unwritable_grade_out_names_the_folder(tmp_path: Path) -> None:
+    samples = _foreign_samples(tmp_path / "s.jsonl")
+    problems = _problems(tmp_path / "p.jsonl", ["0", "1", "2", "3", "4", "5"])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, output = _cli("grade", "--problems", str(problems), "--samples", str(samples),
+                        "--out", str(blocker / "g.parquet"), "--workers", "1")  # fmt: skip
+    assert code == 1
+    assert f"--out {blocker / 'g.parquet'}" in output and "choose a writable folder" in output
