@@ -3,9 +3,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Benchmark files (math500/test.jsonl, ...) for the tests, named here rather than guessed by code; override with
-# `make test RLVR_DATA_DIR=/path`. Without them, `rlvr` also searches ~/.cache/rlvr-lab/data, then the hub.
-export RLVR_DATA_DIR ?= $(abspath ../shared/data)
+# Benchmark files (math500/test.jsonl, ...) for the tests: ../shared/data when that folder exists, named here rather
+# than guessed by code; override with `make test RLVR_DATA_DIR=/path`. A fresh clone has no such folder, so none is
+# passed (a named folder that is missing is an error): `rlvr` then searches ~/.cache/rlvr-lab/data, then the hub,
+# and the tests that read benchmark files skip, saying how to get them (`rlvr data import math500`).
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/.),)
+export RLVR_DATA_DIR ?= $(SHARED_DATA)
+endif
 
 # Pins for these CPU machines (torch's local CPU wheel) live in constraints/cpu.txt, not in the package metadata.
 CONSTRAINTS := constraints/cpu.txt
@@ -21,8 +26,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 setup: $(STAMP)
 
+# The organisms the README's demo section reports (v2); the README's quick pipeline writes elsewhere (runs/demo-quick).
 demo: setup
-	$(BIN)/rlvr demo --out runs/demo
+	$(BIN)/rlvr demo --out runs/demo --profiles qwen-math-like-v2,olmo-like-v2
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -136,6 +136,7 @@ def sample(
     """
     from rich.console import Console
 
+    from rlvr_lab.identity import model_hash, problems_hash
     from rlvr_lab.models.specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
     from rlvr_lab.runtime.threads import use_threads
@@ -155,13 +156,18 @@ def sample(
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         if not problem_list:
             raise ValueError(f"--problems {problems}: no problems to sample (an empty file, or --limit 0)")
+        # The whole set (before --limit and the shard) fixes the store's identity and the generation budget, so
+        # shards, limited runs and a later extension to more problems all write one kind of sample.
+        every = (
+            problem_list if limit is None else load_problems(problems, data_dir=data_dir, split=split, fields=field_map)
+        )
         problem_list = select_shard(problem_list, shard)
         from rlvr_lab.engines import ENGINES
         from rlvr_lab.engines.base import SamplingConfig  # torch loads here, once the names are known to be good
         from rlvr_lab.store import SampleStore, StoreHeader
 
         ENGINES.get(engine)  # an unknown engine fails here, listing the registered ones
-        max_new_tokens = generation_budget(model_dir, chosen, problem_list, max_new_tokens)
+        max_new_tokens = generation_budget(model_dir, chosen, every, max_new_tokens)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
@@ -180,6 +186,8 @@ def sample(
             shard=shard,
             keep_tokens=keep_tokens,
             dtype=compute_dtype,
+            problems_hash=problems_hash(every),
+            model_hash=model_hash(model_dir),
         )
         with SampleStore.open(out, header) as store:
             if store.restarted:
@@ -221,7 +229,8 @@ def generation_budget(
     model_dir: str, template: PromptTemplate, problem_list: list[Problem], requested: int | None
 ) -> int:
     """``requested`` if every prompt leaves room for it in the model's context, else a named error; when None,
-    512 or what the context leaves after the longest prompt. Needs only the tokenizer and the config, so a budget
+    512 or what the context leaves after the longest prompt. ``problem_list`` is the whole benchmark split, never a
+    shard or a ``--limit``, so every run on it gets one budget. Needs only the tokenizer and the config, so a budget
     that cannot fit is refused before the store is created or the weights are loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
