@@ -22,15 +22,15 @@ MAIN_VENV=${MAIN_VENV:-.venv}
 
 # module -> its focused tests (space separated); the order is the order of a full run.
 declare -A TESTS=(
-  [rl.losses]="tests/test_rl_losses.py"
-  [rl.advantages]="tests/test_rl_advantages.py"
-  [metrics.passk]="tests/test_metrics_passk.py"
-  [metrics.bootstrap]="tests/test_metrics_bootstrap.py"
-  [studies.paired]="tests/test_studies_findings.py"
-  [studies.verdict]="tests/test_studies_verdict.py"
+  [rl.losses]="tests/test_rl_losses.py tests/test_rl_losses_edges.py"
+  [rl.advantages]="tests/test_rl_advantages.py tests/test_rl_advantages_edges.py"
+  [metrics.passk]="tests/test_metrics_passk.py tests/test_metrics_edges.py"
+  [metrics.bootstrap]="tests/test_metrics_bootstrap.py tests/test_metrics_edges.py"
+  [studies.paired]="tests/test_studies_findings.py tests/test_studies_edges.py"
+  [studies.verdict]="tests/test_studies_verdict.py tests/test_studies_edges.py"
   [grading.extract]="tests/test_grading_extract.py tests/test_grading_multibox.py"
-  [backends.trl_config]="tests/test_trl_backend.py"
-  [export.verl]="tests/test_export_verl.py"
+  [backends.trl_config]="tests/test_trl_backend.py tests/test_planted_bugs.py"
+  [export.verl]="tests/test_export_verl.py tests/test_planted_bugs.py"
   [grading.sandbox]="tests/test_code_sandbox.py"
 )
 ORDER=(rl.losses rl.advantages metrics.passk metrics.bootstrap studies.paired studies.verdict grading.extract

@@ -59,7 +59,8 @@ def change(defs: dict[str, list[str]], key: str) -> str:
     if original is None or mutant is None:
         return "?"
     old, new = [], []
-    for line in difflib.ndiff(original[1:], mutant[1:]):
+    mutant = [line.replace(name, name.rsplit("__mutmut_", 1)[0] + "__mutmut_orig", 1) for line in mutant]
+    for line in difflib.ndiff(original, mutant):
         if line.startswith("- "):
             old.append(line[2:].strip())
         elif line.startswith("+ "):
