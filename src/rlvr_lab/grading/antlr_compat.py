@@ -10,8 +10,9 @@ percent pair.
 
 :func:`patch_stale_parser` gives that class the accessor it lacks, returning ``None`` (no such token: the 4.9.3
 grammar cannot produce one there), so ``convert_atom`` goes on to the percent branch exactly as with 4.13.2.
-Measured (scripts/grader_parses.py; figures in docs/testing.md): with the patch, math-verify's parse of every labelled-pair
-side and every MATH-500 answer (999 strings) is identical under 4.9.3 and 4.13.2, and so are the 675 verdicts.
+Measured with ``scripts/grader_parses.py`` (figures in docs/testing.md): with the patch, math-verify's parse of
+every labelled-pair side and every MATH-500 answer (999 strings) is identical under 4.9.3 and 4.13.2, and so are
+the 675 verdicts.
 Still different under 4.9.3: a bare ``\\gamma`` or ``\\Gamma`` (the Euler constant under 4.13.2, text under the
 older grammar); none of those strings contains one.
 """
