@@ -74,6 +74,10 @@ source_paths = ["src"]
 only_mutate = ["$source"]
 pytest_add_cli_args_test_selection = [${selection%, }]
 pytest_add_cli_args = ["-p", "no:cacheprovider"]
+# A mutant may loop forever (a loop counter turned around): stop it after 8 × (its tests' time + 2 s) of CPU,
+# not mutmut's default 30 ×, which on a shared 2-core machine means many minutes per such mutant.
+timeout_multiplier = 4.0
+timeout_constant = 2.0
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
