@@ -60,6 +60,9 @@ run_module() {
   mkdir -p "$work"
   # Fresh copies of the sources and tests; under mutants/, every file but the mutated module is re-copied by
   # mutmut (it skips files that exist), so a stale copy of a helper module cannot survive a code change.
+  # The commit measured on is the one copied now (+dirty when src/ or tests/ differ from it).
+  local commit
+  commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- src tests || echo +dirty)
   rm -rf "$work/src" "$work/tests"
   cp -a src tests "$work/"
   if [ -d "$work/mutants/src" ]; then
@@ -90,7 +93,7 @@ TOML
      "$VENV/bin/mutmut" run --max-children "${MUTATION_JOBS:-1}" > mutmut.log 2>&1) || status=$?
   [ $status -eq 0 ] || { tail -20 "$work/mutmut.log" | tr '\r' '\n' | tail -20; die "mutmut failed on $module"; }
   "$VENV/bin/python" scripts/mutation_record.py "$RECORD" "$module" "$work" "$source" $tests \
-    --seconds $((SECONDS - started))
+    --seconds $((SECONDS - started)) --commit "$commit"
 }
 
 case "${1:-}" in

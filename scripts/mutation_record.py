@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("source")
     parser.add_argument("tests", nargs="+")
     parser.add_argument("--seconds", type=int, default=0)
+    parser.add_argument("--commit", default="", help="the commit the module was copied from (default: HEAD now)")
     args = parser.parse_args()
     meta = args.work / "mutants" / (args.source + ".meta")
     codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
@@ -105,7 +106,7 @@ def main() -> None:
     record.setdefault("modules", {})[args.module] = {
         "source": args.source,
         "tests": args.tests,
-        "commit": commit(),
+        "commit": args.commit or commit(),
         "measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seconds": args.seconds,
         "mutants": len(codes),
