@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlvr_lab.rl.advantages import ADVANTAGES, outcome_token_rewards, reference_advantages, reference_gae
+from rlvr_lab.rl.advantages import (
+    ADVANTAGES,
+    grpo_advantages,
+    outcome_token_rewards,
+    reference_advantages,
+    reference_gae,
+)
 
 
 def test_outcome_reward_sits_on_each_rows_last_real_token() -> None:
@@ -37,3 +43,9 @@ def test_reference_gae_refuses_ragged_inputs() -> None:
 def test_group_estimators_refuse_flat_rewards(name: str) -> None:
     with pytest.raises(ValueError, match=r"rewards must be \(P, G\), got shape \(4,\)"):
         ADVANTAGES.get(name)(torch.tensor([0.0, 1.0, 0.0, 1.0]))
+
+
+def test_grpo_advantages_scale_by_the_std_unless_told_not_to() -> None:
+    rewards = torch.tensor([[0.0, 1.0, 1.0, 1.0]])
+    torch.testing.assert_close(grpo_advantages(rewards), ADVANTAGES.get("grpo")(rewards))
+    torch.testing.assert_close(grpo_advantages(rewards, scale_by_std=False), torch.tensor([[-0.75, 0.25, 0.25, 0.25]]))

@@ -57,11 +57,11 @@ def test_clip_fraction_over_a_single_unmasked_token() -> None:
 
 
 def test_per_token_advantages_are_used_token_by_token() -> None:
-    logprobs = torch.zeros(1, 3)
-    mask = torch.ones(1, 3)
-    adv = torch.tensor([[1.0, -2.0, 4.0]])
+    logprobs = torch.zeros(2, 3)
+    mask = torch.ones(2, 3)
+    adv = torch.tensor([[1.0, -2.0, 4.0], [0.5, 0.5, 2.0]])
     loss, _ = policy_loss(logprobs, logprobs, adv, mask, ASYMMETRIC, Normaliser.of(mask, 3))
-    assert loss.item() == pytest.approx(-(1.0 - 2.0 + 4.0) / 3)  # ratio 1: the loss is -mean(A)
+    assert loss.item() == pytest.approx(-(3.0 / 3 + 3.0 / 3) / 2)  # ratio 1: the loss is -mean(A) per sequence
 
 
 def test_a_boolean_mask_gives_the_float_mask_result() -> None:
@@ -77,6 +77,10 @@ def test_a_boolean_mask_gives_the_float_mask_result() -> None:
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, want)
     assert got_metrics == want_metrics
+    double, _ = policy_loss(
+        logprobs, old, torch.tensor([1.0]), float_mask.double(), config, Normaliser.of(float_mask, 3)
+    )
+    assert double.dtype == torch.float32  # the mask takes the log-probs' dtype, not the other way round
 
 
 def test_shape_errors_name_the_shapes() -> None:
