@@ -70,6 +70,7 @@ def test_k_lists_and_their_refusals() -> None:
     with pytest.raises(ValueError, match=r"^n must be >= 1, got 0$"):
         powers_of_two(0)
     assert log_spaced_ks(1) == [1]
+    assert log_spaced_ks(16) == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 16]  # four per octave by default
     assert log_spaced_ks(8, per_octave=1) == [1, 2, 4, 8]
     assert log_spaced_ks(6, per_octave=2) == [1, 2, 3, 4, 6]  # round(2 ** 0.5), round(2 ** 1.5)
     for n, per_octave in ((0, 2), (4, 0)):
@@ -95,6 +96,14 @@ def test_defaults_are_2000_or_10000_resamples_and_seed_0() -> None:
     assert ci == paired_bootstrap_diff(np.zeros(7), x, 10000, 0, 0.95)
     assert ci.as_dict() == {"mean": 3.0, "lo": ci.lo, "hi": ci.hi, "confidence": 0.95, "resamples": 10000, "seed": 0}
     assert ci.lo < 3.0 < ci.hi
+
+
+def test_the_band_uses_the_seed_it_is_given() -> None:
+    x = np.arange(9.0)
+    means = resampled_means(x, 500, seed=5)[:, 0]
+    mean, lo, hi = bootstrap_mean_band(x, resamples=500, seed=5)
+    assert mean == 4.0 and [lo, hi] == pytest.approx(np.quantile(means, [0.025, 0.975]), abs=1e-12)
+    assert [lo, hi] != pytest.approx(bootstrap_mean_band(x, resamples=500, seed=0)[1:], abs=1e-3)
 
 
 def test_integer_input_gives_the_float_result() -> None:
