@@ -29,7 +29,7 @@ declare -A TESTS=(
   [studies.paired]="tests/test_studies_findings.py tests/test_studies_edges.py"
   [studies.verdict]="tests/test_studies_verdict.py tests/test_studies_edges.py"
   [grading.extract]="tests/test_grading_extract.py tests/test_grading_multibox.py tests/test_grading_extract_edges.py"
-  [backends.trl_config]="tests/test_trl_backend.py tests/test_planted_bugs.py"
+  [backends.trl_config]="tests/test_trl_backend.py tests/test_trl_plan_fields.py tests/test_planted_bugs.py"
   [export.verl]="tests/test_export_verl.py tests/test_planted_bugs.py"  # + the deselection below
   [grading.sandbox]="tests/test_code_sandbox.py"
 )
