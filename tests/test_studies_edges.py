@@ -27,16 +27,21 @@ def test_seeds_problems_interval_matches_a_brute_force_bootstrap() -> None:
     want_low, want_high = np.quantile(brute, [0.025, 0.975])
     tolerance = 0.05 * brute.std()  # Monte Carlo error of a 2.5% quantile is about 0.03 standard deviations
     assert abs(low - want_low) < tolerance and abs(high - want_high) < tolerance, (low, high, want_low, want_high)
-    assert seeds_problems_interval(matrix) == (low, high)  # seeded: the same interval every time
+    assert seeds_problems_interval(matrix, seed=0) == (low, high)  # seeded (0 by default): the same interval
+    assert seeds_problems_interval(matrix, seed=1) != (low, high)
 
 
 def test_over_problems_is_the_paired_bootstrap_with_the_studies_settings() -> None:
-    a, b = [0.0, 0.5, 1.0, 0.25], [0.5, 0.5, 1.0, 1.0]
+    rng = np.random.default_rng(3)
+    a, b = rng.random(30), rng.random(30)  # continuous values: another seed gives other quantiles
     ci = paired_bootstrap_diff(a, b, resamples=10_000, seed=0, confidence=0.95)
     found = over_problems(CLAIM, a, b, detail="d", note="n")
     assert (found.effect, found.low, found.high) == (ci.mean, ci.lo, ci.hi)
-    assert (found.interval, found.detail) == ("paired bootstrap over 4 problems (n)", "d")
-    assert over_problems(CLAIM, a, b).interval == "paired bootstrap over 4 problems"
+    other = paired_bootstrap_diff(a, b, resamples=10_000, seed=1)
+    assert (found.low, found.high) != (other.lo, other.hi)
+    assert (found.interval, found.detail) == ("paired bootstrap over 30 problems (n)", "d")
+    plain = over_problems(CLAIM, a, b)
+    assert (plain.interval, plain.detail) == ("paired bootstrap over 30 problems", "")
 
 
 def test_over_seeds_and_problems_with_one_problem_one_seed_and_two_seeds() -> None:
