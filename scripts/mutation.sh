@@ -97,6 +97,17 @@ TOML
   (cd "$work" && RLVR_DATA_DIR="${RLVR_DATA_DIR:-$ROOT/../shared/data}" nice -n 5 \
      "$VENV/bin/mutmut" run --max-children "${MUTATION_JOBS:-1}" > mutmut.log 2>&1) || status=$?
   [ $status -eq 0 ] || { tail -20 "$work/mutmut.log" | tr '\r' '\n' | tail -20; die "mutmut failed on $module"; }
+  # mutmut keeps a survivor's result when only the tests changed: test the survivors again, by name.
+  local survivors
+  survivors=$("$VENV/bin/python" -c 'import json, sys
+codes = json.load(open(sys.argv[1]))["exit_code_by_key"]
+print(" ".join(k for k, v in codes.items() if v in (0, 5, 33)))' "$work/mutants/$source.meta")
+  if [ -n "$survivors" ]; then
+    # shellcheck disable=SC2086 # one argument per mutant name
+    (cd "$work" && RLVR_DATA_DIR="${RLVR_DATA_DIR:-$ROOT/../shared/data}" nice -n 5 \
+       "$VENV/bin/mutmut" run --max-children "${MUTATION_JOBS:-1}" $survivors >> mutmut.log 2>&1) || status=$?
+    [ $status -eq 0 ] || { tail -20 "$work/mutmut.log" | tr '\r' '\n' | tail -20; die "mutmut failed on $module"; }
+  fi
   "$VENV/bin/python" scripts/mutation_record.py "$RECORD" "$module" "$work" "$source" $tests \
     --seconds $((SECONDS - started)) --commit "$commit"
 }
