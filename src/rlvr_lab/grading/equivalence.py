@@ -10,6 +10,9 @@ One shortcut past math-verify: for two plain numeric literals (``12``, ``-0.25``
 says why it is math-verify's). No string-equality shortcut: string equality in general does not imply
 math-verify's verdict (a gold it cannot parse fails even against itself).
 
+Every parse first calls :func:`~rlvr_lab.grading.antlr_compat.patch_stale_parser`, so the verdicts do not depend
+on which antlr4 runtime is installed (verl's environment has 4.9.3, ours 4.13.2).
+
 Two ways to run this, same verdicts:
 - :func:`reference_equal` is the plain call with math-verify's own signal-based timeouts; it works only on a
   main thread and is the baseline the benchmark and tests compare the pool against;
@@ -20,6 +23,8 @@ Two ways to run this, same verdicts:
 from __future__ import annotations
 
 from typing import Any
+
+from rlvr_lab.grading.antlr_compat import patch_stale_parser
 
 ParsedAnswer = list[Any]
 """What ``math_verify.parse`` returns: sympy expressions and/or a string fallback; empty when nothing parsed."""
@@ -34,6 +39,7 @@ def parse_for_verify(answer: str) -> ParsedAnswer:
     """``math_verify.parse`` of the boxed answer with its signal timeout off (callers enforce their own)."""
     from math_verify import parse
 
+    patch_stale_parser()
     return parse(as_boxed(answer), parsing_timeout=None)  # type: ignore[arg-type]
 
 
@@ -51,6 +57,7 @@ def reference_equal(gold: str, answer: str) -> bool:
     """
     from math_verify import parse, verify
 
+    patch_stale_parser()
     return bool(verify(parse(as_boxed(gold)), parse(as_boxed(answer))))
 
 
