@@ -123,6 +123,8 @@ class HeldOut:
     pad_id: int
     label: str = ""
     """Appended to the stores' model description (``", trl"`` for the TRL backend)."""
+    shard: str | None = None
+    """``"i/N"`` when ``problems`` are shard i of N of the held-out set (each rank of a TRL run evaluates one)."""
 
     def samplings(self) -> list[tuple[SamplingConfig, bool]]:
         """(sampling, greedy?) of each evaluation at a step: the sampled one, plus a greedy one if it is not."""
@@ -156,6 +158,7 @@ def evaluate_run(engine: Engine, model: Any, grader: Grader, held_out: HeldOut, 
             template=held_out.template,
             sampling=sampling,
             problems=f"{c.eval_data}:{c.eval_split}",
+            shard=held_out.shard,
         )
         metrics = evaluate(engine, encode, held_out.problems, grader, sampling, path, header)
         out.update({"eval/greedy_accuracy": metrics["eval/accuracy"]} if greedy else metrics)
