@@ -8,8 +8,9 @@ other GPUs idle meanwhile. So every rank enters the evaluation together:
    ``unwrap_model_for_generation(..., gather_deepspeed3_params=True)`` (DDP: the module itself; ZeRO-3: the
    shards gathered, a collective at entry and exit, which every rank enters);
 2. rank ``r`` of ``W`` evaluates the problems of shard ``r/W`` (:func:`rlvr_lab.sampling.select_shard`, the same
-   SHA-256 split as ``rlvr sample --shard``) with our torch engine into its own shard store under
-   ``DIR/eval/shards/``, through :func:`rlvr_lab.rl.evaluate.evaluate_run` (our trainer's evaluation);
+   SHA-256 split as ``rlvr sample --shard``) with our torch engine into its own shard store
+   (:func:`rlvr_lab.rl.evaluate.shard_store_path`, under ``DIR/eval/shards/``), through
+   :func:`rlvr_lab.rl.evaluate.evaluate_run` (our trainer's evaluation);
 3. the shards' metrics are gathered and merged (:func:`merge_metrics`: every ``eval/`` metric is a mean over
    problems with the same number of samples each, so the whole set's value is the problem-weighted mean), and
    the main process merges the shard stores into ``DIR/eval/step_N.jsonl`` (:func:`rlvr_lab.store.merge_stores`),
@@ -23,12 +24,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from rlvr_lab.rl.evaluate import HeldOut, eval_store_path, evaluate_run, greedy_store_path
-
-SHARD_DIR = "shards"
+from rlvr_lab.rl.evaluate import HeldOut, eval_store_path, evaluate_run, greedy_store_path, shard_store_path
 
 
 def merge_metrics(parts: Sequence[tuple[int, dict[str, float]]]) -> dict[str, float]:
@@ -50,12 +48,7 @@ def shard_held_out(held_out: HeldOut, rank: int, world: int) -> HeldOut:
     if world == 1:
         return held_out
     shard = f"{rank}/{world}"
-    return dataclasses.replace(
-        held_out,
-        problems=select_shard(held_out.problems, shard),
-        run_dir=held_out.run_dir / "eval" / SHARD_DIR / f"rank-{rank}-of-{world}",
-        shard=shard,
-    )
+    return dataclasses.replace(held_out, problems=select_shard(held_out.problems, shard), shard=shard)
 
 
 def evaluate_on_all_ranks(trainer: Any, engine_factory: Any, held_out: HeldOut, grader: Any, step: int) -> dict:
@@ -81,9 +74,7 @@ def merge_shard_stores(held_out: HeldOut, world: int, step: int) -> None:
     from rlvr_lab.store import merge_stores
 
     for store_path in (eval_store_path, greedy_store_path):
-        shards = [
-            store_path(held_out.run_dir / "eval" / SHARD_DIR / f"rank-{r}-of-{world}", step) for r in range(world)
-        ]
-        present: list[Path] = [p for p in shards if p.is_file()]
-        if present:
-            merge_stores(present, store_path(held_out.run_dir, step))
+        whole = store_path(held_out.run_dir, step)
+        shards = [shard_store_path(whole, f"{r}/{world}") for r in range(world)]
+        if all(p.is_file() for p in shards):
+            merge_stores(shards, whole)

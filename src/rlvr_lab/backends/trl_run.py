@@ -332,6 +332,18 @@ def distributed_state(config: TrainConfig, launch: Launch) -> PartialState:
     return PartialState(cpu=on_cpu, **kwargs)  # without cpu=True, accelerate sees no group on a CPU-only machine
 
 
+def group_timeout_s() -> float | None:
+    """The default process group's timeout as torch holds it (how long a collective waits before the run fails),
+    recorded in ``model/rlvr_train.json``; None for one process."""
+    if not torch.distributed.is_initialized():
+        return None
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.distributed.group.WORLD._get_backend(device).options._timeout.total_seconds()
+    except (AttributeError, RuntimeError):  # a private API: absent from some backends or torch versions
+        return None
+
+
 def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
     """Run this process's rank of the TRL training of ``config``; return the run directory."""
     state = distributed_state(config, launch)
@@ -417,6 +429,7 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
                 "world_size": state.num_processes,
                 "strategy": launch.strategy,
                 "partitioned_at_load": partitioned,
+                "process_group_timeout_s": group_timeout_s(),
             }
             (run_dir / "model" / "rlvr_train.json").write_text(json.dumps(info))
         state.wait_for_everyone()
