@@ -124,3 +124,44 @@ def test_recipe_list_and_show() -> None:
     assert data["sampling"]["n"]["aime2024"] == {"value": 1024, "source": "paper: k up to 1024 on AIME24"}
     bad = CliRunner().invoke(build_app(), ["recipe", "show", "nope"])
     assert bad.exit_code == 1 and "no recipe 'nope'" in bad.output
+
+
+def test_sample_takes_the_recipes_protocol_for_the_benchmark(tmp_path: Path, data_dir: Path) -> None:
+    """`rlvr sample --recipe`: the paper's temperature, top-p and n for MATH-500 (256) land in the store's header;
+    an explicit option wins (the organism's context cannot hold the paper's 16,384 tokens)."""
+    out = tmp_path / "base.jsonl"
+    args = ["sample", "--recipe", LIMITS, "--model", "qwen-math-like", "--problems", "math500", "--limit", "1"]
+    args += ["--max-new-tokens", "2", "--data-dir", str(data_dir), "--out", str(out), "--json", "--threads", "1"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    header = json.loads(out.read_text().splitlines()[0])
+    sampling = header["sampling"]
+    assert (sampling["n"], sampling["temperature"], sampling["top_p"], sampling["max_new_tokens"]) == (
+        256,
+        0.6,
+        0.95,
+        2,
+    )
+    assert header["template"]["name"] == "qwen-boxed"
+    bad = CliRunner().invoke(build_app(), ["sample", "--problems", "math500", "--out", str(tmp_path / "x.jsonl")])
+    assert bad.exit_code == 1 and "--model is required" in bad.output
+
+
+def test_the_shard_launcher_returns_at_the_first_failure_without_waiting_for_the_rest() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from rlvr_lab.cli.sample import _wait_all_or_first_failure
+
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        start = time.monotonic()
+        assert _wait_all_or_first_failure([slow, dead], poll_s=0.1) == (1, 3)
+        assert time.monotonic() - start < 30 and slow.poll() is None  # the slow shard was not waited for
+    finally:
+        slow.kill()
+        slow.wait()
+    fine = [subprocess.Popen([sys.executable, "-c", "pass"]) for _ in range(2)]
+    assert _wait_all_or_first_failure(fine, poll_s=0.1) is None
