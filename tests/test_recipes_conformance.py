@@ -175,3 +175,44 @@ def test_verls_trainer_path_imports_as_run_sh_runs_it() -> None:
 
     manager = resolve_reward_manager_cls(cfg)
     assert f"{manager.__module__}.{manager.__qualname__}" == "rlvr_lab.export.verl_reward.RlvrRewardManager"
+
+
+@pytest.mark.slow
+@needs_verl
+def test_rlvr_export_verl_with_the_recipe_writes_a_run_sh_that_hydra_parses_for_every_reward(tmp_path: Path) -> None:
+    """`rlvr export verl --recipe` end to end for every reward arm (the organism's model and problems stand in for
+    Qwen2.5-Math-7B and DeepScaleR, which are not on this machine): `run.sh` as bash splits it, every override
+    through Hydra's parser and composed onto verl's config, the reward spec unchanged."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from typer.testing import CliRunner
+
+    from rlvr_lab.cli import build_app
+
+    runner = CliRunner()
+    labels = tmp_path / "labels.jsonl"  # the store `incorrect` reads: base-model samples on the training problems
+    sample = ["sample", "--model", "qwen-math-like", "--problems", "organism", "--split", "train", "--limit", "4"]
+    sample += ["--template", "organism", "--n", "4", "--out", str(labels), "--threads", "1"]
+    sampled = runner.invoke(build_app(), sample)
+    assert sampled.exit_code == 0, sampled.output
+    parser = OverridesParser.create()
+    for arm in load_recipe(SPURIOUS).arms["reward"]:
+        out = tmp_path / arm
+        args = ["export", "verl", "--recipe", SPURIOUS, "--arm", arm, "--model", "qwen-math-like"]
+        args += ["--problems", "organism", "--eval-problems", "organism", "--set", "train_limit=4"]
+        args += ["--set", "eval_limit=2", "--out", str(out)]
+        if arm == "incorrect":
+            args += ["--set", f"reward=incorrect:store={labels}"]
+        result = runner.invoke(build_app(), args)
+        if arm == "one-shot":
+            assert result.exit_code == 1 and "one_shot" in result.output
+            continue
+        assert result.exit_code == 0, (arm, result.output)
+        words = shlex.split((out / "run.sh").read_text().split("\n", 2)[2].replace("\\\n", " "))
+        assert words[:3] == ["python3", "-m", "verl.trainer.main_ppo"]
+        parsed = {o.get_key_element(): o.value() for o in parser.parse_overrides(words[3:])}
+        expected = (
+            f"incorrect:store={labels}" if arm == "incorrect" else load_recipe(SPURIOUS).train_values([arm])["reward"]
+        )
+        assert parsed["+reward.custom_reward_function.reward_kwargs.reward"] == expected
+        cfg = _compose(words[3:])
+        assert cfg.actor_rollout_ref.actor.optim.lr == 5e-7 and cfg.data.train_batch_size == 64
