@@ -202,7 +202,7 @@ def sample(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
         label = problems_label(problems, split, fields)
-        options = _engine_options(engine, engine_options, batch_size, device)
+        options = _engine_options(engine, engine_options, batch_size, device, keep_tokens)
         vllm_options = options.get("options")
         compute_dtype = vllm_options.dtype if vllm_options is not None else sampling_dtype(model, dtype, device)
         if vllm_options is None:
@@ -242,15 +242,20 @@ def sample(
     )
 
 
-def _engine_options(engine: str, text: str | None, batch_size: int, device: str) -> dict[str, object]:
-    """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads."""
+def _engine_options(
+    engine: str, text: str | None, batch_size: int, device: str, keep_tokens: bool = False
+) -> dict[str, object]:
+    """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads. vLLM
+    computes log-probs only when the store keeps them (``--keep-tokens``)."""
     if engine != "vllm":
         if text:
             raise ValueError(f"--engine-options applies to the vllm engine, not {engine!r}")
         return {"batch_size": batch_size, "device": device}
+    import dataclasses
+
     from rlvr_lab.engines.vllm_engine import VLLMOptions
 
-    return {"options": VLLMOptions.parse(text)}
+    return {"options": dataclasses.replace(VLLMOptions.parse(text), logprobs=keep_tokens)}
 
 
 def generation_budget(
