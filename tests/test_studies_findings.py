@@ -10,10 +10,10 @@ import pytest
 from rlvr_lab.analysis.strategy import code_entry_length, strategy_token_counts
 from rlvr_lab.studies.ablation import AblationResult, AblationRun
 from rlvr_lab.studies.evaluation import SetStats
-from rlvr_lab.studies.findings import ablation_findings, findings_table, spurious_findings
+from rlvr_lab.studies.findings import ablation_findings, spurious_findings
 from rlvr_lab.studies.paired import over_seeds_and_problems, seeds_problems_interval
 from rlvr_lab.studies.spurious import SpuriousRow
-from rlvr_lab.studies.verdict import Claim
+from rlvr_lab.studies.verdict import Claim, findings_table
 
 IDS = tuple(f"p{i}" for i in range(40))
 

@@ -296,10 +296,11 @@ def clip_ablation(
         ablation_result,
         ablation_table,
     )
-    from rlvr_lab.studies.findings import ablation_findings, findings_table
+    from rlvr_lab.studies.findings import ablation_findings
     from rlvr_lab.studies.markdown import markdown_table
     from rlvr_lab.studies.parallel import run_jobs
     from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+    from rlvr_lab.studies.verdict import findings_table
 
     presets = {"demo": PRESET_ORDER, "paper": PAPER_PRESETS}
     if schedule not in presets or seeds < 1:

@@ -39,6 +39,7 @@ from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import PhaseTiming, run_jobs
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+from rlvr_lab.studies.verdict import findings_table
 
 Job = SampleJob | TrainJob | PerplexityJob
 CONFIG_FILE = "demo.yaml"
@@ -221,7 +222,7 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
         *findings.boundary_findings(boundary_result),
     ]
     tables = (
-        findings.findings_table(observed),
+        findings_table(observed),
         spurious.spurious_table(spurious_rows, t.steps),
         ablation.ablation_table(ablation_result, config.ablation),
         boundary.boundary_table(boundary_result),
@@ -281,7 +282,7 @@ def findings_section(
     runs: tuple[TrainingRun, ...],
 ) -> Section:
     """The page's lead: the findings table, then each study's summary figure above its table."""
-    findings_table, spurious_table, ablation_table, boundary_table = tables
+    verdicts, spurious_table, ablation_table, boundary_table = tables
     changes: dict[str, dict[str, tuple[float, float]]] = {}
     for row in spurious_rows:
         d_acc = row.after.accuracy - row.before.accuracy
@@ -294,7 +295,7 @@ def findings_section(
         for preset, members in ablation_result.by_preset().items()
     }
     items: list[str | Table | Plot] = [
-        findings_table,
+        verdicts,
         Plot(plot_spurious_summary(changes, spread), "Spurious rewards: change in held-out accuracy and code "
              "frequency per reward and model; grey band: seed-to-seed spread of the random-reward clip runs"),
         spurious_table,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from rlvr_lab.metrics import pass_at_k
-from rlvr_lab.report import Table
 from rlvr_lab.studies.ablation import AblationResult
 from rlvr_lab.studies.boundary import BASE, RL_MODELS, BoundaryResult
 from rlvr_lab.studies.evaluation import SetStats
@@ -167,19 +166,3 @@ def boundary_findings(boundary: BoundaryResult) -> list[Finding]:
         f"solved only by base {only_base}, only by RL {only_rl}"
     )
     return [first, over_problems(claim, rl_k, base_k, detail)]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Table
-
-
-def findings_table(findings: list[Finding]) -> Table:
-    rows = tuple(
-        (f.claim.paper, f.claim.claim, f.claim.effect, f.observed(), f.interval, f.verdict, f.detail) for f in findings
-    )
-    note = (
-        "effect [95% interval]; reproduced: the interval excludes 0 on the paper's side, opposite: on the other side, "
-        "not significant: it contains 0 (criteria in rlvr_lab/studies/findings.py, fixed before the runs)"
-    )
-    columns = ("paper", "claim", "effect", "observed", "interval", "verdict", "per seed / per arm")
-    return Table("Findings: what the organism reproduces", columns, rows, note)

@@ -16,8 +16,12 @@ was read from (each seed's value for training arms), so a reader can recompute i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from rlvr_lab.report import Table
 
 Verdict = Literal["reproduced", "not significant", "opposite"]
 
@@ -90,3 +94,19 @@ def verdict(low: float, high: float, direction: int = 1) -> Verdict:
     if hi < 0:
         return "opposite"
     return "not significant"
+
+
+def findings_table(findings: Sequence[Finding], title: str = "Findings: what the organism reproduces") -> Table:
+    """One row per finding: paper, claim, effect measured, observed [95% interval], how the interval was made,
+    verdict, per-seed or per-arm detail. Every study's findings table is this one."""
+    from rlvr_lab.report import Table
+
+    rows = tuple(
+        (f.claim.paper, f.claim.claim, f.claim.effect, f.observed(), f.interval, f.verdict, f.detail) for f in findings
+    )
+    note = (
+        "effect [95% interval]; reproduced: the interval excludes 0 on the paper's side, opposite: on the other side, "
+        "not significant: it contains 0 (criteria in rlvr_lab/studies/findings.py, fixed before the runs)"
+    )
+    columns = ("paper", "claim", "effect", "observed", "interval", "verdict", "per seed / per arm")
+    return Table(title, columns, rows, note)
