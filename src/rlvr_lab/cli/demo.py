@@ -44,6 +44,13 @@ def demo(
             help="Seeds per preset of the clipping ablation, paired across presets (default 5; 2 with --quick)."
         ),
     ] = None,
+    spurious_seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Training seeds of every spurious-rewards run (default 1: its findings print their intervals with "
+            "no verdict, evaluation noise only; 5 give each a verdict, at 5 times the runs)."
+        ),
+    ] = None,
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -67,8 +74,8 @@ def demo(
 
     config = QUICK if quick else FULL
     try:
-        if seeds is not None:
-            config = with_seeds(config, seeds)
+        if seeds is not None or spurious_seeds is not None:
+            config = with_seeds(config, len(config.ablation.seeds) if seeds is None else seeds, spurious_seeds)
         if profiles is not None:
             config = with_profiles(config, tuple(p.strip() for p in profiles.split(",") if p.strip()))
     except ValueError as error:

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,16 @@ QUICK = DemoConfig(
 # Jobs
 
 
-def with_seeds(config: DemoConfig, seeds: int) -> DemoConfig:
-    """``config`` with the clipping ablation run on seeds ``0 .. seeds - 1`` (every preset on the same seeds)."""
-    if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    return dataclasses.replace(config, ablation=dataclasses.replace(config.ablation, seeds=tuple(range(seeds))))
+def with_seeds(config: DemoConfig, seeds: int, spurious_seeds: int | None = None) -> DemoConfig:
+    """``config`` with the clipping ablation run on seeds ``0 .. seeds - 1`` (every preset on the same seeds) and,
+    with ``spurious_seeds``, every spurious-rewards run on seeds ``0 .. spurious_seeds - 1`` (one seed: its
+    findings print "evaluation noise only: no verdict")."""
+    if seeds < 1 or (spurious_seeds is not None and spurious_seeds < 1):
+        raise ValueError(f"--seeds and --spurious-seeds must be >= 1, got {seeds} and {spurious_seeds}")
+    out = dataclasses.replace(config, ablation=dataclasses.replace(config.ablation, seeds=tuple(range(seeds))))
+    if spurious_seeds is None:
+        return out
+    return dataclasses.replace(out, spurious=dataclasses.replace(config.spurious, seeds=tuple(range(spurious_seeds))))
 
 
 def with_profiles(config: DemoConfig, profiles: tuple[str, ...]) -> DemoConfig:
@@ -283,10 +289,17 @@ def findings_section(
 ) -> Section:
     """The page's lead: the findings table, then each study's summary figure above its table."""
     verdicts, spurious_table, ablation_table, boundary_table = tables
-    changes: dict[str, dict[str, tuple[float, float]]] = {}
+    per_seed: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for row in spurious_rows:
         d_acc = row.after.accuracy - row.before.accuracy
-        changes.setdefault(row.model, {})[row.reward] = (d_acc, row.after.code_frequency - row.before.code_frequency)
+        d_code = row.after.code_frequency - row.before.code_frequency
+        per_seed.setdefault(row.model, {}).setdefault(row.reward, []).append((d_acc, d_code))
+    changes = {
+        model: {
+            reward: (_mean(v[0] for v in values), _mean(v[1] for v in values)) for reward, values in rewards.items()
+        }
+        for model, rewards in per_seed.items()
+    }
     clip = ablation_result.as_dict()["presets"].get("clip")
     spread = None if clip is None else (clip["accuracy_change"]["std"], clip["code_frequency_change"]["std"])
     by_dir = {run.path.resolve(): run for run in runs}
@@ -309,6 +322,11 @@ def findings_section(
         items.append(Plot(plot_passk(comparison), caption))
     items.append(boundary_table)
     return Section("Findings", tuple(items), lead=True)
+
+
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items)
 
 
 def write_docs(root: Path, result: boundary.BoundaryResult, docs: Path) -> None:
