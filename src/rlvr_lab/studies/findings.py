@@ -23,8 +23,9 @@ Designs:
   interval over seeds and problems; with one training seed the interval carries evaluation noise only and the
   finding prints "evaluation noise only: no verdict".
 - The boundary compares one trained model with its base (as Yue et al. compare released checkpoints): per-problem
-  pass@k differences with the bootstrap over problems. At the largest k, few problems differ, so the verdict also
-  needs the exact sign test on the problems only one of the two models solves (p is the larger of the two tests').
+  pass@k differences with the bootstrap over problems. At the largest k, few problems differ, so the interval is the
+  union of the bootstrap and t intervals, and the verdict also needs the exact sign test on the problems only one
+  of the two models solves (:func:`~rlvr_lab.studies.paired.at_large_k`).
   The largest k reported is a quarter of the samples per problem, so pass@k rests on at least 4 samples per k.
 """
 
@@ -36,11 +37,10 @@ from dataclasses import replace
 import numpy as np
 
 from rlvr_lab.metrics import pass_at_k
-from rlvr_lab.metrics.significance import sign_test
 from rlvr_lab.studies.ablation import AblationResult
 from rlvr_lab.studies.boundary import BASE, RL_MODELS, BoundaryResult
 from rlvr_lab.studies.evaluation import SetStats
-from rlvr_lab.studies.paired import mean_of, over_problems, over_seeds_and_problems
+from rlvr_lab.studies.paired import at_large_k, mean_of, over_problems, over_seeds_and_problems
 from rlvr_lab.studies.spurious import SpuriousRow
 from rlvr_lab.studies.verdict import Claim, Finding, correct
 
@@ -220,19 +220,10 @@ def boundary_findings(boundary: BoundaryResult) -> list[Finding]:
         f"pass@{k_max}, base − {GT_LABEL}, per problem",
         role="primary",
     )
+    large = at_large_k(claim, base.c, rl.c, samples, k_max)
     base_k, rl_k = pass_at_k(base.n, base.c, k_max), pass_at_k(rl.n, rl.c, k_max)
-    only_base, only_rl = int(((base.c > 0) & (rl.c == 0)).sum()), int(((rl.c > 0) & (base.c == 0)).sum())
-    sign_p = sign_test(only_base, only_rl)
-    large = over_problems(claim, rl_k, base_k)
     detail = (
         f"pass@{k_max} base {base_k.mean():.3f}, {GT_LABEL} {rl_k.mean():.3f} ({samples} samples per problem); "
-        f"solved only by base {only_base}, only by RL {only_rl}: sign test p = {sign_p:.3g}, "
-        f"bootstrap p = {large.p_value:.3g}"
+        f"{large.detail}"
     )
-    large = replace(
-        large,
-        p_value=max(large.p_value, sign_p),
-        interval=f"{large.interval} and exact sign test on the {only_base + only_rl} problems one model solves",
-        detail=detail,
-    )
-    return correct([first, large])
+    return correct([first, replace(large, detail=detail)])
