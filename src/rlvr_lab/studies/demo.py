@@ -6,15 +6,19 @@ What runs (each part in its own module): the spurious-rewards table (:mod:`.spur
 samples the table's ground-truth and random-reward models) and run by :func:`.parallel.run_jobs` in worker
 processes, in an order that lets the long boundary sampling start as soon as its two runs are done.
 
-Sizing: :data:`FULL` took about 7 minutes with 3 ablation seeds per preset (measured: 413 s on two idle cores;
-the budget is 20); its 5 paired seeds add 8 runs of the same size (about 30 s of core time each), an estimate
-of 2-3 more minutes. :data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
+Sizing: :data:`FULL` took 1,263 s (21 minutes) with 5 ablation seeds and the boundary at 120 problems × 256
+samples on two cores shared with a third job. The boundary study now samples 500 problems × 1,024 samples per
+model (the size its large-k claim needs to decide, :mod:`.boundary`): 1.5 million samples at about 500 per CPU
+second (sampling and grading ``qwen-math-like-v2``, measured on 12 problems × 1,024), about 51 minutes of CPU
+where the old size took 3, so about 45 minutes on two idle cores in all (an estimate; the run was not made here).
+``--spurious-seeds 5`` trains every spurious-rewards run on 5 seeds (48 more runs of about 30 s of core time).
+:data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
 fewer steps, evaluates fewer problems and samples, and runs two seeds per preset.
 The sizes were set from measured costs (a training step and an evaluation on the organism); they are knobs of
 the study, not of its measurements, and ``demo.yaml`` in the output folder records them.
 
 Files under ``DIR``: ``demo.yaml`` (this config), ``base/`` (base evaluations and label stores), ``runs/`` (one
-training run per folder), ``boundary/`` (256-sample stores, graded files, ``perplexity.json``), ``report.html``,
+training run per folder), ``boundary/`` (1,024-sample stores, graded files, ``perplexity.json``), ``report.html``,
 ``summary.json`` and ``README_table.md``. A re-run with the same settings skips finished work and resumes the
 rest; a different config for the same ``DIR`` is refused rather than mixed.
 """
