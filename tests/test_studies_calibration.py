@@ -58,7 +58,7 @@ def test_sign_test_keeps_the_sparse_boundary_null_rare() -> None:
 
 @pytest.mark.slow
 def test_every_design_of_the_demo_passes() -> None:
-    result = CliRunner().invoke(build_app(), ["study", "calibration", "--json", "--sims", "1500"])
+    result = CliRunner().invoke(build_app(), ["study", "calibration", "--json", "--sims", "1000"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["passes"] and len(summary["designs"]) == 5
