@@ -174,7 +174,7 @@ def boundary_result(root: Path, config: BoundaryConfig) -> BoundaryResult:
 def boundary_table(result: BoundaryResult) -> Table:
     """pass@k at a few k per model, and each RL model's crossover k, ΔSE and coverage against the base."""
     n = min(int(g.n.min()) for _, g in result.eval_sets)
-    ks = sorted({k for k in (1, 8, 64) if k < n} | {n})
+    ks = sorted({k for k in (1, 8, 64) if k < n} | {max(1, n // 4), n})  # n / 4: the k the findings judge
     versus = {c.label_b: c for c in result.comparisons}
     rows = []
     for name, graded in result.eval_sets:
