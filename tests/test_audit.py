@@ -19,17 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.studies.audit import (
-    CLAIMED,
-    AuditSizes,
-    ModelData,
-    audit_checks,
-    build_config,
-    gain_is_real,
-    resolve_claim,
-    sign_test,
-    train_config,
-)
+from rlvr_lab.studies.audit import CLAIMED, AuditSizes, build_config, train_config
+from rlvr_lab.studies.audit_checks import ModelData, audit_checks, gain_is_real, sign_test
+from rlvr_lab.studies.audit_claim import resolve_claim
 
 SEEDS = (0, 1, 2, 3, 4)
 

@@ -26,20 +26,8 @@ from rich.console import Console
 
 from rlvr_lab.metrics import GradedSamples, pass_at_k_matrix
 from rlvr_lab.report import Plot, ReportInputs, Section, Table, TrainingRun, load_run, write_report
-from rlvr_lab.studies.audit import (
-    CLAIMED,
-    PRIMARY,
-    AuditConfig,
-    Check,
-    ModelData,
-    audit_checks,
-    audit_jobs,
-    base_store,
-    boundary_store,
-    eval_problems,
-    gain_is_real,
-    run_dir,
-)
+from rlvr_lab.studies.audit import CLAIMED, AuditConfig, audit_jobs, base_store, boundary_store, eval_problems, run_dir
+from rlvr_lab.studies.audit_checks import PRIMARY, Check, ModelData, audit_checks, gain_is_real
 from rlvr_lab.studies.evaluation import ProblemSet, load_set
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import run_jobs

@@ -1,0 +1,237 @@
+"""The audit's verdicts: pure functions of per-problem results (see :mod:`.audit` for what each check means).
+
+Every check is a :class:`~rlvr_lab.studies.verdict.Finding` with its interval over seeds × problems
+(:func:`~rlvr_lab.studies.paired.over_seeds_and_problems`), judged by the project's one rule; each belongs to a
+family with one primary comparison fixed here before any run (:data:`PRIMARY`). A test feeds these functions a
+case built to fail (a "gain" the random reward gives as well) and one built to pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rlvr_lab.studies.audit import ABLATIONS, CLAIMED, AuditConfig
+from rlvr_lab.studies.paired import over_seeds_and_problems
+from rlvr_lab.studies.verdict import Claim, Finding
+
+FAMILIES = ("controls", "families", "clip ablation", "large k", "soundness")
+PRIMARY = {
+    "controls": "random:0.5 on the first model (else the first control)",
+    "families": "the first model",
+    "clip ablation": "no-clip on the first model",
+    "large k": "the first model",
+    "soundness": "the first model",
+}
+"""The primary comparison of each family, named before the run; every other check of the family is secondary."""
+AUDIT = "Audit of an RLVR gain"
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """One model's per-problem numbers, in one problem order (what the verdicts read)."""
+
+    model: str
+    base: NDArray[np.float64]
+    """(P,) base accuracy per problem (avg@n)."""
+    arms: Mapping[str, Mapping[int, NDArray[np.float64]]]
+    """arm → seed → (P,) accuracy per problem of that run's final policy."""
+    base_sound: NDArray[np.float64] | None = None
+    """(P,) the base's share of samples that are correct *and* sound (see the module docstring)."""
+    claimed_sound: Mapping[int, NDArray[np.float64]] | None = None
+    """seed → (P,) the same for the claimed arm."""
+    unsound_shares: tuple[float, float] | None = None
+    """Share of correct answers that are unsound: (base, claimed over seeds)."""
+    base_k: NDArray[np.int64] | None = None
+    """(Q,) correct samples of the base per large-k problem."""
+    claimed_k: Mapping[int, NDArray[np.int64]] | None = None
+    """seed → (Q,) correct samples of the claimed arm per large-k problem."""
+    k: int = 0
+    """Samples per large-k problem."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verdict of the audit, with its family and role."""
+
+    family: str
+    subject: str
+    """The control, model or ablation arm compared."""
+    model: str
+    role: str
+    """``primary`` or ``secondary`` (see :data:`PRIMARY`)."""
+    finding: Finding
+    seeds: int
+    problems: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def holds(self) -> bool:
+        return self.finding.verdict == "reproduced"
+
+    def as_dict(self) -> dict[str, Any]:
+        f = self.finding
+        return {
+            "family": self.family,
+            "subject": self.subject,
+            "model": self.model,
+            "role": self.role,
+            "claim": f.claim.claim,
+            "effect_measured": f.claim.effect,
+            "effect": _number(f.effect),
+            "interval": [_number(f.low), _number(f.high)],
+            "interval_kind": f.interval,
+            "verdict": f.verdict,
+            "holds": self.holds,
+            "seeds": self.seeds,
+            "problems": self.problems,
+            "detail": f.detail,
+            **self.extra,
+        }
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 6)
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test: P(a split at least as uneven as ``wins``:``losses`` | each side 1/2).
+
+    Ties are left out before the call. ``2 · P(X ≤ min)`` for X ~ Binomial(wins + losses, 1/2), capped at 1
+    (Conover, 1999, *Practical Nonparametric Statistics*, §3.4); 1.0 when there is nothing to test.
+    """
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    low = min(wins, losses)
+    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
+def pass_at_k_rows(n: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    from rlvr_lab.metrics import pass_at_k
+
+    return pass_at_k(np.full(len(c), n), c, k)
+
+
+def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
+    """Every check of the audit (see the module docstring), in family order; pure given ``data``."""
+    claimed = config.claimed
+    first = data[0].model if data else ""
+    controls = [c for c in config.controls if c != claimed.reward]
+    primary_control = "random:0.5" if "random:0.5" in controls else (controls[0] if controls else "")
+    checks: list[Check] = []
+
+    def role(primary: bool) -> str:
+        return "primary" if primary else "secondary"
+
+    def diffs(a: Mapping[int, NDArray[np.float64]], b: Mapping[int, NDArray[np.float64]] | NDArray[np.float64]):
+        seeds = sorted(set(a) & (set(b) if isinstance(b, Mapping) else set(a)))
+        return {s: np.asarray(a[s]) - np.asarray(b[s] if isinstance(b, Mapping) else b) for s in seeds}
+
+    def add(family: str, subject: str, model: str, primary: bool, claim: Claim, d: dict, what: str, **extra: Any):
+        finding = over_seeds_and_problems(claim, d, what)
+        problems = len(next(iter(d.values()))) if d else 0
+        checks.append(Check(family, subject, model, role(primary), finding, len(d), problems, dict(extra)))
+
+    for m in data:
+        own = m.arms.get(CLAIMED, {})
+        for control in controls:
+            if control not in m.arms:
+                continue
+            claim = Claim(
+                AUDIT, f"{claimed.reward} beats {control} ({m.model})", f"Δ accuracy, {CLAIMED} − {control}, same seeds"
+            )
+            add(
+                "controls",
+                control,
+                m.model,
+                m.model == first and control == primary_control,
+                claim,
+                diffs(own, m.arms[control]),
+                f"{CLAIMED} − {control} Δ accuracy",
+            )
+    for m in data:
+        claim = Claim(AUDIT, f"{claimed.reward} raises accuracy on {m.model}", "Δ accuracy, claimed − base")
+        add(
+            "families",
+            m.model,
+            m.model,
+            m.model == first,
+            claim,
+            diffs(m.arms.get(CLAIMED, {}), m.base),
+            "claimed − base Δ accuracy",
+        )
+    for m in data:
+        for arm in config.ablations:
+            if arm not in m.arms:
+                continue
+            claim = Claim(AUDIT, f"the gain holds with {arm} ({m.model})", f"Δ accuracy, {arm} − base")
+            add(
+                "clip ablation",
+                arm,
+                m.model,
+                m.model == first and arm == ABLATIONS[0],
+                claim,
+                diffs(m.arms[arm], m.base),
+                f"{arm} − base Δ accuracy",
+            )
+    for m in data:
+        if m.base_k is None or not m.claimed_k:
+            continue
+        k = m.k
+        base_pk = pass_at_k_rows(k, m.base_k, k)
+        rl_pk = {s: pass_at_k_rows(k, c, k) for s, c in m.claimed_k.items()}
+        solved_rl = np.mean([c > 0 for c in m.claimed_k.values()], axis=0)
+        step = solved_rl - (m.base_k > 0)
+        only_rl, only_base = int((step > 0).sum()), int((step < 0).sum())
+        p = sign_test(only_rl, only_base)
+        claim = Claim(
+            AUDIT, f"at k = {k} the RL model solves problems the base cannot ({m.model})", f"pass@{k}, claimed − base"
+        )
+        what = f"pass@{k} base {base_pk.mean():.3f}; claimed − base"
+        add(
+            "large k",
+            m.model,
+            m.model,
+            m.model == first,
+            claim,
+            diffs(rl_pk, base_pk),
+            what,
+            k=k,
+            solved_only_by_rl=only_rl,
+            solved_only_by_base=only_base,
+            sign_test_p=round(p, 6),
+        )
+    for m in data:
+        if m.base_sound is None or not m.claimed_sound:
+            continue
+        claim = Claim(
+            AUDIT,
+            f"the gain is made of sound answers ({m.model})",
+            "Δ accuracy counting only sound correct answers, claimed − base",
+        )
+        shares = m.unsound_shares or (float("nan"), float("nan"))
+        add(
+            "soundness",
+            m.model,
+            m.model,
+            m.model == first,
+            claim,
+            diffs(m.claimed_sound, m.base_sound),
+            "claimed − base Δ sound accuracy",
+            unsound_share_base=_number(shares[0]),
+            unsound_share_claimed=_number(shares[1]),
+        )
+    return checks
+
+
+def gain_is_real(checks: Sequence[Check]) -> bool:
+    """The audit's one-line answer: every primary check of controls, families and clip ablation holds."""
+    needed = [c for c in checks if c.role == "primary" and c.family in ("controls", "families", "clip ablation")]
+    return bool(needed) and all(c.holds for c in needed)
