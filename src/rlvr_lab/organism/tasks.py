@@ -13,7 +13,8 @@ Design choices:
   ``(op, operand)`` pairs), so the corpus writes both solution strategies, and slips that propagate through later
   steps, from the same facts.
 - **Several phrasings** ("What is 7*8?", "Compute 7*8.", "What is 7 times 8?") give the small fact spaces enough
-  distinct texts for a test split of a few hundred problems without repeats.
+  distinct texts for a test split of a few hundred problems without repeats; past that, a type that has run out
+  leaves the round-robin (:func:`organism_tasks`), so the boundary study's 500+ problems exist.
 """
 
 from __future__ import annotations
@@ -194,7 +195,12 @@ def task_stream(split: str, seed: int, kinds: tuple[str, ...] = KINDS) -> Iterat
 
 
 def organism_tasks(split: str = "test", seed: int = 0, n: int | None = None) -> list[Task]:
-    """``n`` distinct tasks of ``split``, problem types in round-robin order, deterministic from ``seed``."""
+    """``n`` distinct tasks of ``split``, problem types in round-robin order, deterministic from ``seed``.
+
+    A type whose distinct texts run out (the test split holds about 80 single-digit products) leaves the rotation
+    and the others go on, so a large study can ask for 500 or more test problems; the first problems are the same
+    whatever ``n`` is (a prefix of a longer list), so 120 problems are the first 120 of 1,000.
+    """
     split = _check_split(split)
     n = DEFAULT_SIZES[split] if n is None else n
     if n < 0:
@@ -202,16 +208,22 @@ def organism_tasks(split: str = "test", seed: int = 0, n: int | None = None) -> 
     rng = random.Random(f"organism:{split}:{seed}")
     seen: set[str] = set()
     tasks: list[Task] = []
-    for i in range(n):
-        kind = KINDS[i % len(KINDS)]
+    active = list(KINDS)
+    turn = 0
+    while len(tasks) < n:
+        if not active:
+            raise ValueError(f"the {split} split ran out of distinct problems at {len(tasks)}; ask for fewer")
+        kind = active[turn % len(active)]
         for _ in range(200):
             task = draw_task(kind, split, rng)
             if task.text not in seen:
                 break
         else:
-            raise ValueError(f"the {split} split ran out of distinct {kind!r} problems at {len(tasks)}; ask for fewer")
+            active.remove(kind)  # the next type moves into this turn
+            continue
         seen.add(task.text)
         tasks.append(task)
+        turn += 1
     return tasks
 
 
