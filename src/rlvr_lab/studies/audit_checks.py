@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from rlvr_lab.metrics.significance import sign_test
 from rlvr_lab.studies.audit import ABLATIONS, CLAIMED, AuditConfig
 from rlvr_lab.studies.paired import over_seeds_and_problems
 from rlvr_lab.studies.verdict import Claim, Finding
@@ -97,20 +98,6 @@ class Check:
 
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else round(float(value), 6)
-
-
-def sign_test(wins: int, losses: int) -> float:
-    """Exact two-sided sign test: P(a split at least as uneven as ``wins``:``losses`` | each side 1/2).
-
-    Ties are left out before the call. ``2 · P(X ≤ min)`` for X ~ Binomial(wins + losses, 1/2), capped at 1
-    (Conover, 1999, *Practical Nonparametric Statistics*, §3.4); 1.0 when there is nothing to test.
-    """
-    n = wins + losses
-    if n == 0:
-        return 1.0
-    low = min(wins, losses)
-    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2.0**n
-    return min(1.0, 2.0 * tail)
 
 
 def pass_at_k_rows(n: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
