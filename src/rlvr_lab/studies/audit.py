@@ -61,6 +61,9 @@ CONTROLS: tuple[str, ...] = ("random:0.5", "format", "incorrect")
 """The spurious controls, in the paper's order."""
 ABLATIONS: tuple[str, ...] = ("no-clip", "on-policy")
 """The clip ablation's arms: the claimed reward without the clamp, and with one update per rollout."""
+GREEDY_REPLACEMENT = 0.6
+"""Sampling temperature of the audit's evaluations when the claim evaluates greedily: n samples per problem and
+pass@k need a temperature; 0.6 is Yue et al.'s (2025) for large k."""
 FAST_TRAINING = {"eval_every": 0, "tensorboard": False, "track_ref_kl": False}
 """Set on every arm: the trainer's own evaluations only draw curves (before and after), no TensorBoard, no
 reference model kept for logging (the audit's numbers come from its own evaluations)."""
@@ -197,9 +200,16 @@ def train_config(config: AuditConfig, root: Path, model: str, arm: str, seed: in
     }
     if s.steps is not None:
         overrides |= {"steps": s.steps, "save_every": s.steps}
-    if s.train_problems is not None:
-        overrides["train_limit"] = s.train_problems
+    overrides["train_limit"] = train_problems(config)
     return config.claimed.config(**overrides, **arm_values(config, arm, root, model))
+
+
+def train_problems(config: AuditConfig) -> int:
+    """Training problems of every arm: the quick size, else the claim's limit, else the first ``steps × P`` (all a
+    run can see in one pass), so the ``incorrect`` arm's labels cover every problem any arm trains on."""
+    claim = config.claimed.config()
+    steps = config.sizes.steps or claim.steps
+    return config.sizes.train_problems or claim.train_limit or steps * claim.prompts_per_step
 
 
 def eval_problems(config: AuditConfig, limit: int) -> ProblemSet:
@@ -209,9 +219,8 @@ def eval_problems(config: AuditConfig, limit: int) -> ProblemSet:
 
 def eval_sampling(config: AuditConfig, n: int) -> SamplingConfig:
     claim = config.claimed.config()
-    return SamplingConfig(
-        n=n, temperature=claim.eval_temperature or 1.0, max_new_tokens=claim.max_new_tokens, seed=BASE_SEED
-    )
+    temperature = claim.eval_temperature or GREEDY_REPLACEMENT
+    return SamplingConfig(n=n, temperature=temperature, max_new_tokens=claim.max_new_tokens, seed=BASE_SEED)
 
 
 def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
@@ -236,7 +245,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
             )
         )
         if "incorrect" in config.arms:
-            train_set = ProblemSet(claim.train_split, s.train_problems or claim.train_limit or 0, claim.train_data)
+            train_set = ProblemSet(claim.train_split, train_problems(config), claim.train_data)
             votes = SamplingConfig(n=s.votes, temperature=1.0, max_new_tokens=claim.max_new_tokens, seed=BASE_SEED)
             jobs.append(
                 SampleJob(

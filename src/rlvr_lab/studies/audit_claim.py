@@ -75,7 +75,8 @@ DEFAULT_LARGEST_K = 256
 
 
 def resolve_claim(spec: str) -> Claimed:
-    """The claimed arm named by ``spec``: a training config YAML file, a recipe, or a built-in organism claim.
+    """The claimed arm named by ``spec``: a recipe (name or file), a training config YAML file, or a built-in
+    organism claim.
 
     The one place a RECIPE_OR_CONFIG argument is read; ``ValueError`` listing the names when none matches.
     """
@@ -86,6 +87,10 @@ def resolve_claim(spec: str) -> Claimed:
         if not path.is_file():
             raise ValueError(f"{spec}: no such config file")
         values = load_config_file(path)
+        if {"name", "train"} <= set(values):  # a recipe file (sections name, train, ...), not a TrainConfig file
+            recipe = _recipe(str(path))
+            if recipe is not None:
+                return recipe
         largest = int(values.pop("largest_k", DEFAULT_LARGEST_K))
         resolve_config(values)  # unknown keys and bad values fail here, naming the field
         return Claimed(path.stem, tuple(sorted(values.items())), largest, f"config file {path}")
@@ -96,28 +101,38 @@ def resolve_claim(spec: str) -> Claimed:
         values = {**ORGANISM_BASE, **ORGANISM_CLAIMS[spec]}
         known = {k: v for k, v in values.items() if k in FIELDS}
         return Claimed(spec, tuple(sorted(known.items())), ORGANISM_LARGEST_K, "built-in organism claim")
-    raise ValueError(
-        f"{spec!r} is neither a config file (.yaml) nor a known claim; choose one of {', '.join(ORGANISM_CLAIMS)}, "
-        "or give a training config file"
-    )
+    names = sorted({*ORGANISM_CLAIMS, *_recipe_names()})
+    raise ValueError(f"{spec!r} is neither a config file (.yaml) nor a known recipe; choose one of {', '.join(names)}")
 
 
-def _recipe(name: str) -> Claimed | None:
-    """The recipe ``name`` from :mod:`rlvr_lab.recipes`, if that module exists and knows it."""
+def _recipe(spec: str) -> Claimed | None:
+    """The recipe ``spec`` (a shipped name or a recipe file) through :func:`rlvr_lab.recipes.load_recipe`, if that
+    loader exists and knows it: its ``train`` section with each axis's default arm, and its largest k (the largest
+    ``n`` of its evaluation and sampling sections)."""
     try:
-        from rlvr_lab import recipes  # type: ignore[attr-defined]
+        from rlvr_lab import recipes
+        from rlvr_lab.recipes import load_recipe  # type: ignore[attr-defined]
+    except ImportError:  # the recipes package without its loader
+        return None
+    if spec in _recipe_names():  # a shipped name, given as its file (a name such as "qwen2.5" has a dot)
+        spec = str(Path(recipes.__file__).parent / f"{spec}.yaml")
+    try:
+        recipe = load_recipe(spec)
+    except ValueError:  # RecipeError: no such recipe
+        return None
+    values = dict(recipe.train_values())
+    sizes = [entry.value for entry in recipe.sampling_n.values()]
+    sizes += [entries["n"].value for entries in recipe.evaluation.values() if "n" in entries]
+    largest = max((int(n) for n in sizes if n), default=DEFAULT_LARGEST_K)
+    return Claimed(recipe.name, tuple(sorted(values.items())), largest, f"recipe {recipe.name} ({recipe.paper})")
+
+
+def _recipe_names() -> list[str]:
+    try:
+        from rlvr_lab.recipes import recipe_names  # type: ignore[attr-defined]
     except ImportError:
-        return None
-    loader = getattr(recipes, "load_recipe", None)
-    if loader is None:
-        return None
-    try:
-        recipe = loader(name)
-    except (KeyError, ValueError, FileNotFoundError):
-        return None
-    values = dict(recipe.train_values()) if hasattr(recipe, "train_values") else dict(recipe.get("train", {}))
-    largest = int(getattr(recipe, "largest_k", None) or DEFAULT_LARGEST_K)
-    return Claimed(name, tuple(sorted(values.items())), largest, f"recipe {name}")
+        return []
+    return list(recipe_names())
 
 
 def default_models(claimed: Claimed) -> tuple[tuple[str, ...], str]:

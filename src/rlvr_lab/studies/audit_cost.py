@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_lab.rl.config import TrainConfig
-from rlvr_lab.studies.audit import CLAIMED, AuditConfig, train_config
+from rlvr_lab.studies.audit import CLAIMED, AuditConfig, train_config, train_problems
 
 PROMPT_TOKENS = {"organism": 16, "default": 1024}
 """Prompt length assumed per response: the organism's longest test prompt is 16 tokens; otherwise the *Spurious
@@ -173,7 +173,7 @@ def audit_costs(config: AuditConfig, root: Path) -> list[Cost]:
 
         lines.append(sampled("base evaluation", 1, claim.eval_data, s.eval_problems * s.eval_samples))
         if "incorrect" in config.arms:
-            train_n = s.train_problems or claim.train_limit or 0
+            train_n = train_problems(config)
             lines.append(sampled("base votes (incorrect labels)", 1, claim.train_data, train_n * s.votes))
         for arm in config.arms:
             one = run_cost(
