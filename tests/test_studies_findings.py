@@ -10,10 +10,10 @@ import pytest
 from rlvr_lab.analysis.strategy import code_entry_length, strategy_token_counts
 from rlvr_lab.studies.ablation import AblationResult, AblationRun
 from rlvr_lab.studies.evaluation import SetStats
-from rlvr_lab.studies.findings import ablation_findings, findings_table, spurious_findings
+from rlvr_lab.studies.findings import ablation_findings, spurious_findings
 from rlvr_lab.studies.paired import over_seeds_and_problems, seeds_problems_interval
 from rlvr_lab.studies.spurious import SpuriousRow
-from rlvr_lab.studies.verdict import Claim
+from rlvr_lab.studies.verdict import NO_VERDICT, Claim, findings_table
 
 IDS = tuple(f"p{i}" for i in range(40))
 
@@ -29,13 +29,14 @@ def test_paired_interval_over_seeds_and_problems() -> None:
     up = over_seeds_and_problems(claim, {s: 0.1 + 0.05 * rng.standard_normal(40) for s in range(5)}, "clip − base")
     assert up.verdict == "reproduced" and up.low > 0.05 and up.high < 0.15
     assert up.detail.startswith("clip − base: s0 +0.") and up.detail.count("s") >= 5
-    assert up.interval == "paired bootstrap over 5 seeds × 40 problems"
+    assert up.interval == "t over 5 seeds × 40 problems" and up.p_value < 1e-3 and 0 < up.mde < 0.1
     flat = over_seeds_and_problems(claim, {s: 0.1 * rng.standard_normal(40) for s in range(5)})
     assert flat.verdict == "not significant"
     down = over_seeds_and_problems(claim, {s: -0.1 + 0.01 * rng.standard_normal(40) for s in range(3)})
     assert down.verdict == "opposite"
     one = over_seeds_and_problems(claim, {7: np.full(40, 0.3)})
-    assert one.verdict == "not significant" and np.isnan(one.low) and one.detail == "s7 +0.300"
+    assert one.verdict == NO_VERDICT and one.low == pytest.approx(0.3) and one.detail == "s7 +0.300"
+    assert "one training seed" in one.interval
 
 
 def test_seed_spread_widens_the_interval() -> None:
@@ -65,9 +66,12 @@ def test_ablation_findings_pair_arms_on_seeds(tmp_path: Path) -> None:
     assert "5 seeds × 40 problems" in gap.interval and gap.detail.count(" s") == 5
     code = by_claim["random rewards with clip raise code frequency"]
     assert code.verdict == "not significant" and code.effect == 0.0
+    assert gap.claim.role == "primary" and [f.claim.role for f in findings].count("primary") == 1
+    assert not np.isnan(clip_up.adjusted_p) and clip_up.adjusted_p >= clip_up.p_value
     table = findings_table(findings)
-    assert {row[5] for row in table.rows} == {"reproduced", "not significant"}
-    assert all("[" in row[3] for row in table.rows)
+    assert {row[7] for row in table.rows} == {"reproduced", "not significant"}
+    assert all("[" in row[4] for row in table.rows)
+    assert {row[2].split(" ")[0] for row in table.rows} == {"primary", "secondary"}
 
 
 def test_spurious_findings_read_per_problem_changes(tmp_path: Path) -> None:
@@ -76,15 +80,22 @@ def test_spurious_findings_read_per_problem_changes(tmp_path: Path) -> None:
     rows = []
     for model, gain in (("qwen-math-like", 0.1), ("olmo-like", -0.05)):
         for reward in ("ground_truth", "format", "random:0.5", "incorrect", "python"):
-            after = stats(0.5 + gain + 0.05 * rng.standard_normal(40), np.full(40, 0.6))
-            rows.append(SpuriousRow(model, reward, before, after, tmp_path))
+            for seed in range(5):
+                after = stats(0.5 + gain + 0.05 * rng.standard_normal(40), np.full(40, 0.6))
+                rows.append(SpuriousRow(model, reward, before, after, tmp_path, seed))
     findings = {f.claim.claim: f for f in spurious_findings(rows)}
     assert findings["ground-truth rewards raise held-out accuracy (qwen-math-like)"].verdict == "reproduced"
     assert findings["ground-truth rewards raise held-out accuracy (olmo-like)"].verdict == "opposite"
     more = findings["the same rewards help qwen-math-like more than olmo-like (code less accurate there)"]
     assert more.verdict == "reproduced" and more.effect == pytest.approx(0.15, abs=0.03)
+    assert "5 seeds × 40 problems" in more.interval and more.claim.role == "secondary"
     drift = next(f for name, f in findings.items() if "raise code frequency" in name)
-    assert drift.verdict == "not significant" and "one training seed" in drift.interval
+    assert drift.verdict == "not significant"
+    headline = next(f for f in findings.values() if f.claim.role == "primary")
+    assert headline.claim.claim.startswith("spurious rewards") and headline.verdict == "reproduced"
+    # one training seed per signal: the intervals carry evaluation noise only, and no verdict is read from them
+    one = spurious_findings([r for r in rows if r.seed == 0])
+    assert {f.verdict for f in one} == {NO_VERDICT} and all("one training seed" in f.interval for f in one)
 
 
 def test_unpaired_problem_sets_are_refused(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rlvr_lab.studies.verdict import Claim, Finding, verdict
+from rlvr_lab.studies.verdict import NO_VERDICT, Claim, Finding, correct, findings_table, holm, verdict
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,50 @@ def test_finding_reports_interval_and_verdict() -> None:
     assert finding.observed() == "-0.050 [-0.080, -0.020]"
     row = finding.as_dict()
     assert row["verdict"] == "reproduced" and row["direction"] == -1 and row["interval"] == "paired over 5 seeds"
+
+
+def test_holm_adjusts_step_down_in_input_order() -> None:
+    # sorted 0.01, 0.02, 0.03, 0.2 with m = 4: 0.04, 0.06, 0.06 (monotone), 0.2
+    assert holm([0.03, 0.2, 0.01, 0.02]) == pytest.approx([0.06, 0.2, 0.04, 0.06])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    adjusted = holm([math.nan, 0.01, 0.04])  # NaN is not a test: m = 2
+    assert math.isnan(adjusted[0]) and adjusted[1:] == pytest.approx([0.02, 0.04])
+    assert holm([]) == []
+    with pytest.raises(ValueError, match="not in"):
+        holm([1.2])
+
+
+def _finding(claim: Claim, p: float, low: float = 0.01, high: float = 0.2) -> Finding:
+    return Finding(claim, (low + high) / 2, low, high, "t over 5 seeds × 40 problems", p_value=p)
+
+
+def test_secondary_comparisons_are_judged_on_their_holm_p() -> None:
+    primary = Claim("P", "main", "Δ", role="primary")
+    minor = [Claim("P", f"minor {i}", "Δ", role="secondary") for i in range(3)]
+    pairs = zip(minor, (0.02, 0.03, 0.04), strict=True)
+    found = correct([_finding(primary, 0.03), *(_finding(c, p) for c, p in pairs)])
+    assert [f.verdict for f in found] == ["reproduced", "not significant", "not significant", "not significant"]
+    assert [f.adjusted_p for f in found[1:]] == pytest.approx([0.06, 0.06, 0.06])
+    assert found[0].role_text() == "primary (p = 0.03)" and found[1].role_text() == "secondary (Holm p = 0.06)"
+    strong = correct([_finding(minor[0], 0.001), _finding(minor[1], 0.02)])
+    assert [f.verdict for f in strong] == ["reproduced", "reproduced"]  # 0.002 and 0.02 < 0.05
+    # a secondary comparison never corrected cannot be reproduced
+    assert _finding(minor[0], 0.001).verdict == "not significant"
+    # families are corrected apart; two primaries in one family are refused
+    other = Claim("Q", "other", "Δ", role="secondary")
+    assert correct([_finding(minor[0], 0.02), _finding(other, 0.02)])[0].adjusted_p == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="2 primary comparisons"):
+        correct([_finding(primary, 0.01), _finding(Claim("P", "also main", "Δ"), 0.01)])
+
+
+def test_a_test_that_does_not_reject_overrules_the_interval() -> None:
+    # the boundary's bootstrap excludes 0 on 4 problems against 0, the exact sign test gives p = 0.125
+    assert _finding(Claim("P", "c", "Δ"), 0.125).verdict == "not significant"
+    assert _finding(Claim("P", "c", "Δ"), math.nan).verdict == "reproduced"  # no test: the interval decides
+
+
+def test_evaluation_noise_only_gives_no_verdict() -> None:
+    finding = Finding(Claim("P", "c", "Δ"), 0.1, 0.05, 0.15, "paired bootstrap over 40 problems", noise_only=True)
+    assert finding.verdict == NO_VERDICT == "evaluation noise only: no verdict" and not finding.reproduced
+    row = findings_table([finding]).rows[0]
+    assert row[7] == NO_VERDICT and row[4] == "+0.100 [+0.050, +0.150]"

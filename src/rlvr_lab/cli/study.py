@@ -20,8 +20,9 @@ from rlvr_lab.cli.passk import fail, reflow
 
 app = typer.Typer(
     name="study",
-    help="Single studies: clip-bias laboratory, learning-rate rule, clipping ablation; boundary over training, six "
-    "algorithms, distillation, lucky guesses, prompting.",
+    help="Single studies: calibration of the findings' intervals, clip-bias laboratory, learning-rate rule, "
+    "clipping ablation, spurious-reward mechanisms; boundary over training, six algorithms, distillation, lucky "
+    "guesses, prompting.",
     no_args_is_help=True,
 )
 
@@ -296,10 +297,11 @@ def clip_ablation(
         ablation_result,
         ablation_table,
     )
-    from rlvr_lab.studies.findings import ablation_findings, findings_table
+    from rlvr_lab.studies.findings import ablation_findings
     from rlvr_lab.studies.markdown import markdown_table
     from rlvr_lab.studies.parallel import run_jobs
     from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+    from rlvr_lab.studies.verdict import findings_table
 
     presets = {"demo": PRESET_ORDER, "paper": PAPER_PRESETS}
     if schedule not in presets or seeds < 1:
@@ -319,10 +321,111 @@ def clip_ablation(
     typer.echo(json.dumps(summary, indent=2) if as_json else markdown)
 
 
+def calibration(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write calibration.json and calibration.md here.")
+    ] = None,
+    sims: Annotated[int, typer.Option(help="Simulated data sets per design and truth.")] = 2000,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples per simulated interval.")] = 1000,
+    problems: Annotated[int, typer.Option(help="Held-out problems of the training designs.")] = 120,
+    samples: Annotated[int, typer.Option(help="Samples per problem of the training designs.")] = 8,
+    seeds: Annotated[int, typer.Option(help="Training seeds of the training designs.")] = 5,
+    boundary_problems: Annotated[int, typer.Option(help="Problems of the boundary designs.")] = 500,
+    boundary_samples: Annotated[int, typer.Option(help="Samples per problem of the boundary designs.")] = 1024,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of the table.")] = False,
+) -> None:
+    """Simulate every design of the demo's findings through the findings' own functions, under the null and at a
+    known effect, and print each design's coverage of the true effect and the share of each verdict (a design that
+    decides passes with coverage >= 0.94 and null "reproduced" <= 0.03; the old percentile bootstrap over seeds and
+    problems is shown beside the t interval). Exit status 1 when a design fails. About a minute at the defaults.
+    """
+    from rlvr_lab.studies.calibration import CalibrationConfig, calibration_table, demo_designs, run_calibration
+    from rlvr_lab.studies.markdown import markdown_table
+
+    if sims < 10 or resamples < 100 or min(problems, samples, seeds, boundary_problems, boundary_samples) < 1:
+        raise typer.BadParameter("need --sims >= 10, --resamples >= 100 and sizes >= 1")
+    designs = demo_designs(problems, samples, seeds, boundary_problems, boundary_samples)
+    summary = run_calibration(CalibrationConfig(tuple(designs), sims=sims, resamples=resamples))
+    markdown = markdown_table(calibration_table(summary))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "calibration.md").write_text(markdown)
+    typer.echo(json.dumps(summary, indent=2) if as_json else markdown)
+    if not summary["passes"]:
+        raise typer.Exit(1)
+
+
+def spurious_mechanisms(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (re-running resumes finished runs).")] = Path(
+        "runs/mechanisms"
+    ),
+    profile: Annotated[str, typer.Option(help="Model trained in every run.")] = "qwen-math-like-v2",
+    lrs: Annotated[str, typer.Option(help="Learning rates of the grid, comma-separated.")] = "3e-4,1e-3",
+    updates: Annotated[str, typer.Option(help="Updates per rollout of the grid, comma-separated.")] = "4,16",
+    seeds: Annotated[int, typer.Option(help="Seeds per arm (0 .. N-1, the same for every arm).")] = 5,
+    steps: Annotated[int, typer.Option(help="Training steps per run.")] = 50,
+    problems: Annotated[int, typer.Option(help="Held-out problems of every evaluation.")] = 120,
+    samples: Annotated[int, typer.Option(help="Samples per problem of every evaluation.")] = 8,
+    workers: Annotated[int, typer.Option(help="Worker processes (one torch thread each).")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of the tables.")] = False,
+) -> None:
+    """The competing explanations of spurious-reward gains on the organism, each with its prediction fixed in
+    rlvr_lab/studies/mechanisms.py before the runs: the clip account over a grid of learning rate × updates per
+    rollout (clip and no-clip on the same seeds, each cell with its strategy-token clip fraction; predicted: clip −
+    base > 0 only at or above 1% of strategy tokens clipped), asymmetric clipping (clip-high against clip-low:
+    entropy and code frequency move apart), and the format split of every accuracy change (boxed rate against
+    accuracy given a box). The contamination account needs a new organism build and is reported as not run.
+
+    Writes OUT/mechanisms.json (findings, predictions against verdicts, every run) and OUT/mechanisms.md.
+    """
+    import dataclasses
+
+    from rlvr_lab.studies.markdown import markdown_table
+    from rlvr_lab.studies.mechanisms import (
+        MechanismsConfig,
+        grid_table,
+        mechanism_findings,
+        mechanism_jobs,
+        mechanisms_result,
+        summary,
+    )
+    from rlvr_lab.studies.parallel import run_jobs
+    from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+    from rlvr_lab.studies.verdict import findings_table
+
+    try:
+        config = MechanismsConfig(
+            profile=profile,
+            lrs=tuple(float(x) for x in lrs.split(",")),
+            updates=tuple(int(x) for x in updates.split(",")),
+            asymmetric_updates=max(int(x) for x in updates.split(",")),
+            seeds=tuple(range(seeds)),
+            training=TrainingSettings(steps=steps),
+            evaluation=EvalSettings(problems=problems, samples=samples),
+        )
+        config = dataclasses.replace(config, asymmetric_lr=config.lrs[0])
+        run_jobs(mechanism_jobs(out, config), workers=workers, threads=1)
+        result = mechanisms_result(out, config)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        raise fail(error) from None
+    found = mechanism_findings(result, config)
+    record = summary(result, config, found)
+    (out / "mechanisms.json").write_text(json.dumps(record, indent=2) + "\n")
+    markdown = "\n".join(
+        markdown_table(t)
+        for t in (findings_table(found, "Spurious-reward mechanisms: findings"), grid_table(result, config))
+    )
+    (out / "mechanisms.md").write_text(markdown)
+    typer.echo(json.dumps(record, indent=2) if as_json else markdown)
+
+
 for _command in (
+    calibration,
     clip_bias,
     lr_rule,
     clip_ablation,
+    spurious_mechanisms,
     boundary_over_training,
     algorithms,
     distillation,

@@ -71,9 +71,19 @@ def t_cdf(t: float, df: float) -> float:
     return 0.5 + area if t > 0 else 0.5 - area
 
 
+def t_density(t: float, df: float) -> float:
+    """The density of Student's t with ``df`` degrees of freedom at ``t``."""
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    return math.exp(log_norm - (df + 1) / 2 * math.log1p(t * t / df))
+
+
 @lru_cache(maxsize=4096)
 def t_quantile(q: float, df: float) -> float:
-    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (``math.inf`` df: the normal's)."""
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (``math.inf`` df: the normal's).
+
+    Newton's method on :func:`t_cdf` from the normal quantile, kept inside a bracket that bisection shrinks
+    whenever a Newton step would leave it.
+    """
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must be in (0, 1), got {q}")
     if math.isinf(df):
@@ -82,14 +92,18 @@ def t_quantile(q: float, df: float) -> float:
     lo, hi = 0.0, max(1.0, NormalDist().inv_cdf(target))
     while t_cdf(hi, df) < target:
         lo, hi = hi, 2.0 * hi
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < target:
-            lo = mid
+    x = hi
+    for _ in range(100):
+        error = t_cdf(x, df) - target
+        if error > 0:
+            hi = x
         else:
-            hi = mid
-    value = 0.5 * (lo + hi)
-    return value if q >= 0.5 else -value
+            lo = x
+        if abs(error) < 1e-13 or hi - lo < 1e-12 * max(1.0, hi):
+            break
+        step = x - error / t_density(x, df)
+        x = step if lo < step < hi else 0.5 * (lo + hi)
+    return x if q >= 0.5 else -x
 
 
 def minimum_detectable_effect(se: float, df: float = math.inf, alpha: float = ALPHA, power: float = POWER) -> float:

@@ -121,7 +121,7 @@ def _std(values: list[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
-def _mean_logged(run_dir: Path, key: str) -> float:
+def mean_logged(run_dir: Path, key: str) -> float:
     """Mean of ``key`` over the training steps logged in ``run_dir/metrics.jsonl``."""
     values = []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
@@ -145,8 +145,8 @@ def ablation_result(
                     seed=seed,
                     updates_per_rollout=job.config.schedule().updates_per_rollout,
                     after=set_stats(load_set(job.final_store)),
-                    clip_frac_low=_mean_logged(job.run_dir, "actor/clip_frac_low"),
-                    clip_frac_high=_mean_logged(job.run_dir, "actor/clip_frac_high"),
+                    clip_frac_low=mean_logged(job.run_dir, "actor/clip_frac_low"),
+                    clip_frac_high=mean_logged(job.run_dir, "actor/clip_frac_high"),
                     run_dir=job.run_dir,
                 )
             )

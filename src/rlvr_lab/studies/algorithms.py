@@ -30,12 +30,12 @@ from rlvr_lab.studies.output import (
     ensure_trained,
     eval_store,
     evaluate_model,
-    paired_finding,
     per_problem_pass,
     rl_run,
     run_label,
     write_study,
 )
+from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings
 from rlvr_lab.studies.verdict import Claim, Finding
 
@@ -89,9 +89,9 @@ def run_algorithms_study(config: AlgorithmsConfig, root: Path, console: Console 
         graded = graded.aligned(base.problem_ids, other=str(base.path))
         p1, pn = per_problem_pass(graded, 1), per_problem_pass(graded, n)
         curves[name] = curve_band(graded)
-        gap = paired_finding(_gap_claim(name, n), p1, basen)
-        d1 = paired_finding(Claim(PAPER, "", "Δ pass@1 vs base"), base1, p1)
-        dn = paired_finding(Claim(PAPER, "", f"Δ pass@{n} vs base"), basen, pn)
+        gap = over_problems(_gap_claim(name, n), p1, basen)
+        d1 = over_problems(Claim(PAPER, "", "Δ pass@1 vs base"), base1, p1)
+        dn = over_problems(Claim(PAPER, "", f"Δ pass@{n} vs base"), basen, pn)
         budget = t.steps * run.prompts_per_step * (run.group_size + (name == "remax"))
         rows.append((name, budget, float(p1.mean()), d1.observed(), float(pn.mean()), dn.observed(), gap.observed()))
         findings.append(gap)

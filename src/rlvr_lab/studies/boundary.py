@@ -2,7 +2,7 @@
 
 Yue et al., 2025, "Does Reinforcement Learning Really Incentivize Reasoning Capacity in LLMs Beyond the Base
 Model?": sampled many times, the base model solves as many problems as the RL model, or more; RL wins at pass@1
-and loses at large k, the curves crossing at some k. The study samples ``samples`` (256) responses per problem on
+and loses at large k, the curves crossing at some k. The study samples ``samples`` (1,024) responses per problem on
 the first ``problems`` held-out problems from the base model, the ground-truth RL model and the random-reward RL
 model (the ``ground_truth`` and ``random:0.5`` runs of the spurious-rewards table, not extra runs), grades them,
 and compares each RL model with the base (:func:`rlvr_lab.analysis.comparison.compare_models`: pass@k for every
@@ -45,10 +45,12 @@ class BoundaryConfig:
 
     profile: str = "qwen-math-like"
     """The base model; its ground-truth and random-reward runs come from the spurious-rewards table."""
-    problems: int = 120
-    """The first N organism test problems."""
-    samples: int = 256
-    """Samples per problem and model: pass@k is measured for every k up to it."""
+    problems: int = 500
+    """The first N organism test problems (500: the large-k claim's minimum detectable effect at 80% power is then
+    about 0.02, the size of the effect the 120-problem study saw, which it had about 11% power to detect)."""
+    samples: int = 1024
+    """Samples per problem and model: pass@k is measured for every k up to it; the findings judge k = samples / 4
+    (pass@256 at 1,024), so every k reported rests on at least 4 samples per k."""
     perplexity_samples: int = 4
     """Responses per problem and model scored for the perplexity matrix."""
     resamples: int = 1000
@@ -123,7 +125,7 @@ class BoundaryResult:
     def as_dict(self) -> dict[str, Any]:
         def curve(g: GradedSamples) -> dict[str, float]:
             n = int(g.n.min())
-            ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k <= n} | {n})
+            ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if k <= n} | {n})
             return {str(k): float(v) for k, v in zip(ks, pass_at_k_curve(g.n, g.c, ks), strict=True)}
 
         return {
@@ -172,7 +174,7 @@ def boundary_result(root: Path, config: BoundaryConfig) -> BoundaryResult:
 def boundary_table(result: BoundaryResult) -> Table:
     """pass@k at a few k per model, and each RL model's crossover k, ΔSE and coverage against the base."""
     n = min(int(g.n.min()) for _, g in result.eval_sets)
-    ks = sorted({k for k in (1, 8, 64) if k < n} | {n})
+    ks = sorted({k for k in (1, 8, 64) if k < n} | {max(1, n // 4), n})  # n / 4: the k the findings judge
     versus = {c.label_b: c for c in result.comparisons}
     rows = []
     for name, graded in result.eval_sets:

@@ -38,7 +38,8 @@ from rlvr_lab.report import Table
 from rlvr_lab.rl.checkpoint import list_checkpoints
 from rlvr_lab.rl.config import TrainConfig, load_config_file
 from rlvr_lab.studies.evaluation import ProblemSet
-from rlvr_lab.studies.output import ensure_trained, evaluate_model, paired_finding, per_problem_pass, write_study
+from rlvr_lab.studies.output import ensure_trained, evaluate_model, per_problem_pass, write_study
+from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings, train_config
 from rlvr_lab.studies.verdict import Claim, Finding
 
@@ -115,8 +116,8 @@ def run_boundary_over_training(
     for step, g in graded.items():
         g = g.aligned(graded[0].problem_ids, other=str(graded[0].path))
         p1, pn = per_problem_pass(g, 1), per_problem_pass(g, n)
-        d1 = paired_finding(_claim_pass1(n), base1, p1)
-        dn = paired_finding(_claim_passn(n), basen, pn)
+        d1 = over_problems(_claim_pass1(n), base1, p1)
+        dn = over_problems(_claim_passn(n), basen, pn)
         rows.append((step, float(p1.mean()), d1.observed(), float(pn.mean()), dn.observed()))
         result[str(step)] = {
             "pass@1": float(p1.mean()),
@@ -128,8 +129,8 @@ def run_boundary_over_training(
     final = graded[last].aligned(graded[0].problem_ids, other=str(graded[0].path))
     detail = f"step 0 → step {last}; " + "; ".join(f"step {r[0]}: pass@1 {r[1]:.3f}, pass@{n} {r[3]:.3f}" for r in rows)
     findings = [
-        paired_finding(_claim_pass1(n), base1, per_problem_pass(final, 1), detail),
-        paired_finding(_claim_passn(n), basen, per_problem_pass(final, n), detail),
+        over_problems(_claim_pass1(n), base1, per_problem_pass(final, 1), detail),
+        over_problems(_claim_passn(n), basen, per_problem_pass(final, n), detail),
     ]
     table = Table(
         f"Boundary over training: {run_dir.name}",

@@ -48,6 +48,7 @@ from rlvr_lab.rl.logprobs import PackedBatch
 from rlvr_lab.rl.losses import LossConfig
 from rlvr_lab.rl.schedule import Schedule
 from rlvr_lab.rl.update import UpdateConfig, update_policy
+from rlvr_lab.studies.verdict import Claim, Finding, findings_table
 
 ARMS: tuple[str, ...] = ("clip", "no-clip", "on-policy-batch", "small-rollout")
 """The four presets of the clipping ablation, in the table's order."""
@@ -348,6 +349,8 @@ TARGET = ToyConfig(policy="two-token", lr=0.3, updates=16, eps=0.2)
 """The cell the claim is judged on, fixed before the sweep is read: the two-token policy at a rate where about 2%
 of tokens are clipped (measured: 1.9% overall, 2.6% of strategy tokens, under ``clip``)."""
 
+LAB = "clip-bias lab (Shao et al., 2025, §4 mechanism)"
+
 EXPECTED_SIGN: dict[str, int] = {"clip": 1, "no-clip": -1, "on-policy-batch": -1, "small-rollout": -1}
 """The paper's prediction per arm for the accuracy change: up with the clamp acting, down (random drift away
 from the better, more likely strategy) without it."""
@@ -370,18 +373,27 @@ class ClipBiasResult:
         return out
 
     def verdicts(self) -> dict[str, dict[str, Any]]:
-        """Per arm at the target: Δ accuracy mean ± SE, z, and whether it lies beyond 3 SE on the predicted side."""
+        """Per arm at the target: Δ accuracy mean ± SE and z over seeds."""
+        return {arm: mean_se(r.accuracy_change) for arm, r in self.target().items()}
+
+    def findings(self) -> dict[str, Finding]:
+        """The claim per arm at the target, judged by :func:`rlvr_lab.studies.verdict.verdict` on the interval
+        mean ± 3 SE over seeds (the lab's criterion, fixed before the sweep: about 99.7% under normality)."""
         out = {}
-        for arm, r in self.target().items():
-            stats = mean_se(r.accuracy_change)
-            stats["beyond_3se"] = bool(EXPECTED_SIGN[arm] * stats["z"] > 3)
-            out[arm] = stats
+        for arm, stats in self.verdicts().items():
+            side = "up" if EXPECTED_SIGN[arm] > 0 else "down"
+            claim = Claim(
+                LAB, f"{arm}: random rewards move accuracy {side}", "Δ accuracy at the target cell", EXPECTED_SIGN[arm]
+            )  # type: ignore[arg-type]
+            half = 3 * stats["se"]
+            detail = f"z {stats['z']:+.1f} over {len(self.target()[arm].accuracy_change)} seeds"
+            out[arm] = Finding(claim, stats["mean"], stats["mean"] - half, stats["mean"] + half, "mean ± 3 SE", detail)
         return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": asdict(TARGET),
-            "target_verdicts": self.verdicts(),
+            "target_verdicts": {arm: f.as_dict() for arm, f in self.findings().items()},
             "sweep": [r.summary() for r in self.sweep],
         }
 
@@ -425,22 +437,13 @@ def sweep_table(result: ClipBiasResult) -> Table:
 
 
 def target_table(result: ClipBiasResult) -> Table:
-    """The claim: Δ accuracy per arm at :data:`TARGET`, with z and the predicted side."""
-    rows = []
-    for arm, stats in result.verdicts().items():
-        side = "up" if EXPECTED_SIGN[arm] > 0 else "down"
-        verdict = "reproduced" if stats["beyond_3se"] else "not reproduced"
-        rows.append((arm, f"{stats['mean']:+.3f} ± {stats['se']:.3f}", stats["z"], side, verdict))
+    """The claim: Δ accuracy per arm at :data:`TARGET`, judged by the one verdict rule."""
+    table = findings_table(list(result.findings().values()), "Clip bias: Δ accuracy at the target cell")
     note = (
         f"two-token policy (strategy {TARGET.strategy}, accuracy {TARGET.accuracy}), lr {TARGET.lr}, "
-        f"{TARGET.updates} updates per rollout, ε {TARGET.eps}; reproduced: beyond 3 SE on the predicted side"
+        f"{TARGET.updates} updates per rollout, ε {TARGET.eps}; interval: mean ± 3 SE over seeds; {table.note}"
     )
-    return Table(
-        "Clip bias: Δ accuracy at the target cell",
-        ("arm", "Δ acc. ± SE", "z", "predicted", "verdict"),
-        tuple(rows),
-        note,
-    )
+    return replace(table, note=note)
 
 
 ARM_STYLE = {"clip": ("#1f77b4", "o"), "no-clip": ("#d62728", "s"), "on-policy-batch": ("#2ca02c", "^")}

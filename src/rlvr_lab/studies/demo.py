@@ -6,15 +6,19 @@ What runs (each part in its own module): the spurious-rewards table (:mod:`.spur
 samples the table's ground-truth and random-reward models) and run by :func:`.parallel.run_jobs` in worker
 processes, in an order that lets the long boundary sampling start as soon as its two runs are done.
 
-Sizing: :data:`FULL` took about 7 minutes with 3 ablation seeds per preset (measured: 413 s on two idle cores;
-the budget is 20); its 5 paired seeds add 8 runs of the same size (about 30 s of core time each), an estimate
-of 2-3 more minutes. :data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
+Sizing: :data:`FULL` took 1,263 s (21 minutes) with 5 ablation seeds and the boundary at 120 problems × 256
+samples on two cores shared with a third job. The boundary study now samples 500 problems × 1,024 samples per
+model (the size its large-k claim needs to decide, :mod:`.boundary`): 1.5 million samples at about 500 per CPU
+second (sampling and grading ``qwen-math-like-v2``, measured on 12 problems × 1,024), about 51 minutes of CPU
+where the old size took 3, so about 45 minutes on two idle cores in all (an estimate; the run was not made here).
+``--spurious-seeds 5`` trains every spurious-rewards run on 5 seeds (48 more runs of about 30 s of core time).
+:data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
 fewer steps, evaluates fewer problems and samples, and runs two seeds per preset.
 The sizes were set from measured costs (a training step and an evaluation on the organism); they are knobs of
 the study, not of its measurements, and ``demo.yaml`` in the output folder records them.
 
 Files under ``DIR``: ``demo.yaml`` (this config), ``base/`` (base evaluations and label stores), ``runs/`` (one
-training run per folder), ``boundary/`` (256-sample stores, graded files, ``perplexity.json``), ``report.html``,
+training run per folder), ``boundary/`` (1,024-sample stores, graded files, ``perplexity.json``), ``report.html``,
 ``summary.json`` and ``README_table.md``. A re-run with the same settings skips finished work and resumes the
 rest; a different config for the same ``DIR`` is refused rather than mixed.
 """
@@ -25,6 +29,7 @@ import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,7 @@ from rlvr_lab.studies.jobs import PerplexityJob, SampleJob, TrainJob
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import PhaseTiming, run_jobs
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
+from rlvr_lab.studies.verdict import findings_table
 
 Job = SampleJob | TrainJob | PerplexityJob
 CONFIG_FILE = "demo.yaml"
@@ -85,11 +91,16 @@ QUICK = DemoConfig(
 # Jobs
 
 
-def with_seeds(config: DemoConfig, seeds: int) -> DemoConfig:
-    """``config`` with the clipping ablation run on seeds ``0 .. seeds - 1`` (every preset on the same seeds)."""
-    if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    return dataclasses.replace(config, ablation=dataclasses.replace(config.ablation, seeds=tuple(range(seeds))))
+def with_seeds(config: DemoConfig, seeds: int, spurious_seeds: int | None = None) -> DemoConfig:
+    """``config`` with the clipping ablation run on seeds ``0 .. seeds - 1`` (every preset on the same seeds) and,
+    with ``spurious_seeds``, every spurious-rewards run on seeds ``0 .. spurious_seeds - 1`` (one seed: its
+    findings print "evaluation noise only: no verdict")."""
+    if seeds < 1 or (spurious_seeds is not None and spurious_seeds < 1):
+        raise ValueError(f"--seeds and --spurious-seeds must be >= 1, got {seeds} and {spurious_seeds}")
+    out = dataclasses.replace(config, ablation=dataclasses.replace(config.ablation, seeds=tuple(range(seeds))))
+    if spurious_seeds is None:
+        return out
+    return dataclasses.replace(out, spurious=dataclasses.replace(config.spurious, seeds=tuple(range(spurious_seeds))))
 
 
 def with_profiles(config: DemoConfig, profiles: tuple[str, ...]) -> DemoConfig:
@@ -221,7 +232,7 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
         *findings.boundary_findings(boundary_result),
     ]
     tables = (
-        findings.findings_table(observed),
+        findings_table(observed),
         spurious.spurious_table(spurious_rows, t.steps),
         ablation.ablation_table(ablation_result, config.ablation),
         boundary.boundary_table(boundary_result),
@@ -281,11 +292,18 @@ def findings_section(
     runs: tuple[TrainingRun, ...],
 ) -> Section:
     """The page's lead: the findings table, then each study's summary figure above its table."""
-    findings_table, spurious_table, ablation_table, boundary_table = tables
-    changes: dict[str, dict[str, tuple[float, float]]] = {}
+    verdicts, spurious_table, ablation_table, boundary_table = tables
+    per_seed: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for row in spurious_rows:
         d_acc = row.after.accuracy - row.before.accuracy
-        changes.setdefault(row.model, {})[row.reward] = (d_acc, row.after.code_frequency - row.before.code_frequency)
+        d_code = row.after.code_frequency - row.before.code_frequency
+        per_seed.setdefault(row.model, {}).setdefault(row.reward, []).append((d_acc, d_code))
+    changes = {
+        model: {
+            reward: (_mean(v[0] for v in values), _mean(v[1] for v in values)) for reward, values in rewards.items()
+        }
+        for model, rewards in per_seed.items()
+    }
     clip = ablation_result.as_dict()["presets"].get("clip")
     spread = None if clip is None else (clip["accuracy_change"]["std"], clip["code_frequency_change"]["std"])
     by_dir = {run.path.resolve(): run for run in runs}
@@ -294,7 +312,7 @@ def findings_section(
         for preset, members in ablation_result.by_preset().items()
     }
     items: list[str | Table | Plot] = [
-        findings_table,
+        verdicts,
         Plot(plot_spurious_summary(changes, spread), "Spurious rewards: change in held-out accuracy and code "
              "frequency per reward and model; grey band: seed-to-seed spread of the random-reward clip runs"),
         spurious_table,
@@ -308,6 +326,11 @@ def findings_section(
         items.append(Plot(plot_passk(comparison), caption))
     items.append(boundary_table)
     return Section("Findings", tuple(items), lead=True)
+
+
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items)
 
 
 def write_docs(root: Path, result: boundary.BoundaryResult, docs: Path) -> None:

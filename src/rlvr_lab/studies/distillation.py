@@ -35,13 +35,13 @@ from rlvr_lab.studies.output import (
     ensure_trained,
     eval_store,
     evaluate_model,
-    paired_finding,
     per_problem_pass,
     plain,
     rl_run,
     run_label,
     write_study,
 )
+from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings, slug
 from rlvr_lab.studies.verdict import Claim
 
@@ -203,7 +203,7 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
     p1 = {label: per_problem_pass(g, 1) for label, g in graded.items()}
     pn = {label: per_problem_pass(g, n) for label, g in graded.items()}
     findings = [
-        paired_finding(
+        over_problems(
             Claim(
                 PAPER,
                 f"distillation widens the boundary: pass@{n}(distilled) > pass@{n}(base)",
@@ -213,12 +213,12 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
             pn["base"],
             pn["distilled"],
         ),
-        paired_finding(
+        over_problems(
             Claim(PAPER, f"RL does not widen it: pass@{n}(GT-RL) < pass@{n}(base)", f"pass@{n} GT-RL − base", -1),
             pn["base"],
             pn["GT-RL"],
         ),
-        paired_finding(
+        over_problems(
             Claim(
                 PAPER,
                 f"distillation beats RL at large k: pass@{n}(distilled) > pass@{n}(GT-RL)",

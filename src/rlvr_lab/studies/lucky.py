@@ -33,11 +33,11 @@ from rlvr_lab.studies.output import (
     ensure_trained,
     eval_store,
     evaluate_model,
-    paired_finding,
     rl_run,
     run_label,
     write_study,
 )
+from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings
 from rlvr_lab.studies.verdict import Claim
 
@@ -113,7 +113,7 @@ def run_lucky_study(config: LuckyConfig, root: Path, console: Console | None = N
         detail = f"{lucky_samples} of {int(graded.c.sum())} correct samples have a wrong chain"
         a = pass_at_k_matrix(graded.n, valid, [n])[:, 0]
         b = pass_at_k_matrix(graded.n, graded.c, [n])[:, 0]
-        findings.append(paired_finding(claim, a, b, detail))
+        findings.append(over_problems(claim, a, b, detail))
         result[label] = {
             "correct_samples": int(graded.c.sum()),
             "lucky_samples": lucky_samples,

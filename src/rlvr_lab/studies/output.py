@@ -31,11 +31,10 @@ from rich.console import Console
 
 from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.metrics import GradedSamples, pass_at_k
-from rlvr_lab.metrics.bootstrap import paired_bootstrap_diff
 from rlvr_lab.report import Plot, ReportInputs, Section, Table, write_report
 from rlvr_lab.studies.evaluation import TEMPLATE, ProblemSet, grade_store, graded_path, load_set, sample
 from rlvr_lab.studies.markdown import markdown_table
-from rlvr_lab.studies.verdict import Claim, Finding
+from rlvr_lab.studies.verdict import Finding, findings_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -131,19 +130,6 @@ def curve_band(graded: GradedSamples, resamples: int = RESAMPLES) -> tuple[NDArr
     return ks, values, lo, hi
 
 
-def paired_finding(claim: Claim, a: NDArray[np.float64], b: NDArray[np.float64], detail: str = "") -> Finding:
-    """The finding on the mean of ``b - a`` over the same problems, with its paired bootstrap interval."""
-    ci = paired_bootstrap_diff(a, b, resamples=RESAMPLES, seed=0)
-    return Finding(claim, ci.mean, ci.lo, ci.hi, f"paired bootstrap over {len(a)} problems", detail)
-
-
-def verdict_table(findings: Sequence[Finding]) -> Table:
-    """One row per finding: paper, claim, what was measured, effect [95% interval], verdict."""
-    rows = tuple((f.claim.paper, f.claim.claim, f.claim.effect, f.observed(), f.verdict) for f in findings)
-    note = "verdict: reproduced when the 95% interval excludes 0 on the paper's side (rlvr_lab.studies.verdict)"
-    return Table("Findings", ("paper", "claim", "effect measured", "observed [95% CI]", "verdict"), rows, note)
-
-
 def plain(value: Any) -> Any:
     """A dataclass config as JSON-ready values."""
     return json.loads(json.dumps(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value))
@@ -165,7 +151,7 @@ def write_study(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = (verdict_table(findings), table)
+    tables = (findings_table(findings, "Findings"), table)
     (out / f"{name}.png").write_bytes(figure_png(figure))
     (out / f"{name}.md").write_text("\n".join(markdown_table(t) for t in tables))
     inputs = ReportInputs(

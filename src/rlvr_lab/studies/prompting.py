@@ -24,7 +24,8 @@ from rlvr_lab.metrics import GradedSamples
 from rlvr_lab.prompts import resolve_template
 from rlvr_lab.report import Table
 from rlvr_lab.studies.evaluation import TEMPLATE
-from rlvr_lab.studies.output import eval_store, evaluate_model, paired_finding, per_problem_pass, write_study
+from rlvr_lab.studies.output import eval_store, evaluate_model, per_problem_pass, write_study
+from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import BASE_SEED, EvalSettings
 from rlvr_lab.studies.verdict import Claim, Finding
 
@@ -83,7 +84,7 @@ def run_prompting_study(config: PromptingConfig, root: Path, console: Console | 
             f"accuracy with {HINT} − with {TEMPLATE} ({profile}), paired over problems",
             direction,  # type: ignore[arg-type]
         )
-        finding = paired_finding(claim, per_problem_pass(default, 1), per_problem_pass(hint, 1))
+        finding = over_problems(claim, per_problem_pass(default, 1), per_problem_pass(hint, 1))
         findings.append(finding)
         effects[profile] = (finding.effect, finding.low, finding.high)
         rows.append(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rlvr_lab.report import Table
 from rlvr_lab.studies import settings
 from rlvr_lab.studies.evaluation import ProblemSet, SetStats, load_set, set_stats
@@ -50,8 +52,9 @@ class SpuriousConfig:
     """Training signals (reward specs; ``incorrect`` is completed with the base model's label store)."""
     preset: str = "clip"
     """Schedule preset of every run (``clip``: several updates per rollout, as in the paper's runs)."""
-    seed: int = 0
-    """Seed of every run."""
+    seeds: tuple[int, ...] = (0,)
+    """Training seeds of every (profile, signal); the first seed's runs are the boundary study's models. With one
+    seed the findings print their intervals with no verdict (evaluation noise only); 5 give each a verdict."""
     incorrect_votes: int = 8
     """Base-model samples per training problem whose most frequent answer is the ``incorrect`` label."""
 
@@ -86,18 +89,26 @@ def votes_job(root: Path, model: str, config: SpuriousConfig, training: Training
 
 
 def train_job(
-    root: Path, model: str, reward: str, config: SpuriousConfig, training: TrainingSettings, evaluation: EvalSettings
+    root: Path,
+    model: str,
+    reward: str,
+    config: SpuriousConfig,
+    training: TrainingSettings,
+    evaluation: EvalSettings,
+    seed: int | None = None,
 ) -> TrainJob:
-    """The run of ``model`` with ``reward`` (its name and folder are shared with any study training the same)."""
+    """The run of ``model`` with ``reward`` and ``seed`` (default: the first of ``config.seeds``); its name and folder
+    are shared with any study training the same."""
+    seed = config.seeds[0] if seed is None else seed
     return settings.train_job(
-        f"train {model} {reward} {config.preset} s{config.seed}",
+        f"train {model} {reward} {config.preset} s{seed}",
         training,
         evaluation,
         model=model,
         reward=reward_spec(reward, root, model, config.incorrect_votes),
         preset=config.preset,
-        seed=config.seed,
-        out=run_dir(root, model, reward, config.preset, config.seed),
+        seed=seed,
+        out=run_dir(root, model, reward, config.preset, seed),
         after=(f"base votes {model}",) if reward == "incorrect" else (),
     )
 
@@ -105,14 +116,15 @@ def train_job(
 def spurious_jobs(
     root: Path, config: SpuriousConfig, training: TrainingSettings, evaluation: EvalSettings
 ) -> list[SampleJob | TrainJob]:
-    """Base evaluations, label stores and one training run per (profile, signal)."""
+    """Base evaluations, label stores and one training run per (profile, signal, seed)."""
     jobs: list[SampleJob | TrainJob] = []
     for model in config.profiles:
         jobs.append(base_eval_job(root, model, training, evaluation))
         if "incorrect" in config.rewards:
             jobs.append(votes_job(root, model, config, training))
     jobs.extend(
-        train_job(root, model, reward, config, training, evaluation)
+        train_job(root, model, reward, config, training, evaluation, seed)
+        for seed in config.seeds
         for model in config.profiles
         for reward in config.rewards
     )
@@ -121,18 +133,20 @@ def spurious_jobs(
 
 @dataclass(frozen=True)
 class SpuriousRow:
-    """One cell of the table: a profile trained with one signal."""
+    """One run of the table: a profile trained with one signal and one seed."""
 
     model: str
     reward: str
     before: SetStats
     after: SetStats
     run_dir: Path
+    seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "reward": self.reward,
+            "seed": self.seed,
             "run_dir": str(self.run_dir),
             "before": self.before.as_dict(),
             "after": self.after.as_dict(),
@@ -144,33 +158,36 @@ class SpuriousRow:
 def spurious_rows(
     root: Path, config: SpuriousConfig, training: TrainingSettings, evaluation: EvalSettings
 ) -> list[SpuriousRow]:
-    """Read every finished run's before and after numbers (profiles in order, signals in order)."""
+    """Read every finished run's before and after numbers (profiles, signals, then seeds in order)."""
     rows = []
     for model in config.profiles:
         before = set_stats(load_set(base_store(root, model)))
         for reward in config.rewards:
-            job = train_job(root, model, reward, config, training, evaluation)
-            after = set_stats(load_set(job.final_store))
-            rows.append(SpuriousRow(model, reward, before, after, job.run_dir))
+            for seed in config.seeds:
+                job = train_job(root, model, reward, config, training, evaluation, seed)
+                after = set_stats(load_set(job.final_store))
+                rows.append(SpuriousRow(model, reward, before, after, job.run_dir, seed))
     return rows
 
 
 def spurious_table(rows: list[SpuriousRow], steps: int) -> Table:
-    """The table as the report and the README show it."""
-    columns = ("model", "reward", "acc. before", "acc. after", "Δ acc.", "code before", "code after", "Δ code")
-    cells = tuple(
-        (
-            r.model,
-            r.reward,
-            r.before.accuracy,
-            r.after.accuracy,
-            r.after.accuracy - r.before.accuracy,
-            r.before.code_frequency,
-            r.after.code_frequency,
-            r.after.code_frequency - r.before.code_frequency,
-        )
-        for r in rows
-    )
+    """The table as the report and the README show it: one row per (profile, signal), "after" the mean over its
+    seeds."""
+    columns = (
+        "model", "reward", "seeds", "acc. before", "acc. after", "Δ acc.", "code before", "code after", "Δ code"
+    )  # fmt: skip
+    groups: dict[tuple[str, str], list[SpuriousRow]] = {}
+    for r in rows:
+        groups.setdefault((r.model, r.reward), []).append(r)
+    cells = []
+    for (model, reward), runs in groups.items():
+        before = runs[0].before
+        acc = float(np.mean([r.after.accuracy for r in runs]))
+        code = float(np.mean([r.after.code_frequency for r in runs]))
+        cells.append(
+            (model, reward, len(runs), before.accuracy, acc, acc - before.accuracy, before.code_frequency, code,
+             code - before.code_frequency)
+        )  # fmt: skip
     first = rows[0].before if rows else None
     note = (
         ""
@@ -178,4 +195,4 @@ def spurious_table(rows: list[SpuriousRow], steps: int) -> Table:
         else f"held-out accuracy (avg@{first.samples}) and code frequency on {first.problems} organism test problems, "
         f"before and after {steps} GRPO steps"
     )
-    return Table("Spurious rewards: held-out accuracy and code frequency", columns, cells, note=note)
+    return Table("Spurious rewards: held-out accuracy and code frequency", columns, tuple(cells), note=note)
