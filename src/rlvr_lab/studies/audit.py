@@ -36,8 +36,9 @@ any run (:data:`.audit_checks.PRIMARY`), the others secondary:
   whose every step checks out, :mod:`rlvr_lab.organism.chains`), claimed − base; with the share of correct
   answers that are answer-only or have a wrong chain.
 
-With one seed there is no interval over seeds: the bounds are NaN and the verdict "not significant"
-(:mod:`.paired`), whatever the point estimate.
+Intervals are t intervals over seeds × problems (:func:`~rlvr_lab.studies.paired.over_seeds_and_problems`), which
+reach 95% coverage with 5 seeds; a secondary check's p-value is Holm-corrected within its family. With one seed
+there is no seed term: the check prints its interval over problems with "evaluation noise only: no verdict".
 """
 
 from __future__ import annotations

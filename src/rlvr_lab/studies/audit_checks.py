@@ -8,6 +8,7 @@ case built to fail (a "gain" the random reward gives as well) and one built to p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 from rlvr_lab.metrics.significance import sign_test
 from rlvr_lab.studies.audit import ABLATIONS, CLAIMED, AuditConfig
 from rlvr_lab.studies.paired import over_seeds_and_problems
-from rlvr_lab.studies.verdict import Claim, Finding
+from rlvr_lab.studies.verdict import Claim, Finding, correct
 
 FAMILIES = ("controls", "families", "clip ablation", "large k", "soundness")
 PRIMARY = {
@@ -58,18 +59,21 @@ class ModelData:
 
 @dataclass(frozen=True)
 class Check:
-    """One verdict of the audit, with its family and role."""
+    """One verdict of the audit: its family, what it compares, and the finding (whose claim carries its role)."""
 
     family: str
     subject: str
     """The control, model or ablation arm compared."""
     model: str
-    role: str
-    """``primary`` or ``secondary`` (see :data:`PRIMARY`)."""
     finding: Finding
     seeds: int
     problems: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def role(self) -> str:
+        """``primary`` or ``secondary`` (see :data:`PRIMARY`)."""
+        return self.finding.claim.role
 
     @property
     def holds(self) -> bool:
@@ -87,6 +91,8 @@ class Check:
             "effect": _number(f.effect),
             "interval": [_number(f.low), _number(f.high)],
             "interval_kind": f.interval,
+            "p_value": _number(f.p_value),
+            "holm_p": _number(f.adjusted_p) if self.role == "secondary" else None,
             "verdict": f.verdict,
             "holds": self.holds,
             "seeds": self.seeds,
@@ -106,66 +112,65 @@ def pass_at_k_rows(n: int, c: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     return pass_at_k(np.full(len(c), n), c, k)
 
 
+Arrays = Mapping[int, NDArray[np.float64]]
+
+
+def paired(a: Arrays, b: Arrays | NDArray[np.float64]) -> dict[int, NDArray[np.float64]]:
+    """seed → (P,) ``a − b`` on the seeds both have (``b`` one array: the base, shared by every seed)."""
+    if isinstance(b, Mapping):
+        return {s: np.asarray(a[s]) - np.asarray(b[s]) for s in sorted(set(a) & set(b))}
+    return {s: np.asarray(a[s]) - np.asarray(b) for s in sorted(a)}
+
+
 def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
-    """Every check of the audit (see the module docstring), in family order; pure given ``data``."""
-    claimed = config.claimed
+    """Every check of the audit (see :mod:`.audit`), in family order, secondary ones Holm-corrected within their
+    family (:func:`~rlvr_lab.studies.verdict.correct`); pure given ``data``."""
+    reward = config.claimed.reward
     first = data[0].model if data else ""
-    controls = [c for c in config.controls if c != claimed.reward]
+    controls = [c for c in config.controls if c != reward]
     primary_control = "random:0.5" if "random:0.5" in controls else (controls[0] if controls else "")
     checks: list[Check] = []
 
-    def role(primary: bool) -> str:
-        return "primary" if primary else "secondary"
-
-    def diffs(a: Mapping[int, NDArray[np.float64]], b: Mapping[int, NDArray[np.float64]] | NDArray[np.float64]):
-        seeds = sorted(set(a) & (set(b) if isinstance(b, Mapping) else set(a)))
-        return {s: np.asarray(a[s]) - np.asarray(b[s] if isinstance(b, Mapping) else b) for s in seeds}
-
-    def add(family: str, subject: str, model: str, primary: bool, claim: Claim, d: dict, what: str, **extra: Any):
-        finding = over_seeds_and_problems(claim, d, what)
+    def add(
+        family: str, subject: str, model: str, primary: bool, text: str, effect: str, d: dict, what: str, **extra: Any
+    ) -> None:
+        claim = Claim(AUDIT, text, effect, role="primary" if primary else "secondary", family=family)
         problems = len(next(iter(d.values()))) if d else 0
-        checks.append(Check(family, subject, model, role(primary), finding, len(d), problems, dict(extra)))
+        checks.append(Check(family, subject, model, over_seeds_and_problems(claim, d, what), len(d), problems, extra))
 
     for m in data:
-        own = m.arms.get(CLAIMED, {})
-        for control in controls:
-            if control not in m.arms:
-                continue
-            claim = Claim(
-                AUDIT, f"{claimed.reward} beats {control} ({m.model})", f"Δ accuracy, {CLAIMED} − {control}, same seeds"
-            )
+        for control in (c for c in controls if c in m.arms):
             add(
                 "controls",
                 control,
                 m.model,
                 m.model == first and control == primary_control,
-                claim,
-                diffs(own, m.arms[control]),
+                f"{reward} beats {control} ({m.model})",
+                f"Δ accuracy, {CLAIMED} − {control}, same seeds",
+                paired(m.arms.get(CLAIMED, {}), m.arms[control]),
                 f"{CLAIMED} − {control} Δ accuracy",
             )
     for m in data:
-        claim = Claim(AUDIT, f"{claimed.reward} raises accuracy on {m.model}", "Δ accuracy, claimed − base")
         add(
             "families",
             m.model,
             m.model,
             m.model == first,
-            claim,
-            diffs(m.arms.get(CLAIMED, {}), m.base),
+            f"{reward} raises accuracy on {m.model}",
+            "Δ accuracy, claimed − base",
+            paired(m.arms.get(CLAIMED, {}), m.base),
             "claimed − base Δ accuracy",
         )
     for m in data:
-        for arm in config.ablations:
-            if arm not in m.arms:
-                continue
-            claim = Claim(AUDIT, f"the gain holds with {arm} ({m.model})", f"Δ accuracy, {arm} − base")
+        for arm in (a for a in config.ablations if a in m.arms):
             add(
                 "clip ablation",
                 arm,
                 m.model,
                 m.model == first and arm == ABLATIONS[0],
-                claim,
-                diffs(m.arms[arm], m.base),
+                f"the gain holds with {arm} ({m.model})",
+                f"Δ accuracy, {arm} − base",
+                paired(m.arms[arm], m.base),
                 f"{arm} − base Δ accuracy",
             )
     for m in data:
@@ -174,48 +179,41 @@ def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
         k = m.k
         base_pk = pass_at_k_rows(k, m.base_k, k)
         rl_pk = {s: pass_at_k_rows(k, c, k) for s, c in m.claimed_k.items()}
-        solved_rl = np.mean([c > 0 for c in m.claimed_k.values()], axis=0)
-        step = solved_rl - (m.base_k > 0)
+        # per problem: the share of seeds whose RL model solves it at k, minus whether the base does
+        step = np.mean([c > 0 for c in m.claimed_k.values()], axis=0) - (m.base_k > 0)
         only_rl, only_base = int((step > 0).sum()), int((step < 0).sum())
-        p = sign_test(only_rl, only_base)
-        claim = Claim(
-            AUDIT, f"at k = {k} the RL model solves problems the base cannot ({m.model})", f"pass@{k}, claimed − base"
-        )
-        what = f"pass@{k} base {base_pk.mean():.3f}; claimed − base"
         add(
             "large k",
             m.model,
             m.model,
             m.model == first,
-            claim,
-            diffs(rl_pk, base_pk),
-            what,
+            f"at k = {k} the RL model solves problems the base cannot ({m.model})",
+            f"pass@{k}, claimed − base",
+            paired(rl_pk, base_pk),
+            f"pass@{k} base {base_pk.mean():.3f}; claimed − base",
             k=k,
             solved_only_by_rl=only_rl,
             solved_only_by_base=only_base,
-            sign_test_p=round(p, 6),
+            sign_test_p=round(sign_test(only_rl, only_base), 6),
         )
     for m in data:
         if m.base_sound is None or not m.claimed_sound:
             continue
-        claim = Claim(
-            AUDIT,
-            f"the gain is made of sound answers ({m.model})",
-            "Δ accuracy counting only sound correct answers, claimed − base",
-        )
-        shares = m.unsound_shares or (float("nan"), float("nan"))
+        shares = m.unsound_shares or (math.nan, math.nan)
         add(
             "soundness",
             m.model,
             m.model,
             m.model == first,
-            claim,
-            diffs(m.claimed_sound, m.base_sound),
+            f"the gain is made of sound answers ({m.model})",
+            "Δ accuracy counting only sound correct answers, claimed − base",
+            paired(m.claimed_sound, m.base_sound),
             "claimed − base Δ sound accuracy",
             unsound_share_base=_number(shares[0]),
             unsound_share_claimed=_number(shares[1]),
         )
-    return checks
+    corrected = correct([c.finding for c in checks])
+    return [dataclasses.replace(c, finding=f) for c, f in zip(checks, corrected, strict=True)]
 
 
 def gain_is_real(checks: Sequence[Check]) -> bool:

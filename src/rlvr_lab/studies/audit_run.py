@@ -142,7 +142,7 @@ def verdict_table(checks: list[Check]) -> Table:
     rows = tuple(
         (
             c.family,
-            c.role,
+            c.finding.role_text(),
             c.finding.claim.claim,
             c.finding.observed(),
             c.seeds,
@@ -153,9 +153,11 @@ def verdict_table(checks: list[Check]) -> Table:
         for c in checks
     )
     note = (
-        "effect [95% interval] over seeds × problems; reproduced: the interval excludes 0 on the claim's side, "
-        "opposite: on the other side, not significant: it contains 0 (rlvr_lab.studies.verdict). Primary "
-        f"comparison of each family, fixed before the run: {'; '.join(f'{k}: {v}' for k, v in PRIMARY.items())}"
+        "effect [95% interval], a t interval over seeds × problems; reproduced: the interval excludes 0 on the "
+        "claim's side and p < 0.05 (Holm-adjusted within the family for secondary checks), opposite: the same on the "
+        "other side, not significant: otherwise; one seed: evaluation noise only, no verdict (rlvr_lab.studies."
+        "verdict). Primary comparison of each family, fixed before the run: "
+        f"{'; '.join(f'{k}: {v}' for k, v in PRIMARY.items())}"
     )
     columns = ("family", "role", "check", "observed", "seeds", "problems", "verdict", "per seed / detail")
     return Table("Audit: is the gain real?", columns, rows, note)
@@ -205,7 +207,7 @@ def plain_words(config: AuditConfig, checks: list[Check]) -> str:
         )
     parts += list(config.notes)
     if len(config.seeds) < 2:
-        parts.append("With one seed no interval covers seed-to-seed variation, so no check can hold.")
+        parts.append("With one seed no interval covers seed-to-seed variation, so no check gets a verdict.")
     return " ".join(parts)
 
 
