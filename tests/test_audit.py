@@ -10,6 +10,7 @@ trains every arm of a tiny audit on the shipped organism and runs it again to ch
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -209,3 +210,15 @@ def test_a_tiny_audit_end_to_end_and_resumed(tmp_path: Path) -> None:
     again = run_audit(config, tmp_path)
     assert time.monotonic() - started < first / 2
     assert json.loads(again.audit.read_text())["checks"] == record["checks"]
+
+
+@pytest.mark.parametrize(("df", "q", "expected"), [(1, 0.975, 12.7062047362), (2, 0.975, 4.30265272975)])
+def test_t_quantiles_of_one_and_two_degrees_of_freedom(df: int, q: float, expected: float) -> None:
+    """Two seeds give one degree of freedom: the audit's p-values invert the t interval down to α = 1e-6, where the
+    Cauchy quantile is 6.4e5 (tan(π(q − 1/2)), exact; the t_2 one is 2(q − 1/2)·sqrt(2 / (1 − (2q − 1)²)))."""
+    from rlvr_lab.metrics.significance import t_quantile
+
+    assert t_quantile(q, df) == pytest.approx(expected, rel=1e-9)
+    tiny = 1.0 - 5e-7
+    exact = math.tan(math.pi * (tiny - 0.5)) if df == 1 else (2 * tiny - 1) * math.sqrt(2 / (1 - (2 * tiny - 1) ** 2))
+    assert t_quantile(tiny, df) == pytest.approx(exact, rel=1e-6)
