@@ -154,7 +154,7 @@ def test_dry_run_prices_every_arm_before_anything_runs(tmp_path: Path) -> None:
     for model in ("qwen-math-like-v2", "olmo-like-v2"):
         for arm in (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy"):
             assert (f"train {arm}", model) in stages
-    assert all(s["count"] == 2 for s in plan["stages"] if s["stage"].startswith("train"))
+    assert all(s["count"] == 3 for s in plan["stages"] if s["stage"].startswith("train"))
     assert 0 < plan["cpu_seconds"] < 3600 and not Path("unused").exists()
 
 

@@ -35,7 +35,7 @@ def audit(
         ),
     ] = None,
     seeds: Annotated[
-        int | None, typer.Option(help="Seeds per arm, the same for every arm (default 5; 2 with --quick).")
+        int | None, typer.Option(help="Seeds per arm, the same for every arm (default 5; 3 with --quick).")
     ] = None,
     backend: Annotated[str, typer.Option(help="Training backend of every arm: rlvr or trl.")] = "rlvr",
     quick: Annotated[

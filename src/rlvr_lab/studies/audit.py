@@ -97,10 +97,12 @@ class AuditSizes:
 
 
 FULL_SIZES = AuditSizes()
+QUICK_SEEDS = 3
 QUICK_SIZES = AuditSizes(
     eval_problems=36, eval_samples=8, boundary_problems=36, largest_k=64, steps=10, train_problems=64, curve_problems=12
 )
-"""The quick audit: fewer steps, problems and samples, 2 seeds; the same arms and code paths."""
+"""The quick audit: fewer steps, problems and samples, 3 seeds (the fewest with which the t interval over seeds can
+decide: 2 seeds give one degree of freedom, t = 12.7); the same arms and code paths."""
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,7 @@ def build_config(
     else:
         chosen, note = default_models(claimed)
         notes += [note] if note else []
-    count = seeds if seeds is not None else (2 if quick else 5)
+    count = seeds if seeds is not None else (QUICK_SEEDS if quick else 5)
     if count < 1:
         raise ValueError(f"--seeds must be >= 1, got {count}")
     sizes = QUICK_SIZES if quick else FULL_SIZES
