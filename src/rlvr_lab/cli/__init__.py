@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "study",
     "distill",
     "recipe",
+    "audit",
 )
 
 
