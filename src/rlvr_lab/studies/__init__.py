@@ -24,5 +24,10 @@ The studies (each ``rlvr study NAME`` or part of ``rlvr demo``):
 - :mod:`.prompting`: prompt-induced code reasoning (the python hint);
 - :mod:`.clip_bias`: the clip-bias laboratory (tabular policies through the trainer's own update code);
 - :mod:`.lr_rule`: the learning rate chosen by an on-policy random-reward control;
-- :mod:`.demo`: ``rlvr demo``, which sizes, schedules and reports the demo's studies.
+- :mod:`.calibration`: how often each finding's interval covers a known effect and calls a null (``rlvr study
+  calibration``);
+- :mod:`.mechanisms`: the competing explanations of spurious-reward gains (``rlvr study spurious-mechanisms``);
+- :mod:`.demo`: ``rlvr demo``, which sizes, schedules and reports the demo's studies;
+- ``rlvr audit``: :mod:`.audit` (what it checks), :mod:`.audit_claim` (the claimed arm), :mod:`.audit_checks`
+  (the verdicts), :mod:`.audit_cost` (the cost of each arm), :mod:`.audit_run` (running it and its report).
 """
