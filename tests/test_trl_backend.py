@@ -82,6 +82,7 @@ def test_plan_is_what_grpo_config_derives() -> None:
         ({"lr_schedule": "cosine"}, 1, "lr_schedule='cosine'"),
         ({"warmup_steps": 3}, 1, "warmup_steps=3"),
         ({"aggregation": "token-mean"}, 1, "aggregation='token-mean' with more than one update"),
+        ({"dynamic_sampling": True}, 1, "dynamic_sampling=True: TRL's GRPOTrainer has no group filter"),
         ({}, 3, "mini_batch_size=32 does not split over 3 ranks"),
     ],
 )
@@ -184,6 +185,21 @@ def test_trl_backend_writes_our_run_directory(tmp_path: Path) -> None:
     assert (out / "eval" / "step_000002.jsonl").is_file() and (out / "model" / "rlvr_train.json").is_file()
     assert (out / "checkpoints" / "checkpoint-4" / "model.safetensors").is_file()  # 2 rollouts × 2 updates
     assert len((out / "problems.jsonl").read_text().splitlines()) == 2
+
+
+def test_dapo_overlong_buffer_runs_as_trls_own_soft_punishment(tmp_path: Path) -> None:
+    """DAPO's overlong buffer on TRL: TRL's own `get_soft_overlong_punishment` as a second reward with weight
+    `overlong_penalty`, summed before the group normalisation; TRL accepts the weights and trains with them."""
+    pytest.importorskip("trl")
+    plan = trl_plan(resolve_config(cli_values={"overlong_buffer": 40, "overlong_penalty": 0.5}))
+    assert plan.kwargs["reward_weights"] == [1.0, 0.5]
+    assert plan.kwargs["multi_objective_aggregation"] == "sum_then_normalize"
+    values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 1, "eval_every": 0}
+    config = _tiny_setup(tmp_path, **values, overlong_buffer=2, overlong_penalty=0.5)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(build_app(), ["train", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [r["step"] for r in _records(out)] == [0, 1]
 
 
 @pytest.mark.slow

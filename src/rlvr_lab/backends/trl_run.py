@@ -381,11 +381,11 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
     ]
     dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
-    extra = (
-        [trl.rewards.get_soft_overlong_punishment(config.max_new_tokens, config.overlong_buffer)]
-        if config.overlong_buffer
-        else []
-    )
+    extra = []
+    if config.overlong_buffer:  # DAPO eq. 13 as TRL ships it; weighted by overlong_penalty (trl_config)
+        from trl.rewards import get_soft_overlong_punishment
+
+        extra.append(get_soft_overlong_punishment(config.max_new_tokens, config.overlong_buffer))
     trainer = RlvrGRPOTrainer(
         model=model,
         args=args,
