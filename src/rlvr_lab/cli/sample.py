@@ -203,7 +203,7 @@ def sample(
         from rlvr_lab.store import SampleStore, StoreHeader
 
         ENGINES.get(engine)  # an unknown engine fails here, listing the registered ones
-        max_new_tokens = generation_budget(model_dir, chosen, every, max_new_tokens)
+        max_new_tokens = generation_budget(model_dir, chosen, every, problem_list, max_new_tokens)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
@@ -267,23 +267,24 @@ def _engine_options(
 
 
 def generation_budget(
-    model_dir: str, template: PromptTemplate, problem_list: list[Problem], requested: int | None
+    model_dir: str, template: PromptTemplate, every: list[Problem], sampled: list[Problem], requested: int | None
 ) -> int:
-    """``requested`` if every prompt leaves room for it in the model's context, else a named error; when None,
-    512 or what the context leaves after the longest prompt. ``problem_list`` is the whole benchmark split, never a
-    shard or a ``--limit``, so every run on it gets one budget. Needs only the tokenizer and the config, so a budget
-    that cannot fit is refused before the store is created or the weights are loaded."""
+    """The run's ``max_new_tokens``. Unset (``requested`` None): 512, or what the model's context leaves after the
+    longest prompt of ``every``, the whole benchmark split, never a shard or a ``--limit``, so every run on the
+    split gets one budget. Set: ``requested`` itself, if every prompt of ``sampled`` (the problems this run samples)
+    leaves room for it, else a named error. Needs only the tokenizer and the config, so a budget that cannot fit is
+    refused before the store is created or the weights are loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
     from rlvr_lab.engines.common import context_length, fitting_max_new_tokens
     from rlvr_lab.prompts import encode_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
     context = context_length(AutoConfig.from_pretrained(model_dir))
-    fitting = fitting_max_new_tokens([longest], context)
+    problems = every if requested is None else sampled
+    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problems)
     if requested is None:
-        return fitting
+        return fitting_max_new_tokens([longest], context)
     if context is not None and longest + requested > context:
         raise ValueError(
             f"--max-new-tokens {requested}: the longest prompt has {longest} tokens, and {longest} + {requested} "
