@@ -69,7 +69,7 @@ def audit(
     """
     from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.studies.audit import build_config
-    from rlvr_lab.studies.audit_cost import assumptions, audit_costs, plan_text
+    from rlvr_lab.studies.audit_cost import arm_changes, assumptions, audit_costs, plan_text
 
     if workers < 1 or nproc < 1:
         raise typer.BadParameter(f"--workers and --nproc must be >= 1, got {workers} and {nproc}")
@@ -101,7 +101,7 @@ def audit(
                     },
                     "models": list(config.models),
                     "seeds": len(config.seeds),
-                    "arms": list(config.arms),
+                    "arms": arm_changes(config),
                     "backend": config.backend,
                     "stages": [c.as_dict() for c in costs],
                     "total_gpu_hours": round(gpu_h, 1),

@@ -334,6 +334,9 @@ def build_config(
         if largest_k < 1:
             raise ValueError(f"--k must be >= 1, got {largest_k}")
         sizes = dataclasses.replace(sizes, largest_k=largest_k)
+    if nproc > 1 and workers > 1:
+        notes.append(f"runs on {nproc} GPUs each go one at a time (--workers 1)")
+        workers = 1
     if claimed.reward in CONTROLS:
         notes.append(f"the claimed reward {claimed.reward} is itself a control: it is not compared with itself")
     return AuditConfig(
