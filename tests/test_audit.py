@@ -222,3 +222,15 @@ def test_t_quantiles_of_one_and_two_degrees_of_freedom(df: int, q: float, expect
     tiny = 1.0 - 5e-7
     exact = math.tan(math.pi * (tiny - 0.5)) if df == 1 else (2 * tiny - 1) * math.sqrt(2 / (1 - (2 * tiny - 1) ** 2))
     assert t_quantile(tiny, df) == pytest.approx(exact, rel=1e-6)
+
+
+def test_dry_run_of_the_spurious_rewards_recipe_on_8_gpus() -> None:
+    """The recipe's own schedule (64 × 16, mini-batches of 128) gives the on-policy arm its whole rollout in one
+    mini-batch; runs on 8 GPUs go one at a time; k up to the recipe's largest n."""
+    plan = _dry_run("spurious-rewards-qwen2.5-math-7b", "--backend", "trl", "--nproc", "8", "--seeds", "5")
+    assert plan["claimed"]["source"].startswith("recipe spurious-rewards-qwen2.5-math-7b")
+    assert plan["arms"]["on-policy"] == "mini_batch_size=1024"
+    assert plan["arms"]["no-clip"] == "clip=none" and plan["arms"]["random:0.5"] == "reward=random:0.5"
+    assert any(s["stage"] == "large k claimed (k = 8)" for s in plan["stages"])
+    assert any("one at a time" in note for note in plan["notes"])
+    assert 1000 < plan["total_gpu_hours"] < 5000 and plan["gpus"] == 8
