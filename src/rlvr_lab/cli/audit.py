@@ -14,6 +14,9 @@ import typer
 from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
+CONTROL_KEYS = ("model", "subject", "role", "verdict", "effect", "interval", "p_value", "holm_p", "seeds", "problems")
+"""What ``--json`` prints for each control (every check, with all its fields, is under ``checks``)."""
+
 
 def audit(
     claim: Annotated[
@@ -126,11 +129,7 @@ def audit(
         raise fail(error) from None
     record = result.record
     if json_out:
-        controls = [
-            {key: c[key] for key in ("model", "subject", "role", "verdict", "effect", "interval", "seeds", "problems")}
-            for c in record["checks"]
-            if c["family"] == "controls"
-        ]
+        controls = [{key: c[key] for key in CONTROL_KEYS} for c in record["checks"] if c["family"] == "controls"]
         print_json(
             {
                 "out": {"report": str(result.report), "audit": str(result.audit), "summary": str(result.summary)},

@@ -77,7 +77,7 @@ def resolve_claim(spec: str) -> Claimed:
     sizes += [entries["n"].value for entries in recipe.evaluation.values() if "n" in entries]
     largest = max((int(n) for n in sizes if n), default=DEFAULT_LARGEST_K)
     values = recipe.train_values()
-    return Claimed(recipe.name, tuple(sorted(values.items())), largest, f"recipe {recipe.name} ({recipe.paper})")
+    return Claimed(recipe.name, tuple(sorted(values.items())), largest, f"recipe {recipe.name}")
 
 
 def default_models(claimed: Claimed) -> tuple[tuple[str, ...], str]:

@@ -57,9 +57,10 @@ class GPU:
 
 @dataclass(frozen=True)
 class CPU:
-    """CPU time of the organism runs, fitted to the quick audit measured on this 2-core machine (24 runs and 10
-    sampling jobs: 393 s of CPU, ``/usr/bin/time -v rlvr audit organism-ground-truth --quick`` with 2 seeds); a
-    shared machine's wall time is longer (the same audit took 21 minutes at a load average of 10)."""
+    """CPU time of the organism runs, fitted to a quick audit measured on this 2-core machine (v2 organisms, 2 seeds:
+    24 runs and 10 sampling jobs, 393 s of CPU by ``/usr/bin/time -v``). Checked on ``rlvr audit
+    organism-ground-truth --quick`` (v1, 3 seeds: 36 runs, 12 sampling jobs): 350 s of CPU measured, 9 minutes
+    estimated, so the estimate errs high; that audit's wall time was 18.7 minutes at a load average of 15."""
 
     per_response_s: float = 0.005
     """A rollout response, sampled and updated on (``clip`` preset, 4 updates per rollout)."""

@@ -189,7 +189,7 @@ def plain_words(config: AuditConfig, checks: list[Check]) -> str:
     s = config.sizes
     held = gain_is_real(checks)
     parts = [
-        f"Audited: {c.reward} ({c.name}, {c.source}) on {', '.join(config.models)}, {len(config.seeds)} seed(s) per "
+        f"Audited: {c.reward} ({c.source}) on {', '.join(config.models)}, {len(config.seeds)} seed(s) per "
         f"arm, {s.steps or first.steps} steps, evaluated on {s.eval_problems} problems × {s.eval_samples} samples "
         f"and at k = {config.largest_k} on {s.boundary_problems} problems.",
         "By the audit's rule (every primary check of the controls, the model families and the clip ablation holds) "
