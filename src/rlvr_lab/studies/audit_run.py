@@ -45,7 +45,9 @@ def check_saved_config(config: AuditConfig, root: Path) -> None:
     wanted = config.to_dict()
     if path.is_file():
         saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        changed = sorted(k for k in set(saved) | set(wanted) if k not in GROWABLE and saved.get(k) != wanted.get(k))
+        changed = sorted(
+            k for k in set(saved) | set(wanted) if k not in GROWABLE and _setting(saved, k) != _setting(wanted, k)
+        )
         if changed:
             raise ValueError(
                 f"{root} holds an audit with other settings ({', '.join(changed)} differ); its finished arms would "
@@ -53,6 +55,14 @@ def check_saved_config(config: AuditConfig, root: Path) -> None:
             )
     root.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(wanted, sort_keys=False), encoding="utf-8")
+
+
+def _setting(config: dict[str, Any], key: str) -> Any:
+    """``config[key]`` as far as it decides the runs (the claim's ``source`` only describes where it came from)."""
+    value = config.get(key)
+    if key == "claimed" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "source"}
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
