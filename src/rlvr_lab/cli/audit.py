@@ -144,7 +144,8 @@ def audit(
     for c in record["checks"]:
         low, high = c["interval"]
         interval = "no interval" if low is None else f"[{low:+.3f}, {high:+.3f}]"
-        typer.echo(f"{c['verdict']:>16}  {c['role']:<9} {c['claim']}: {c['effect']:+.3f} {interval}")
+        p = f"Holm p = {c['holm_p']:.2g}" if c["holm_p"] is not None else f"p = {c['p_value']:.2g}"
+        typer.echo(f"{c['verdict']:>16}  {c['role']:<9} {c['claim']}: {c['effect']:+.3f} {interval}, {p}")
     typer.echo(record["paragraph"])
     typer.echo(f"wrote {result.report}, {result.audit}")
 
