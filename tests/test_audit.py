@@ -168,7 +168,7 @@ def test_dry_run_of_a_7b_recipe_on_8_gpus(tmp_path: Path) -> None:
     plan = _dry_run(str(path), "--model", "Qwen/Qwen2.5-Math-7B", "--seeds", "5", "--nproc", "8")
     claimed = next(s for s in plan["stages"] if s["stage"] == f"train {CLAIMED}")
     tokens = 100 * 64 * 16 * (1024 + 3072)
-    n = 7.62e9
+    n = 7.61e9
     evals = 2 * n * 120 * 8 * (1024 + 3072)
     hours = ((2 * n * tokens + evals) / (989e12 * 0.10) + 8 * n * tokens / (989e12 * 0.30)) / 3600
     assert claimed["gpu_hours_each"] == pytest.approx(hours, rel=1e-3)

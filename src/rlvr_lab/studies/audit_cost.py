@@ -31,15 +31,17 @@ budget."""
 """Prompt length assumed per response: the organism's longest test prompt is 16 tokens; otherwise the *Spurious
 Rewards* recipe's prompt budget (1,024), an upper bound for MATH-style problems."""
 KNOWN_PARAMS = {
-    "Qwen/Qwen2.5-Math-7B": 7.62e9,
+    "Qwen/Qwen2.5-Math-7B": 7.61e9,
     "Qwen/Qwen2.5-Math-1.5B": 1.54e9,
-    "Qwen/Qwen2.5-7B": 7.62e9,
+    "Qwen/Qwen2.5-7B": 7.61e9,
     "allenai/OLMo-2-1124-7B": 7.30e9,
     "meta-llama/Llama-3.1-8B": 8.03e9,
     "smollm2-135m": 1.35e8,
     "HuggingFaceTB/SmolLM2-135M-Instruct": 1.35e8,
 }
-"""Parameter counts of models not on disk (their model cards), for estimates made without downloading them."""
+"""Parameter counts of models not on disk, for estimates made without downloading them: the model cards' figures
+(Qwen2.5 7B: 7.61B; Qwen2.5 1.5B: 1.54B; Llama 3.1 8B: 8.03B; SmolLM2-135M: 135M); OLMo 2 7B from its config.json
+(32 layers of hidden 4,096 and MLP 11,008, a 100,352-token vocabulary, untied embeddings: 7.30B)."""
 
 
 @dataclass(frozen=True)
