@@ -90,7 +90,7 @@ def test_every_finding_has_an_interval_and_a_verdict(demo_dir: Path) -> None:
     for f in findings:
         assert f["verdict"] in ("reproduced", "not significant", "opposite", "evaluation noise only: no verdict")
         assert f["low"] <= f["effect"] <= f["high"]
-        assert f["interval"].startswith(("paired bootstrap over", "t over")), f["interval"]
+        assert f["interval"].startswith(("paired bootstrap", "t over")), f["interval"]
         if f["verdict"] == "reproduced":
             assert (f["low"] > 0) if f["direction"] == 1 else (f["high"] < 0)
     spurious = [f for f in findings if f["paper"] == "Spurious Rewards (Shao et al., 2025)"]
