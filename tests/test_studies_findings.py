@@ -11,7 +11,7 @@ from rlvr_lab.analysis.strategy import code_entry_length, strategy_token_counts
 from rlvr_lab.studies.ablation import AblationResult, AblationRun
 from rlvr_lab.studies.evaluation import SetStats
 from rlvr_lab.studies.findings import ablation_findings, spurious_findings
-from rlvr_lab.studies.paired import over_seeds_and_problems, seeds_problems_interval
+from rlvr_lab.studies.paired import at_large_k, over_seeds_and_problems, seeds_problems_interval
 from rlvr_lab.studies.spurious import SpuriousRow
 from rlvr_lab.studies.verdict import NO_VERDICT, Claim, findings_table
 
@@ -118,3 +118,22 @@ def test_strategy_tokens_are_read_from_the_text() -> None:
     # language answers count as many tokens as the median code entry beside them
     assert strategy_token_counts([[6, 5], [0, 1, 2, 3, 5], [0, 1, 2, 3], [4, 5, 5, 5, 5]], decode) == [1, 4, 4, 4]
     assert strategy_token_counts([[4, 5], [4]], decode) == [1, 1]
+
+
+def test_large_k_needs_the_sign_test_too() -> None:
+    claim = Claim("paper", "base solves more at large k", "pass@k base − RL", role="primary")
+    rng = np.random.default_rng(4)
+    base_c = rng.integers(50, 200, 120)
+    rl_c = base_c.copy()
+    base_c[:4], rl_c[:4] = 2, 0  # 4 problems only the base solves, none only RL: the bootstrap alone says yes
+    few = at_large_k(claim, base_c, rl_c, samples=256, k=64)
+    assert few.low > 0 and few.verdict == "not significant" and few.p_value == pytest.approx(0.125)
+    assert "only by base 4, only by RL 0" in few.detail and "sign test" in few.interval
+    base_c[:12], rl_c[:12] = 3, 0  # 12 against 0: p = 2 / 4096 for the sign test
+    assert at_large_k(claim, base_c, rl_c, samples=256, k=64).verdict == "reproduced"
+
+
+def test_two_seeds_give_a_p_value() -> None:
+    claim = Claim("paper", "up", "Δ")
+    found = over_seeds_and_problems(claim, {0: np.full(12, 0.2), 1: np.full(12, 0.25)})
+    assert 0 < found.p_value < 1 and found.low < found.effect < found.high

@@ -152,9 +152,8 @@ def true_effect(design: Design, pop: Population, difficulties: np.ndarray, null:
     if design.kind in ("arm-vs-base", "arm-vs-arm"):
         weight = float(np.mean(difficulties * (1.0 - difficulties)))
         spread = math.hypot(pop.seed_sd, pop.problem_sd)
-        return clipped_normal_mean(shift, spread) * weight if design.kind == "arm-vs-base" else 0.0 if null else (
-            clipped_normal_mean(shift, spread) - clipped_normal_mean(0.0, spread)
-        ) * weight  # fmt: skip
+        # arm − arm: the second arm trains at δ = 0, whose clipped mean is 0, so both kinds share one truth
+        return clipped_normal_mean(shift, spread) * weight
     other = _rl_model(difficulties, design, shift)
     gain = (1.0 - (1.0 - other) ** design.k) - (1.0 - (1.0 - difficulties) ** design.k)
     return float(np.mean(gain if design.kind == "models" else -gain))
