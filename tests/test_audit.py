@@ -109,6 +109,8 @@ def test_large_k_counts_exclusive_problems_with_a_sign_test(config) -> None:
     check = _check(audit_checks(config, [with_k]), "large k", data.model, data.model)
     assert check.extra["solved_only_by_rl"] == 5 and check.extra["solved_only_by_base"] == 1
     assert check.extra["sign_test_p"] == pytest.approx(sign_test(5, 1))
+    assert check.finding.p_value >= sign_test(5, 1)  # 5 against 1 is p = 0.22: no "reproduced", whatever the interval
+    assert check.finding.verdict != "reproduced"
     assert check.extra["k"] == 8
 
 
