@@ -28,6 +28,7 @@ from rlvr_lab.metrics import GradedSamples, pass_at_k_matrix
 from rlvr_lab.report import Plot, ReportInputs, Section, Table, TrainingRun, load_run, write_report
 from rlvr_lab.studies.audit import CLAIMED, AuditConfig, audit_jobs, base_store, boundary_store, eval_problems, run_dir
 from rlvr_lab.studies.audit_checks import PRIMARY, Check, ModelData, audit_checks, gain_is_real
+from rlvr_lab.studies.demo import kept_timings
 from rlvr_lab.studies.evaluation import ProblemSet, load_set
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import run_jobs
@@ -284,7 +285,7 @@ def run_audit(config: AuditConfig, out: Path, console: Console | None = None) ->
     )
     for note in config.notes:
         console.print(f"note: {note}", highlight=False)
-    timings = run_jobs(jobs, workers=config.workers, threads=config.threads, console=console)
+    timings = kept_timings(root, run_jobs(jobs, workers=config.workers, threads=config.threads, console=console))
     data = [read_model_data(config, root, model) for model in config.models]
     checks = audit_checks(config, data)
     runs: dict[tuple[str, str], list[TrainingRun]] = {}
