@@ -109,6 +109,8 @@ def test_large_k_counts_exclusive_problems_with_a_sign_test(config) -> None:
     check = _check(audit_checks(config, [with_k]), "large k", data.model, data.model)
     assert check.extra["solved_only_by_rl"] == 5 and check.extra["solved_only_by_base"] == 1
     assert check.extra["sign_test_p"] == pytest.approx(sign_test(5, 1))
+    assert check.finding.p_value >= sign_test(5, 1)  # 5 against 1 is p = 0.22: no "reproduced", whatever the interval
+    assert check.finding.verdict != "reproduced"
     assert check.extra["k"] == 8
 
 
@@ -123,7 +125,7 @@ def test_every_arm_changes_only_what_it_tests(config, tmp_path: Path) -> None:
     assert incorrect.reward.startswith("incorrect:store=") and incorrect.seed == 3
     assert {train_config(config, tmp_path, m, a, 0).lr for m in config.models for a in config.arms} == {claimed.lr}
     assert config.arms == (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy")
-    assert config.models == ("qwen-math-like-v2", "olmo-like-v2") and not config.notes
+    assert config.models == ("qwen-math-like", "olmo-like") and not config.notes  # the recipe's model, then the other
 
 
 def test_a_config_file_is_a_claim_and_one_family_is_said(tmp_path: Path) -> None:
@@ -135,7 +137,7 @@ def test_a_config_file_is_a_claim_and_one_family_is_said(tmp_path: Path) -> None
     assert "random:0.5" not in config.arms  # the claimed reward is not its own control
     assert any("second family" in note for note in config.notes)
     assert config.seeds == (0, 1, 2)
-    with pytest.raises(ValueError, match="organism-ground-truth"):
+    with pytest.raises(ValueError, match="organism-ground-truth"):  # the message lists the shipped recipes
         resolve_claim("no-such-recipe")
     path.write_text("model: qwen-math-like-v2\nrewrd: random:0.5\n")
     with pytest.raises(ValueError, match="rewrd"):
@@ -151,7 +153,7 @@ def _dry_run(*args: str) -> dict:
 def test_dry_run_prices_every_arm_before_anything_runs(tmp_path: Path) -> None:
     plan = _dry_run("organism-ground-truth", "--quick")
     stages = {(s["stage"], s["model"]) for s in plan["stages"]}
-    for model in ("qwen-math-like-v2", "olmo-like-v2"):
+    for model in ("qwen-math-like", "olmo-like"):
         for arm in (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy"):
             assert (f"train {arm}", model) in stages
     assert all(s["count"] == 3 for s in plan["stages"] if s["stage"].startswith("train"))
@@ -168,7 +170,7 @@ def test_dry_run_of_a_7b_recipe_on_8_gpus(tmp_path: Path) -> None:
     plan = _dry_run(str(path), "--model", "Qwen/Qwen2.5-Math-7B", "--seeds", "5", "--nproc", "8")
     claimed = next(s for s in plan["stages"] if s["stage"] == f"train {CLAIMED}")
     tokens = 100 * 64 * 16 * (1024 + 3072)
-    n = 7.62e9
+    n = 7.61e9
     evals = 2 * n * 120 * 8 * (1024 + 3072)
     hours = ((2 * n * tokens + evals) / (989e12 * 0.10) + 8 * n * tokens / (989e12 * 0.30)) / 3600
     assert claimed["gpu_hours_each"] == pytest.approx(hours, rel=1e-3)
@@ -182,7 +184,7 @@ def test_a_tiny_audit_end_to_end_and_resumed(tmp_path: Path) -> None:
     """Every arm trained (2 steps) on one organism, the report written, then a re-run that trains nothing."""
     from rlvr_lab.studies.audit_run import run_audit
 
-    config = build_config("organism-ground-truth", models=("qwen-math-like-v2",), seeds=2, workers=2)
+    config = build_config("organism-ground-truth", models=("qwen-math-like",), seeds=2, workers=2)
     tiny = AuditSizes(
         eval_problems=12,
         eval_samples=4,
@@ -222,3 +224,15 @@ def test_t_quantiles_of_one_and_two_degrees_of_freedom(df: int, q: float, expect
     tiny = 1.0 - 5e-7
     exact = math.tan(math.pi * (tiny - 0.5)) if df == 1 else (2 * tiny - 1) * math.sqrt(2 / (1 - (2 * tiny - 1) ** 2))
     assert t_quantile(tiny, df) == pytest.approx(exact, rel=1e-6)
+
+
+def test_dry_run_of_the_spurious_rewards_recipe_on_8_gpus() -> None:
+    """The recipe's own schedule (64 × 16, mini-batches of 128) gives the on-policy arm its whole rollout in one
+    mini-batch; runs on 8 GPUs go one at a time; k up to the recipe's largest n."""
+    plan = _dry_run("spurious-rewards-qwen2.5-math-7b", "--backend", "trl", "--nproc", "8", "--seeds", "5")
+    assert plan["claimed"]["source"].startswith("recipe spurious-rewards-qwen2.5-math-7b")
+    assert plan["arms"]["on-policy"] == "mini_batch_size=1024"
+    assert plan["arms"]["no-clip"] == "clip=none" and plan["arms"]["random:0.5"] == "reward=random:0.5"
+    assert any(s["stage"] == "large k claimed (k = 8)" for s in plan["stages"])
+    assert any("one at a time" in note for note in plan["notes"])
+    assert 1000 < plan["total_gpu_hours"] < 5000 and plan["gpus"] == 8

@@ -50,17 +50,17 @@ def _table(summary: dict, title_start: str) -> dict:
 
 def test_spurious_rewards_table(demo_dir: Path) -> None:
     table = _table(_summary(demo_dir), "Spurious rewards")
-    assert table["columns"][:4] == ["model", "reward", "acc. before", "acc. after"]
+    assert table["columns"][:5] == ["model", "reward", "seeds", "acc. before", "acc. after"]
     rows = table["rows"]
     assert len(rows) == 12
     rewards = ["ground_truth", "majority_vote", "format", "random:0.5", "incorrect", "python"]
     assert [(r[0], r[1]) for r in rows] == [(m, w) for m in ("qwen-math-like", "olmo-like") for w in rewards]
     for row in rows:
-        acc_before, acc_after, d_acc, code_before, code_after, d_code = row[2:]
-        assert all(_rate(v) for v in (acc_before, acc_after, code_before, code_after)), row
+        seeds, acc_before, acc_after, d_acc, code_before, code_after, d_code = row[2:]
+        assert seeds == 1 and all(_rate(v) for v in (acc_before, acc_after, code_before, code_after)), row
         assert math.isclose(d_acc, acc_after - acc_before) and math.isclose(d_code, code_after - code_before)
     # "before" is one base evaluation per profile, shared by all its runs
-    assert len({(r[0], r[2], r[5]) for r in rows}) == 2
+    assert len({(r[0], r[3], r[6]) for r in rows}) == 2
 
 
 def test_clipping_ablation(demo_dir: Path) -> None:
@@ -90,7 +90,7 @@ def test_every_finding_has_an_interval_and_a_verdict(demo_dir: Path) -> None:
     for f in findings:
         assert f["verdict"] in ("reproduced", "not significant", "opposite", "evaluation noise only: no verdict")
         assert f["low"] <= f["effect"] <= f["high"]
-        assert f["interval"].startswith(("paired bootstrap over", "t over")), f["interval"]
+        assert f["interval"].startswith(("paired bootstrap", "t over")), f["interval"]
         if f["verdict"] == "reproduced":
             assert (f["low"] > 0) if f["direction"] == 1 else (f["high"] < 0)
     spurious = [f for f in findings if f["paper"] == "Spurious Rewards (Shao et al., 2025)"]

@@ -42,3 +42,12 @@ def test_minimum_detectable_effect_is_2_8_standard_errors() -> None:
     assert minimum_detectable_effect(0.01) == pytest.approx(0.01 * (1.959964 + 0.841621), abs=1e-6)
     assert minimum_detectable_effect(0.01, df=4) == pytest.approx(0.01 * (2.776445 + 0.940965), abs=1e-5)
     assert math.isnan(minimum_detectable_effect(math.nan))
+
+
+def test_far_tails_of_few_degrees_of_freedom() -> None:
+    # the p-value of two seeds inverts the t interval at levels down to 1e-6: one degree of freedom, t near 6e5
+    assert t_quantile(1 - 5e-7, 1) == pytest.approx(math.tan(math.pi * (0.5 - 5e-7)), rel=1e-6)
+    assert t_quantile(1 - 5e-7, 2) == pytest.approx(999.99925, rel=1e-5)  # closed form for 2 df
+    assert t_cdf(6.4e5, 1) == pytest.approx(0.5 + math.atan(6.4e5) / math.pi, abs=1e-12)
+    with pytest.raises(ValueError, match=">= 1"):
+        t_cdf(1.0, 0.5)

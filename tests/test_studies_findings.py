@@ -131,3 +131,9 @@ def test_large_k_needs_the_sign_test_too() -> None:
     assert "only by base 4, only by RL 0" in few.detail and "sign test" in few.interval
     base_c[:12], rl_c[:12] = 3, 0  # 12 against 0: p = 2 / 4096 for the sign test
     assert at_large_k(claim, base_c, rl_c, samples=256, k=64).verdict == "reproduced"
+
+
+def test_two_seeds_give_a_p_value() -> None:
+    claim = Claim("paper", "up", "Δ")
+    found = over_seeds_and_problems(claim, {0: np.full(12, 0.2), 1: np.full(12, 0.25)})
+    assert 0 < found.p_value < 1 and found.low < found.effect < found.high

@@ -14,6 +14,9 @@ import typer
 from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json, reflow
 
+CONTROL_KEYS = ("model", "subject", "role", "verdict", "effect", "interval", "p_value", "holm_p", "seeds", "problems")
+"""What ``--json`` prints for each control (every check, with all its fields, is under ``checks``)."""
+
 
 def audit(
     claim: Annotated[
@@ -69,7 +72,7 @@ def audit(
     """
     from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.studies.audit import build_config
-    from rlvr_lab.studies.audit_cost import assumptions, audit_costs, plan_text
+    from rlvr_lab.studies.audit_cost import arm_changes, assumptions, audit_costs, plan_text
 
     if workers < 1 or nproc < 1:
         raise typer.BadParameter(f"--workers and --nproc must be >= 1, got {workers} and {nproc}")
@@ -101,7 +104,7 @@ def audit(
                     },
                     "models": list(config.models),
                     "seeds": len(config.seeds),
-                    "arms": list(config.arms),
+                    "arms": arm_changes(config),
                     "backend": config.backend,
                     "stages": [c.as_dict() for c in costs],
                     "total_gpu_hours": round(gpu_h, 1),
@@ -126,11 +129,7 @@ def audit(
         raise fail(error) from None
     record = result.record
     if json_out:
-        controls = [
-            {key: c[key] for key in ("model", "subject", "role", "verdict", "effect", "interval", "seeds", "problems")}
-            for c in record["checks"]
-            if c["family"] == "controls"
-        ]
+        controls = [{key: c[key] for key in CONTROL_KEYS} for c in record["checks"] if c["family"] == "controls"]
         print_json(
             {
                 "out": {"report": str(result.report), "audit": str(result.audit), "summary": str(result.summary)},
@@ -145,7 +144,8 @@ def audit(
     for c in record["checks"]:
         low, high = c["interval"]
         interval = "no interval" if low is None else f"[{low:+.3f}, {high:+.3f}]"
-        typer.echo(f"{c['verdict']:>16}  {c['role']:<9} {c['claim']}: {c['effect']:+.3f} {interval}")
+        p = f"Holm p = {c['holm_p']:.2g}" if c["holm_p"] is not None else f"p = {c['p_value']:.2g}"
+        typer.echo(f"{c['verdict']:>16}  {c['role']:<9} {c['claim']}: {c['effect']:+.3f} {interval}, {p}")
     typer.echo(record["paragraph"])
     typer.echo(f"wrote {result.report}, {result.audit}")
 

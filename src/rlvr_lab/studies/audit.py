@@ -21,11 +21,14 @@ arm             training run
                 and the clamp never acts)
 ==============  ===================================================================================================
 
-Every run's final policy and the base model are sampled on the same evaluation problems with the same sampling
-seed (so a difference is the model's, not the dice's); the base and the claimed arm's policies are also sampled at
-the largest k. The checks, each a :class:`~rlvr_lab.studies.verdict.Finding` judged by the project's one rule
-(:func:`~rlvr_lab.studies.verdict.verdict`), in families, one primary comparison per family fixed here before
-any run (:data:`.audit_checks.PRIMARY`), the others secondary:
+Every arm trains on the same problems (the claim's, or its first ``steps × P`` when it sets no limit, so the
+``incorrect`` labels cover them all). Every run's final policy and the base model are sampled on the same
+evaluation problems with the same sampling seed (so a difference is the model's, not the dice's; a claim that
+evaluates greedily is sampled at T = 0.6, Yue et al.'s, since n samples need a temperature); the base and the
+claimed arm's policies are also sampled at the largest k. The checks, each a
+:class:`~rlvr_lab.studies.verdict.Finding` judged by the project's one rule (:func:`~rlvr_lab.studies.verdict.verdict`),
+in families, one primary comparison per family fixed before any run (:data:`.audit_checks.PRIMARY`), the others
+secondary:
 
 - **controls**: Δ accuracy, claimed − control, paired over seeds × problems, for every control and model;
 - **families**: Δ accuracy, claimed − base, on each model (one family only: said, not tested);
@@ -334,6 +337,9 @@ def build_config(
         if largest_k < 1:
             raise ValueError(f"--k must be >= 1, got {largest_k}")
         sizes = dataclasses.replace(sizes, largest_k=largest_k)
+    if nproc > 1 and workers > 1:
+        notes.append(f"runs on {nproc} GPUs each go one at a time (--workers 1)")
+        workers = 1
     if claimed.reward in CONTROLS:
         notes.append(f"the claimed reward {claimed.reward} is itself a control: it is not compared with itself")
     return AuditConfig(

@@ -136,7 +136,10 @@ def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
     ) -> None:
         claim = Claim(AUDIT, text, effect, role="primary" if primary else "secondary", family=family)
         problems = len(next(iter(d.values()))) if d else 0
-        checks.append(Check(family, subject, model, over_seeds_and_problems(claim, d, what), len(d), problems, extra))
+        finding = over_seeds_and_problems(claim, d, what)
+        if "sign_test_p" in extra:  # large k: "reproduced" needs the sign test too (as paired.at_large_k does)
+            finding = dataclasses.replace(finding, p_value=max(finding.p_value, extra["sign_test_p"]))
+        checks.append(Check(family, subject, model, finding, len(d), problems, extra))
 
     for m in data:
         for control in (c for c in controls if c in m.arms):

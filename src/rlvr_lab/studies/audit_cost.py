@@ -8,11 +8,11 @@ The estimate counts the arithmetic of every stage from the claim's sizes and the
   (forward and backward), per token of ``P × G × (prompt + response)``;
 - an evaluation samples ``problems × n`` responses: ``2·N`` per token.
 
-Every response is counted at its full budget (``max_new_tokens``) and every prompt at :data:`PROMPT_TOKENS`, so
-the figure is an upper bound on the arithmetic; attention's own FLOPs are left out (small next to ``N`` at these
-lengths). On GPUs the FLOPs are turned into time at an assumed fraction of the peak (:data:`H100`); on the CPU
-the organisms are so small that fixed costs dominate, so a run costs the per-response and per-run constants
-measured on this 2-core machine (:data:`CPU`) plus its FLOPs at the measured single-thread rates.
+Every response is counted at its full budget (``max_new_tokens``; on the organism at :data:`ORGANISM_RESPONSE`)
+and every prompt at :data:`PROMPT_TOKENS`, so the figure is an upper bound on the arithmetic; attention's own
+FLOPs are left out (small next to ``N`` at these lengths). On GPUs the FLOPs are turned into time at an assumed
+fraction of the peak (:data:`H100`); on the CPU a run costs the larger of its FLOPs at the measured single-thread
+rates and the per-response and per-run constants fitted to a measured quick audit (:class:`CPU`).
 """
 
 from __future__ import annotations
@@ -25,18 +25,23 @@ from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.studies.audit import CLAIMED, AuditConfig, train_config, train_problems
 
 PROMPT_TOKENS = {"organism": 16, "default": 1024}
+ORGANISM_RESPONSE = 25
+"""An organism solution stays under 25 tokens (:class:`~rlvr_lab.studies.settings.TrainingSettings`), whatever the
+budget."""
 """Prompt length assumed per response: the organism's longest test prompt is 16 tokens; otherwise the *Spurious
 Rewards* recipe's prompt budget (1,024), an upper bound for MATH-style problems."""
 KNOWN_PARAMS = {
-    "Qwen/Qwen2.5-Math-7B": 7.62e9,
+    "Qwen/Qwen2.5-Math-7B": 7.61e9,
     "Qwen/Qwen2.5-Math-1.5B": 1.54e9,
-    "Qwen/Qwen2.5-7B": 7.62e9,
+    "Qwen/Qwen2.5-7B": 7.61e9,
     "allenai/OLMo-2-1124-7B": 7.30e9,
     "meta-llama/Llama-3.1-8B": 8.03e9,
     "smollm2-135m": 1.35e8,
     "HuggingFaceTB/SmolLM2-135M-Instruct": 1.35e8,
 }
-"""Parameter counts of models not on disk (their model cards), for estimates made without downloading them."""
+"""Parameter counts of models not on disk, for estimates made without downloading them: the model cards' figures
+(Qwen2.5 7B: 7.61B; Qwen2.5 1.5B: 1.54B; Llama 3.1 8B: 8.03B; SmolLM2-135M: 135M); OLMo 2 7B from its config.json
+(32 layers of hidden 4,096 and MLP 11,008, a 100,352-token vocabulary, untied embeddings: 7.30B)."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,17 @@ class GPU:
 
 @dataclass(frozen=True)
 class CPU:
-    """Costs measured on this 2-core machine, one torch thread per worker, organism runs (see the module docs)."""
+    """CPU time of the organism runs, fitted to a quick audit measured on this 2-core machine (v2 organisms, 2 seeds:
+    24 runs and 10 sampling jobs, 393 s of CPU by ``/usr/bin/time -v``). Checked on ``rlvr audit
+    organism-ground-truth --quick`` (v1, 3 seeds: 36 runs, 12 sampling jobs): 350 s of CPU measured, 9 minutes
+    estimated, so the estimate errs high; that audit's wall time was 18.7 minutes at a load average of 15."""
 
-    per_response_s: float = 0.02
+    per_response_s: float = 0.005
     """A rollout response, sampled and updated on (``clip`` preset, 4 updates per rollout)."""
-    per_sample_s: float = 0.005
-    """An evaluation sample."""
-    per_run_s: float = 20.0
-    """Start-up, the trainer's own evaluations, saving and grading of one run."""
+    per_sample_s: float = 0.002
+    """An evaluation sample, graded."""
+    per_run_s: float = 6.0
+    """Loading, the trainer's own evaluations, saving and grading of one run (half of it for a sampling job)."""
     sampling_flops: float = 40e9
     """float32 sampling rate of SmolLM2-135M on one thread (docs/performance.md)."""
     update_flops: float = 60e9
@@ -107,6 +115,12 @@ def _prompt_tokens(data: str) -> int:
     return PROMPT_TOKENS.get(data, PROMPT_TOKENS["default"])
 
 
+def _tokens(data: str, max_new_tokens: int) -> int:
+    """Tokens of one prompt and its response (see the module docstring)."""
+    response = min(max_new_tokens, ORGANISM_RESPONSE) if data == "organism" else max_new_tokens
+    return _prompt_tokens(data) + response
+
+
 @dataclass(frozen=True)
 class Cost:
     """One line of the plan: a stage, how many of it, and its cost each and in all."""
@@ -136,11 +150,11 @@ class Cost:
 def run_cost(config: TrainConfig, params: float, eval_samples: int, cpu: CPU = THIS_CPU, gpu: GPU = H100) -> Cost:
     """One training run and its final evaluation."""
     schedule = config.schedule()
-    tokens = _prompt_tokens(config.train_data) + config.max_new_tokens
+    tokens = _tokens(config.train_data, config.max_new_tokens)
     responses = config.steps * schedule.rollout_size
     gen = 2 * params * responses * tokens
     train = (2 + 6 * schedule.epochs) * params * responses * tokens
-    evals = 2 * params * eval_samples * (_prompt_tokens(config.eval_data) + config.max_new_tokens)
+    evals = 2 * params * eval_samples * _tokens(config.eval_data, config.max_new_tokens)
     fixed = responses * cpu.per_response_s + eval_samples * cpu.per_sample_s
     cpu_s = cpu.per_run_s + max(fixed, (gen + evals) / cpu.sampling_flops + train / cpu.update_flops)
     gpu_s = (gen + evals) / (gpu.peak_flops * gpu.generation_mfu) + train / (gpu.peak_flops * gpu.training_mfu)
@@ -151,7 +165,7 @@ def sample_cost(
     model: str, params: float, data: str, samples: int, max_new_tokens: int, cpu: CPU = THIS_CPU, gpu: GPU = H100
 ) -> Cost:
     """Sampling ``samples`` responses (and grading them)."""
-    flops = 2 * params * samples * (_prompt_tokens(data) + max_new_tokens)
+    flops = 2 * params * samples * _tokens(data, max_new_tokens)
     cpu_s = cpu.per_run_s / 2 + max(samples * cpu.per_sample_s, flops / cpu.sampling_flops)
     return Cost("", model, 1, flops, cpu_s, flops / (gpu.peak_flops * gpu.generation_mfu) / 3600)
 
@@ -191,12 +205,13 @@ def audit_costs(config: AuditConfig, root: Path) -> list[Cost]:
 def assumptions(gpu: GPU = H100, cpu: CPU = THIS_CPU) -> list[str]:
     return [
         "FLOPs: 2N per token sampled (prompt and response), 2N for the old-policy log-probs and 6N per epoch for the "
-        "update, per token of every rollout; every response at its full max_new_tokens budget and every prompt at "
-        f"{PROMPT_TOKENS['default']} tokens ({PROMPT_TOKENS['organism']} on the organism): an upper bound",
+        "update, per token of every rollout; every response at its full max_new_tokens budget (organism: "
+        f"{ORGANISM_RESPONSE}) and every prompt at {PROMPT_TOKENS['default']} tokens ({PROMPT_TOKENS['organism']} on "
+        "the organism): an upper bound",
         f"GPU: {gpu.name}, bf16 dense peak {gpu.peak_flops / 1e12:.0f} TFLOP/s, {gpu.generation_mfu:.0%} of it "
         f"while sampling and {gpu.training_mfu:.0%} while training (assumed, not measured)",
         f"CPU: {cpu.per_run_s:.0f} s per run, {cpu.per_response_s} s per rollout response, {cpu.per_sample_s} s per "
-        "evaluation sample (organism runs measured on this 2-core machine), or the FLOPs at "
+        "evaluation sample (CPU time fitted to a quick organism audit on this 2-core machine), or the FLOPs at "
         f"{cpu.sampling_flops / 1e9:.0f} / {cpu.update_flops / 1e9:.0f} GFLOP/s (docs/performance.md, one thread) "
         "when that is longer",
     ]
@@ -219,7 +234,23 @@ def plan_text(config: AuditConfig, costs: list[Cost], gpus: int) -> str:
         f"{config.workers} worker(s)"
     )
     lines += [f"assumption: {a}" for a in assumptions()]
+    lines += [f"arm {arm}: the claim's config with {change}" for arm, change in arm_changes(config).items()]
+    lines.append(
+        f"each run: rlvr train RUN/config.yaml --backend {config.backend} --nproc {gpus}, run in turn by this command "
+        f"(or rlvr export verl RUN/config.yaml --n-gpus-per-node {gpus} --out DIR, then DIR/run.sh)"
+    )
     return "\n".join(lines)
+
+
+def arm_changes(config: AuditConfig) -> dict[str, str]:
+    """What each arm changes in the claim's config, as ``key=value`` text (the same for every model and seed)."""
+    base = train_config(config, Path("DIR"), config.models[0], CLAIMED, config.seeds[0]).to_dict()
+    out = {}
+    for arm in config.arms:
+        values = train_config(config, Path("DIR"), config.models[0], arm, config.seeds[0]).to_dict()
+        changed = [f"{k}={v}" for k, v in values.items() if k != "out" and base[k] != v]
+        out[arm] = ", ".join(changed) or "nothing changed"
+    return out
 
 
 def _duration(seconds: float) -> str:
@@ -229,4 +260,6 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 60:.0f} min"
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} days"
+    if seconds < 2 * 365 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds / (365 * 86400):,.0f} years"

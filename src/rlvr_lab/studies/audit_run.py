@@ -28,6 +28,7 @@ from rlvr_lab.metrics import GradedSamples, pass_at_k_matrix
 from rlvr_lab.report import Plot, ReportInputs, Section, Table, TrainingRun, load_run, write_report
 from rlvr_lab.studies.audit import CLAIMED, AuditConfig, audit_jobs, base_store, boundary_store, eval_problems, run_dir
 from rlvr_lab.studies.audit_checks import PRIMARY, Check, ModelData, audit_checks, gain_is_real
+from rlvr_lab.studies.demo import kept_timings
 from rlvr_lab.studies.evaluation import ProblemSet, load_set
 from rlvr_lab.studies.markdown import markdown_table
 from rlvr_lab.studies.parallel import run_jobs
@@ -45,7 +46,9 @@ def check_saved_config(config: AuditConfig, root: Path) -> None:
     wanted = config.to_dict()
     if path.is_file():
         saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        changed = sorted(k for k in set(saved) | set(wanted) if k not in GROWABLE and saved.get(k) != wanted.get(k))
+        changed = sorted(
+            k for k in set(saved) | set(wanted) if k not in GROWABLE and _setting(saved, k) != _setting(wanted, k)
+        )
         if changed:
             raise ValueError(
                 f"{root} holds an audit with other settings ({', '.join(changed)} differ); its finished arms would "
@@ -53,6 +56,14 @@ def check_saved_config(config: AuditConfig, root: Path) -> None:
             )
     root.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(wanted, sort_keys=False), encoding="utf-8")
+
+
+def _setting(config: dict[str, Any], key: str) -> Any:
+    """``config[key]`` as far as it decides the runs (the claim's ``source`` only describes where it came from)."""
+    value = config.get(key)
+    if key == "claimed" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "source"}
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ def plain_words(config: AuditConfig, checks: list[Check]) -> str:
     s = config.sizes
     held = gain_is_real(checks)
     parts = [
-        f"Audited: {c.reward} ({c.name}, {c.source}) on {', '.join(config.models)}, {len(config.seeds)} seed(s) per "
+        f"Audited: {c.reward} ({c.source}) on {', '.join(config.models)}, {len(config.seeds)} seed(s) per "
         f"arm, {s.steps or first.steps} steps, evaluated on {s.eval_problems} problems × {s.eval_samples} samples "
         f"and at k = {config.largest_k} on {s.boundary_problems} problems.",
         "By the audit's rule (every primary check of the controls, the model families and the clip ablation holds) "
@@ -274,7 +285,7 @@ def run_audit(config: AuditConfig, out: Path, console: Console | None = None) ->
     )
     for note in config.notes:
         console.print(f"note: {note}", highlight=False)
-    timings = run_jobs(jobs, workers=config.workers, threads=config.threads, console=console)
+    timings = kept_timings(root, run_jobs(jobs, workers=config.workers, threads=config.threads, console=console))
     data = [read_model_data(config, root, model) for model in config.models]
     checks = audit_checks(config, data)
     runs: dict[tuple[str, str], list[TrainingRun]] = {}

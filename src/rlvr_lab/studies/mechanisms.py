@@ -225,14 +225,14 @@ def mechanisms_result(root: Path, config: MechanismsConfig) -> MechanismsResult:
 
 
 def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> list[Finding]:
-    """Every account's comparisons (module docstring); primary per account: the clip account's cell with the
-    largest strategy-token clip fraction, the asymmetric arms' entropy difference, the format term of the ``clip``
-    arm at the grid's first cell."""
+    """Every account's comparisons (module docstring); primary per account, fixed by the config before any run: the
+    clip account's cell with the largest rate and the most updates per rollout (where the clamp should bind
+    most), the asymmetric arms' entropy difference, and the boxed-rate term of that same cell."""
     base = result.base
     out: list[Finding] = []
     grid = [a for a in arms(config) if a.name == "clip"]
     fractions = {a: float(np.mean([r.clip_frac_strategy for r in result.of(a).values()])) for a in grid}
-    top = max(grid, key=lambda a: fractions[a])
+    top = max(grid, key=lambda a: (a.lr, a.updates))
     for arm in grid:
         runs = result.of(arm)
         above = fractions[arm] >= CLIP_FRACTION_THRESHOLD
@@ -269,7 +269,7 @@ def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> li
         )
         diffs = {s: high[s].measures[key] - low[s].measures[key] for s in seeds}
         out.append(over_seeds_and_problems(claim, diffs, "clip-high − clip-low"))
-    for i, arm in enumerate(grid):
+    for arm in grid:
         runs = result.of(arm)
         split = {s: format_split(base, r.measures) for s, r in runs.items()}
         for j, (term, label) in enumerate((("boxed", "boxed-rate term"), ("given", "accuracy-given-a-box term"))):
@@ -277,7 +277,7 @@ def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> li
                 FORMAT_ACCOUNT,
                 f"{arm.label}: the {label} of clip − base accuracy > 0",
                 f"{label} of Δ accuracy, per seed and problem",
-                role="primary" if (i, j) == (0, 0) else "secondary",
+                role="primary" if (arm, j) == (top, 0) else "secondary",
             )
             out.append(over_seeds_and_problems(claim, {s: parts[j] for s, parts in split.items()}, term))
     return correct(out)

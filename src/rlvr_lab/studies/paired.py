@@ -4,11 +4,13 @@ Two models evaluated on the same problems with the same sampling seed differ per
 arms run on the same seeds (or an arm against the base evaluation it shares) differ per seed *and* problem by
 ``d_{s,p}``. Each finding gets its interval and its p-value from one method:
 
-- evaluation differences (:func:`over_problems`): the percentile bootstrap over problems of the project
-  (:func:`~rlvr_lab.metrics.bootstrap.resampled_means`, Efron & Tibshirani, 1993); the p-value is twice the
-  smaller share of resampled means on either side of 0, so p < 0.05 where the interval excludes 0 (up to the
-  resampling's grain). Such an interval carries the evaluation's sampling noise and the choice of problems, not
-  the training's seed: a training claim read from it (one seed) is marked ``noise_only`` and gets no verdict.
+- evaluation differences (:func:`over_problems`): the wider bounds of the project's percentile bootstrap over
+  problems (:func:`~rlvr_lab.metrics.bootstrap.resampled_means`, Efron & Tibshirani, 1993) and the t interval over
+  problems, p the larger of the two tests' (the bootstrap's: twice the smaller share of resampled means on either
+  side of 0). Simulated at the boundary's size (500 problems × 1,024 samples, ``rlvr study calibration``), the
+  bootstrap alone covered 93.3% of a known effect, the t interval 94.7%. Such an interval carries the
+  evaluation's sampling noise and the choice of problems, not the training's seed: a training claim read from it
+  (one seed) is marked ``noise_only`` and gets no verdict.
 - training arms (:func:`over_seeds_and_problems`): a t interval over seeds and problems. With the two-way mean
   squares of the (S, P) matrix, ``MS_seeds = P · var(row means)`` and ``MS_problems = S · var(column means)``, the
   half-width is ``sqrt(t²_{S-1} · MS_seeds + t²_{P-1} · MS_problems) / sqrt(S · P)`` (t quantiles at 97.5%): each
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -54,7 +57,8 @@ def over_problems(
     noise_only: bool = False,
     resamples: int = RESAMPLES,
 ) -> Finding:
-    """``b − a`` averaged over problems (same problems, same order) with a paired bootstrap interval over them.
+    """``b − a`` averaged over problems (same problems, same order): the wider bounds of the paired percentile
+    bootstrap and the t interval over problems, p the larger of the two tests' (module docstring).
 
     ``noise_only``: the claim is about training but ``a`` and ``b`` come from one training seed (the finding
     then prints its interval with no verdict).
@@ -63,62 +67,40 @@ def over_problems(
     if a_arr.ndim != 1 or a_arr.shape != b_arr.shape or a_arr.size == 0:
         raise ValueError(f"a and b must be 1-D over the same problems, got shapes {a_arr.shape} and {b_arr.shape}")
     d = b_arr - a_arr
+    P, mean = d.size, float(d.mean())
     means = resampled_means(d, resamples, seed=0)[:, 0]
     tail = ALPHA / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    P = d.size
+    low, high = (float(v) for v in np.quantile(means, [tail, 1.0 - tail]))
+    p = bootstrap_p(means)
     se = float(np.std(d, ddof=1) / math.sqrt(P)) if P > 1 else math.nan
+    if P > 1:
+        q = t_quantile(1.0 - tail, P - 1)
+        low, high = min(low, mean - q * se), max(high, mean + q * se)
+        p = max(p, 1.0 if se == 0 else 2.0 * (1.0 - t_cdf(abs(mean) / se, P - 1)))
     mde = (t_quantile(1.0 - tail, math.inf) + t_quantile(POWER, math.inf)) * se
-    interval = f"paired bootstrap over {P} problems" + (f" ({note})" if note else "")
-    return Finding(
-        claim,
-        float(d.mean()),
-        float(low),
-        float(high),
-        interval,
-        detail,
-        bootstrap_p(means),
-        noise_only=noise_only,
-        mde=mde,
-    )
+    interval = f"paired bootstrap ∪ t over {P} problems" + (f" ({note})" if note else "")
+    return Finding(claim, mean, low, high, interval, detail, p, noise_only=noise_only, mde=mde)
 
 
 def at_large_k(
     claim: Claim, base_c: ArrayLike, rl_c: ArrayLike, samples: int, k: int, resamples: int = RESAMPLES
 ) -> Finding:
     """pass@k of the base − the RL model per problem (``base_c``, ``rl_c``: correct samples of ``samples`` per
-    problem), judged as the boundary's large-k claim.
-
-    At large k most problems are solved by both models, and the few that differ are heavy-tailed (a problem one
-    model solves once in 256 samples): the percentile bootstrap covered only 90% of null effects in simulation, a
-    t interval over problems 93% of real ones. The interval is the union of the two (95-97% in simulation), and the
-    verdict also needs the exact sign test on the problems only one of the two models solves; ``p_value`` is the
-    largest of the three tests' p-values, so "reproduced" needs all three.
+    problem), judged as the boundary's large-k claim: :func:`over_problems`, and the exact sign test on the problems
+    only one of the two models solves, because at large k the few problems that differ are heavy-tailed (a problem
+    one model solves once in 256 samples) and 4 against 0 would otherwise pass; ``p_value`` is the largest of the
+    tests' p-values, so "reproduced" needs all of them.
     """
     base, rl = np.asarray(base_c), np.asarray(rl_c)
-    d = pass_at_k(samples, base, k) - pass_at_k(samples, rl, k)
-    boot = over_problems(claim, np.zeros_like(d), d, resamples=resamples)
-    P = d.size
-    se = float(np.std(d, ddof=1) / math.sqrt(P)) if P > 1 else math.nan
-    q = t_quantile(1.0 - ALPHA / 2.0, P - 1) if P > 1 else math.nan
-    mean = float(d.mean())
-    t_p = 1.0 if se == 0 or math.isnan(se) else 2.0 * (1.0 - t_cdf(abs(mean) / se, P - 1))
+    found = over_problems(claim, pass_at_k(samples, rl, k), pass_at_k(samples, base, k), resamples=resamples)
     only_base, only_rl = int(((base > 0) & (rl == 0)).sum()), int(((rl > 0) & (base == 0)).sum())
     sign_p = sign_test(only_base, only_rl)
-    detail = (
-        f"solved only by base {only_base}, only by RL {only_rl}: sign test p = {sign_p:.3g}; "
-        f"bootstrap p = {boot.p_value:.3g}, t p = {t_p:.3g}"
-    )
-    return Finding(
-        claim,
-        mean,
-        min(boot.low, mean - q * se),
-        max(boot.high, mean + q * se),
-        f"bootstrap ∪ t interval over {P} problems, exact sign test on the {only_base + only_rl} problems one model "
-        "solves",
-        detail,
-        max(boot.p_value, t_p, sign_p),
-        mde=boot.mde,
+    return replace(
+        found,
+        interval=f"{found.interval}, exact sign test on the {only_base + only_rl} problems one model solves",
+        detail=f"solved only by base {only_base}, only by RL {only_rl}: sign test p = {sign_p:.3g}; "
+        f"bootstrap ∪ t p = {found.p_value:.3g}",
+        p_value=max(found.p_value, sign_p),
     )
 
 
