@@ -125,7 +125,7 @@ def test_every_arm_changes_only_what_it_tests(config, tmp_path: Path) -> None:
     assert incorrect.reward.startswith("incorrect:store=") and incorrect.seed == 3
     assert {train_config(config, tmp_path, m, a, 0).lr for m in config.models for a in config.arms} == {claimed.lr}
     assert config.arms == (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy")
-    assert config.models == ("qwen-math-like", "olmo-like") and not config.notes  # the recipe's model, then the other
+    assert config.models == ("qwen-math-like-v2", "olmo-like-v2") and not config.notes  # the recipe's model, then the other
 
 
 def test_a_config_file_is_a_claim_and_one_family_is_said(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def _dry_run(*args: str) -> dict:
 def test_dry_run_prices_every_arm_before_anything_runs(tmp_path: Path) -> None:
     plan = _dry_run("organism-ground-truth", "--quick")
     stages = {(s["stage"], s["model"]) for s in plan["stages"]}
-    for model in ("qwen-math-like", "olmo-like"):
+    for model in ("qwen-math-like-v2", "olmo-like-v2"):
         for arm in (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy"):
             assert (f"train {arm}", model) in stages
     assert all(s["count"] == 3 for s in plan["stages"] if s["stage"].startswith("train"))
@@ -184,7 +184,7 @@ def test_a_tiny_audit_end_to_end_and_resumed(tmp_path: Path) -> None:
     """Every arm trained (2 steps) on one organism, the report written, then a re-run that trains nothing."""
     from rlvr_lab.studies.audit_run import run_audit
 
-    config = build_config("organism-ground-truth", models=("qwen-math-like",), seeds=2, workers=2)
+    config = build_config("organism-ground-truth", models=("qwen-math-like-v2",), seeds=2, workers=2)
     tiny = AuditSizes(
         eval_problems=12,
         eval_samples=4,
