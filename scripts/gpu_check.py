@@ -1,13 +1,17 @@
-"""Throughput check on one accelerator: our torch engine, our policy update, and TRL's GRPOTrainer, in bf16.
+"""GPU check on one accelerator: our torch engine and policy update, then the real ``rlvr train --backend trl``.
 
-Needs only PyTorch, transformers and accelerate (plus TRL and its ``datasets`` for the third part, which is
-skipped with the reason when they cannot be imported). Nothing is downloaded: the model is config-built
-(:func:`rlvr_lab.models.tiny_llama`, random weights, a character tokenizer), the prompts are synthetic and the
-reward is ``random:0.5``, so no grader, store or network is involved. Prints one line per part with tokens/s and
-a JSON summary at the end.
+1. our torch engine samples one rollout of a config-built Llama (hidden 1024, 16 layers, random weights, a
+   character tokenizer) in bf16, and our policy update trains on it: tokens/s of each and peak memory;
+2. ``rlvr train --backend trl`` itself (:func:`rlvr_lab.backends.trl_run.run`, what every rank of a launched run
+   executes) trains the same model for 2 rollouts in bf16 through our callback, with held-out evaluation before,
+   between and after, a checkpoint every rollout and the final save, then resumes from its checkpoint for a third.
 
-Run it through ``scripts/gpu_check.sh`` (which installs TRL from ``.whl/`` if needed); ``--cpu`` is a
-seconds-long smoke run of the same code on a small model.
+Thresholds (:func:`check`) fail the script loudly (exit 1, one line each): the logged steps and evaluations, the
+resumed step, bf16 in the TRL run, peak memory, and speed floors that only catch a CPU or float32 fallback.
+Nothing is downloaded: the prompts are synthetic and the reward is ``random:0.5`` (accuracy is graded on integer
+answers, which the grader decides without math-verify). It needs PyTorch, transformers, accelerate, TRL and
+``datasets``; ``scripts/gpu_check.sh`` installs TRL from ``.whl/`` when it is missing (no network).
+``--cpu`` is a smoke run of the same code on a small model.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -43,18 +49,19 @@ class Size:
     max_new_tokens: int
     trl_steps: int
 
+    def values(self) -> dict[str, Any]:
+        """The training options of these sizes (the TRL part runs ``trl_steps`` rollouts of them)."""
+        return {
+            "prompts_per_step": self.prompts,
+            "group_size": self.group,
+            "mini_batch_size": self.mini_batch,
+            "micro_batch_size": self.micro_batch,
+            "max_new_tokens": self.max_new_tokens,
+            "steps": self.trl_steps,
+        }
+
     def config(self) -> TrainConfig:
-        """The training config of these sizes (the TRL part runs ``trl_steps`` rollouts of it)."""
-        return resolve_config(
-            cli_values={
-                "prompts_per_step": self.prompts,
-                "group_size": self.group,
-                "mini_batch_size": self.mini_batch,
-                "micro_batch_size": self.micro_batch,
-                "max_new_tokens": self.max_new_tokens,
-                "steps": self.trl_steps,
-            }
-        )
+        return resolve_config(cli_values=self.values())
 
 
 GPU = Size(
@@ -127,9 +134,12 @@ def our_engine_and_update(size: Size, device: str, dtype: torch.dtype) -> dict[s
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     _sync(device)
     t0 = time.perf_counter()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     stats = update_policy(model, None, optimizer, batch, advantages, update, seed=0, step=1)
     _sync(device)
     update_s = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else 0.0
     trained = generated  # every generated token is a loss token
     return {
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
@@ -137,57 +147,102 @@ def our_engine_and_update(size: Size, device: str, dtype: torch.dtype) -> dict[s
         "engine_tokens_per_s": generated / sample_s,
         "update_tokens_per_s": trained * config.schedule().epochs / update_s,
         "updates": stats["optim/updates"],
+        "peak_memory_GiB": peak,
     }
 
 
-def trl_run(size: Size, device: str) -> dict[str, float] | str:
-    """A short TRL GRPO run through our GRPOConfig mapping; generated tokens/s over the whole run."""
+def trl_backend_run(size: Size, device: str) -> dict[str, Any] | str:
+    """The real ``rlvr train --backend trl`` (:func:`rlvr_lab.backends.trl_run.run`, the code every rank runs):
+    ``trl_steps`` rollouts of a config-built model through our callback, held-out evaluation, checkpoints and the
+    final save, then a resume to one more rollout. Returns its figures, or why it was skipped."""
     try:
         import trl
-        from datasets import Dataset
     except ImportError as err:
         return f"skipped: TRL not importable ({err}); put its wheel (and datasets') in .whl/"
-    from rlvr_lab.backends.trl_config import trl_plan
+    from rlvr_lab.backends import Launch
+    from rlvr_lab.backends.trl_run import run
+    from rlvr_lab.rl.config import resolve_config
 
-    tokenizer = build_char_tokenizer()
-    model = tiny_llama(len(tokenizer), hidden_size=size.hidden, num_layers=size.layers, num_heads=size.heads)
-    config = size.config()
-    plan = trl_plan(config, world_size=1)
-    generated: list[int] = []
-
-    def reward(completions: list[str], completion_ids: list[list[int]], trainer_state: object, **_: object) -> list:
-        generated.extend(len(ids) for ids in completion_ids)
-        step = trainer_state.global_step  # type: ignore[attr-defined]
-        return RANDOM(
-            problem=Problem("p", "", ""),
-            completions=completions,
-            sample_indices=range(len(completions)),
-            step=step,
-            seed=0,
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        tokenizer = build_char_tokenizer()
+        tiny_llama(
+            len(tokenizer), hidden_size=size.hidden, num_layers=size.layers, num_heads=size.heads
+        ).save_pretrained(root / "model")
+        tokenizer.save_pretrained(root / "model")
+        problems = root / "problems.jsonl"
+        problems.write_text(
+            "".join(
+                json.dumps({"id": p.id, "problem": p.prompt, "answer": p.answer}) + "\n"
+                for p in _problems(2 * size.prompts)
+            )
         )
-
-    rows = [{"prompt": p.prompt} for p in _problems(size.prompts) for _ in range(size.trl_steps)]
-    with tempfile.TemporaryDirectory() as out:
-        kwargs = {**plan.kwargs, "save_strategy": "no", "disable_tqdm": True}
-        args = trl.GRPOConfig(output_dir=out, use_cpu=device == "cpu", bf16=device != "cpu", **kwargs)
-        trainer = trl.GRPOTrainer(
-            model=model,
-            reward_funcs=[reward],
-            args=args,
-            train_dataset=Dataset.from_list(rows),
-            processing_class=tokenizer,
-        )
+        values = {
+            **size.values(),
+            "backend": "trl",
+            "model": str(root / "model"),
+            "train_data": str(problems),
+            "eval_data": str(problems),
+            "eval_limit": size.prompts,
+            "eval_samples": 2,
+            "prompt": "none",
+            "reward": "random:0.5",
+            "device": device,
+            "save_every": 1,
+            "eval_every": 1,
+            "tensorboard": False,
+            "out": str(root / "run"),
+        }
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        trainer.train()
+        run(resolve_config(values), Launch(), show_progress=False)
         _sync(device)
         seconds = time.perf_counter() - t0
-    return {
-        "trl": trl.__version__,
-        "rollouts": size.trl_steps,
-        "updates_per_rollout": plan.updates_per_rollout,
-        "seconds": seconds,
-        "tokens_per_s": sum(generated) / seconds,
-    }
+        run(resolve_config({**values, "steps": size.trl_steps + 1}), Launch(), resume=True, show_progress=False)
+        records = [json.loads(line) for line in (root / "run" / "metrics.jsonl").read_text().splitlines()]
+        trained = [r for r in records if r["step"] > 0]
+        info = json.loads((root / "run" / "model" / "rlvr_train.json").read_text())
+        return {
+            "trl": trl.__version__,
+            "steps": [r["step"] for r in records],
+            "evaluated": [r["step"] for r in records if "eval/accuracy" in r],
+            "dtype": sorted({r["perf/dtype"] for r in trained}),
+            "final_step": info["step"],
+            "seconds": seconds,
+            "tokens_per_s": float(sum(r["perf/tokens_per_s"] for r in trained[: size.trl_steps]) / size.trl_steps),
+            "peak_memory_GiB": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None,
+        }
+
+
+def check(ours: dict[str, float], theirs: dict[str, Any] | str, size: Size, gpu: bool) -> list[str]:
+    """What must hold; each failure is one line (the script exits 1 if any). The speed floors only catch a run
+    that fell back to the CPU or to float32 (a 1024-wide, 16-layer model on any data-centre GPU is far above them);
+    they are not a benchmark."""
+    failures = []
+    floors = {"engine_tokens_per_s": 2000.0, "update_tokens_per_s": 5000.0} if gpu else {}
+    for key, floor in floors.items():
+        if ours[key] < floor:
+            failures.append(f"our {key} {ours[key]:.0f} < {floor:.0f}")
+    if gpu and ours["peak_memory_GiB"] > 20:
+        failures.append(
+            f"our peak memory {ours['peak_memory_GiB']:.1f} GiB > 20 GiB for a {ours['params_M']:.0f}M model"
+        )
+    if isinstance(theirs, str):
+        failures.append(f"rlvr train --backend trl {theirs}")
+        return failures
+    expected = list(range(size.trl_steps + 2))  # step 0 (evaluation), the rollouts, the resumed one
+    if theirs["steps"] != expected or theirs["evaluated"] != expected:
+        failures.append(
+            f"trl run logged steps {theirs['steps']} (evaluated {theirs['evaluated']}), expected {expected}"
+        )
+    if theirs["final_step"] != size.trl_steps + 1:
+        failures.append(f"the resumed run saved step {theirs['final_step']}, expected {size.trl_steps + 1}")
+    if gpu and theirs["dtype"] != ["bfloat16"]:
+        failures.append(f"the TRL run trained in {theirs['dtype']}, expected bfloat16")
+    if gpu and theirs["tokens_per_s"] < 200:
+        failures.append(f"the TRL run generated {theirs['tokens_per_s']:.0f} tokens/s < 200")
+    return failures
 
 
 def _sync(device: str) -> None:
@@ -214,10 +269,19 @@ def main() -> None:
         f"({ours['updates']:.0f} updates)",
         flush=True,
     )
-    theirs = trl_run(size, device)
-    shown = theirs if isinstance(theirs, str) else f"{theirs['tokens_per_s']:.0f} tokens/s ({theirs['seconds']:.1f} s)"
-    print(f"TRL GRPOTrainer: {shown}", flush=True)
-    print(json.dumps({"device": name, "ours": ours, "trl": theirs}))
+    theirs = trl_backend_run(size, device)
+    shown = (
+        theirs
+        if isinstance(theirs, str)
+        else f"{theirs['tokens_per_s']:.0f} tokens/s, {theirs['seconds']:.1f} s for {size.trl_steps} rollouts "
+        f"with evaluation and saves; steps {theirs['steps']} after the resume; peak {theirs['peak_memory_GiB']} GiB"
+    )
+    print(f"rlvr train --backend trl: {shown}", flush=True)
+    failures = check(ours, theirs, size, gpu=device == "cuda")
+    print(json.dumps({"device": name, "ours": ours, "trl": theirs, "failures": failures}))
+    if failures:
+        raise SystemExit("GPU CHECK FAILED:\n  " + "\n  ".join(failures))
+    print("GPU check passed", flush=True)
 
 
 if __name__ == "__main__":

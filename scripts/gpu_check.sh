@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Throughput check on one GPU (under 10 minutes on an H200): our torch engine and policy update, then TRL's
-# GRPOTrainer, on a config-built model in bf16; prints tokens/s. Needs PyTorch, transformers and accelerate;
+# GPU check on one GPU, no network, under 10 minutes: our torch engine and policy update (tokens/s, peak memory),
+# then the real `rlvr train --backend trl` for 2 rollouts in bf16 with evaluation, saves and a resume, on a
+# config-built model; exits 1 naming every threshold missed (scripts/gpu_check.py). Needs PyTorch, transformers,
+# accelerate; PYTHON=/path/to/python picks the interpreter (default python3).
 # TRL (and datasets, which TRL imports) are installed from wheels in .whl/ when missing, with no network:
 #   on a machine with network and the GPU machine's Python version:  pip download -d .whl trl==1.16.0
 #   (or just the wheels the GPU machine lacks: pip download -d .whl --no-deps trl==1.16.0 datasets==5.2.0 ...)

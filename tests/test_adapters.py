@@ -13,7 +13,7 @@ import pickle
 
 import pytest
 
-import rlvr_lab.export.verl_score as verl_adapter
+import rlvr_lab.export.verl_score as verl_score
 from rlvr_lab.backends.trl_reward import TRLReward, trl_rows
 from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
@@ -106,7 +106,7 @@ def _verl_call(fn, **reward_kwargs):
 
 def test_verl_compute_score_contract() -> None:
     # Loaded by file path, the way verl's custom_reward_function.path does.
-    spec = importlib.util.spec_from_file_location("user_reward", verl_adapter.__file__)
+    spec = importlib.util.spec_from_file_location("user_reward", verl_score.__file__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     truth = _verl_call(module.compute_score, reward="ground_truth")

@@ -8,7 +8,9 @@ test created, and the socket attack connects to a listener this test opened on 1
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,34 @@ from rlvr_lab.grading.execution import CodeExecutor, ExecutionResult, Job
 from rlvr_lab.grading.sandbox import (
     BACKENDS,
     SandboxConfig,
-    _probe,
     protections,
+    resolve_backend,
 )
+
+EXPECT = os.environ.get("RLVR_SANDBOX_EXPECT", "")
+"""The backend this machine is set up to have (.ci/run sets ``bwrap`` after installing it): less fails, never skips."""
+
+# Namespace checks of our own, independent of the sandbox's command lines and its ``_probe``: a typo there must
+# fail these tests, not turn them into skips while ``auto`` falls back to a weaker backend.
+MACHINE_CHECKS = {
+    "bwrap": ["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--", "true"],
+    "unshare": ["unshare", *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]), "--net", "--pid", "--fork",
+                "--mount", "--mount-proc", "true"],
+}  # fmt: skip
+
+
+def machine_lacks(backend: str) -> str:
+    """Why this machine cannot isolate with ``backend`` (empty when it can), asked of the system itself."""
+    command = MACHINE_CHECKS.get(backend)
+    if command is None:
+        return ""
+    if shutil.which(command[0]) is None:
+        return f"{command[0]} is not installed"
+    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    if done.returncode:
+        return f"`{' '.join(command)}` exited {done.returncode}: {done.stderr.decode(errors='replace')[:200]}"
+    return ""
+
 
 MARKER = "runs *inside* the sandbox"
 """A phrase of the harness's source, hence of every sandboxed process's command line."""
@@ -112,9 +139,12 @@ def sandboxed_pids() -> list[int]:
 def attacked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run every attack once on one backend; what they left behind, for the tests below."""
     backend = request.param
-    problem = _probe(backend)
+    problem = machine_lacks(backend)
+    if problem and backend == EXPECT:
+        pytest.fail(f"RLVR_SANDBOX_EXPECT={EXPECT} but this machine lacks it: {problem}")
     if problem:
-        pytest.skip(f"sandbox backend {backend} does not work here: {problem}")
+        pytest.skip(f"this machine cannot isolate with {backend}: {problem}")
+    assert resolve_backend(backend) == backend  # the machine allows it, so the sandbox's own command must work
     outside = tmp_path_factory.mktemp(f"outside-{backend}")
     victim = outside / "victim.txt"
     victim.write_text("original")
@@ -207,6 +237,15 @@ def test_entry_point_may_shadow_a_builtin_but_other_shadows_do_not_reach_the_tes
         as_entry, shadowing = executor.run([Job(program, tests, "sum"), Job(program, "assert len([1, 2]) == 1")])
     assert as_entry.status == "passed"
     assert shadowing.status == "failed"
+
+
+def test_auto_chooses_the_strongest_backend_this_machine_allows() -> None:
+    """A broken bwrap or unshare command line shows here as a weaker choice, not as skipped tests."""
+    expected = next(backend for backend in BACKENDS if not machine_lacks(backend))
+    assert resolve_backend("auto") == expected
+    assert protections()["backend"] == expected
+    if EXPECT:
+        assert expected == EXPECT, f"RLVR_SANDBOX_EXPECT={EXPECT}: {machine_lacks(EXPECT)}"
 
 
 def test_protections_name_the_backend_and_each_protection() -> None:

@@ -116,3 +116,16 @@ def test_sample_cli_refuses_engine_options_for_torch(tmp_path) -> None:
     )
     assert result.exit_code == 1
     assert "--engine-options applies to the vllm engine, not 'torch'" in result.output
+
+
+def test_log_probs_are_requested_only_when_the_store_keeps_them() -> None:
+    from rlvr_lab.cli.sample import _engine_options
+    from rlvr_lab.engines.base import SamplingConfig
+    from rlvr_lab.engines.vllm_engine import VLLMOptions, sampling_params_kwargs
+
+    config = SamplingConfig(n=4, temperature=0.6, top_p=0.95, max_new_tokens=16)
+    assert sampling_params_kwargs(config, "p1", 3, None)["logprobs"] == 0  # the engine's default: asked
+    assert sampling_params_kwargs(config, "p1", 3, None, logprobs=False)["logprobs"] is None
+    assert _engine_options("vllm", "max_model_len=4096", 32, "cuda")["options"].logprobs is False
+    assert _engine_options("vllm", None, 32, "cuda", keep_tokens=True)["options"].logprobs is True
+    assert "logprobs" not in VLLMOptions().llm_kwargs()  # read by the engine, never passed to vllm.LLM

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.export.verl import VerlExportError, VerlTarget, main_ppo_overrides, verl_rows
-from rlvr_lab.export.verl_board import GroupBoard, first_step, needs_group
+from rlvr_lab.export.verl import VerlExportError, VerlTarget, hydra_quote, main_ppo_overrides, verl_rows
+from rlvr_lab.export.verl_board import GroupBoard, first_step, is_training_row, needs_group, reward_overrides
 from rlvr_lab.prompts import PROMPTS
 from rlvr_lab.rl.config import resolve_config
 from rlvr_lab.tasks.problem import Problem
@@ -36,7 +36,7 @@ def _overrides(**values) -> dict[str, str]:
 
 def test_rows_follow_verls_schema() -> None:
     problems = [Problem("p1", "What is 1+1?", "2"), Problem("p2", "3*3", "9")]
-    rows = verl_rows(problems, PROMPTS.get("qwen-boxed"), "train", "math500")
+    rows = verl_rows(problems, PROMPTS.get("qwen-boxed"), "train", "math500", "train")
     assert rows[1] == {
         "data_source": "math500",
         "prompt": [
@@ -45,9 +45,9 @@ def test_rows_follow_verls_schema() -> None:
         ],
         "ability": "math",
         "reward_model": {"style": "rule", "ground_truth": "9"},
-        "extra_info": {"split": "train", "index": 1, "problem_id": "p2", "problem": "3*3"},
+        "extra_info": {"role": "train", "split": "train", "index": 1, "problem_id": "p2", "problem": "3*3"},
     }
-    assert verl_rows(problems, PROMPTS.get("none"), "test", "x")[0]["prompt"] == [
+    assert verl_rows(problems, PROMPTS.get("none"), "test", "x", "validation")[0]["prompt"] == [
         {"role": "user", "content": "What is 1+1?"}
     ]
 
@@ -70,6 +70,20 @@ def test_spurious_rewards_recipe_translates_to_8_updates_per_rollout() -> None:
     assert got["algorithm.use_kl_in_reward"] == "false"
     assert got["actor_rollout_ref.actor.optim.lr"] == "5e-07"
     assert got["algorithm.adv_estimator"] == "grpo" and got["algorithm.norm_adv_by_std_in_grpo"] == "true"
+    # one optimiser on every backend: verl 0.9 clips with optim.clip_grad (actor.grad_clip is read by no code)
+    # and would use Adam betas (0.9, 0.999) and weight decay 0.01 unless told ours
+    assert got["actor_rollout_ref.actor.optim.clip_grad"] == "1.0" and "actor_rollout_ref.actor.grad_clip" not in got
+    assert got["actor_rollout_ref.actor.optim.betas"] == "[0.9,0.99]"
+    assert got["actor_rollout_ref.actor.optim.weight_decay"] == "0.0"
+    # validation samples as our evaluation does (verl's default is greedy, n 1)
+    assert got["actor_rollout_ref.rollout.val_kwargs.temperature"] == "1.0"
+    assert (
+        got["actor_rollout_ref.rollout.val_kwargs.n"] == "4"
+        and got["actor_rollout_ref.rollout.val_kwargs.do_sample"] == "true"
+    )
+    assert got["actor_rollout_ref.actor.loss_scale_factor"] == "160"  # Dr. GRPO's L_max, not the padded length
+    assert got["trainer.max_actor_ckpt_to_keep"] == "1"
+    assert "hf_model" in got["actor_rollout_ref.actor.checkpoint.save_contents"]
 
 
 def test_no_clip_bounds_never_bind_and_dr_grpo_drops_the_std() -> None:
@@ -94,6 +108,44 @@ def test_inexpressible_settings_are_refused_by_name(values: dict, message: str) 
         _overrides(**values)
 
 
+def test_dapo_options_translate_to_verls_group_filter_and_our_overlong_shaping() -> None:
+    got = _overrides(dynamic_sampling=True, overlong_buffer=40, overlong_penalty=0.5)
+    assert got["algorithm.filter_groups.enable"] == "true" and got["algorithm.filter_groups.metric"] == "rlvr_reward"
+    config = resolve_config(cli_values={"overlong_buffer": 40, "overlong_penalty": 0.5})
+    kwargs = dict(o.split("=", 1) for o in reward_overrides(config))
+    assert kwargs["+reward.custom_reward_function.reward_kwargs.overlong_buffer"] == "40"
+    assert kwargs["+reward.custom_reward_function.reward_kwargs.overlong_penalty"] == "0.5"
+    assert "algorithm.filter_groups.enable" not in _overrides()
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("format&not:python", "'format&not:python'"),
+        ("incorrect:store=/x/l.jsonl,votes=4", "'incorrect:store=/x/l.jsonl,votes=4'"),
+        ("it's", "'it\\'s'"),
+        ("a\\", "'a\\\\'"),
+    ],
+)
+def test_hydra_quote_escapes_what_hydras_grammar_needs(text: str, quoted: str) -> None:
+    assert hydra_quote(text) == quoted
+
+
+def test_a_rows_role_comes_from_its_file_not_its_split(tmp_path: Path) -> None:
+    """`--set train_split=test` trains on the test split: its rows are still training rows, scored by the training
+    signal (they used to be scored by ground truth because their split was not called "train")."""
+    out = tmp_path / "verl"
+    args = ["export", "verl", "--out", str(out), "--reward", "random:0.5", "--set", "train_split=test"]
+    result = CliRunner().invoke(build_app(), [*args, "--set", "train_limit=4", "--set", "eval_limit=2"])
+    assert result.exit_code == 0, result.output
+    train = [row["extra_info"] for row in pq.read_table(out / "train.parquet").to_pylist()]
+    val = [row["extra_info"] for row in pq.read_table(out / "val.parquet").to_pylist()]
+    assert {r["split"] for r in train} == {"test"} and all(is_training_row(r) for r in train)
+    assert not any(is_training_row(r) for r in val)
+    with pytest.raises(ValueError, match=r"extra_info\.role is None"):
+        is_training_row({"split": "train", "problem_id": "p1"})  # an export from before roles: re-export
+
+
 def test_board_numbers_steps_and_samples_and_forgets_old_groups() -> None:
     board = GroupBoard(prompts_per_step=2)
     assert board.join("a", "x", train=True) == (1, 0)
@@ -106,6 +158,19 @@ def test_board_numbers_steps_and_samples_and_forgets_old_groups() -> None:
     board.join("e", "u", train=True)  # step 3: step 1's groups and the validation group are dropped
     assert board.group("a") == [] and board.group("v") == [] and board.group("c") == ["w"]
     assert GroupBoard(prompts_per_step=4, first_step=11).join("r", "t", train=True) == (11, 0)
+
+
+def test_board_takes_verls_step_and_index_and_grades_a_group_once() -> None:
+    board = GroupBoard(prompts_per_step=2)
+    assert board.join("g", "b", train=True, step=7, index=1) == (7, 1)  # verl's global_steps and session_id
+    assert board.join("g", "a", train=True, step=7, index=0) == (7, 0)
+    assert board.group("g") == ["a", "b"]  # by sample index, whatever the arrival order
+    with pytest.raises(ValueError, match="sample 1 arrived twice"):
+        board.join("g", "c", train=True, step=7, index=1)
+    assert board.claim("g") and not board.claim("g")  # one grader per group
+    assert board.group_scores("g") is None
+    board.post_scores("g", [1.0, 0.0])
+    assert board.group_scores("g") == [1.0, 0.0]
 
 
 def test_a_resumed_run_numbers_steps_from_its_checkpoint(tmp_path: Path) -> None:
@@ -144,7 +209,7 @@ def test_cli_writes_the_export_and_refuses_clearly(tmp_path: Path) -> None:
     assert (out / "tokenizer" / "tokenizer_config.json").is_file()  # the organism's tokenizer has no chat template
     script = (out / "run.sh").read_text()
     assert "python3 -m verl.trainer.main_ppo" in script
-    assert "+reward.custom_reward_function.reward_kwargs.reward=random:0.5" in script
+    assert "+reward.custom_reward_function.reward_kwargs.reward='\"'\"'random:0.5'\"'\"'" in script
     assert "reward.reward_manager.module.path=pkg://rlvr_lab.export.verl_reward" in script
     bad = runner.invoke(build_app(), [*args, "--set", "advantage=reinforce_pp"])
     assert bad.exit_code == 1 and "no exact verl counterpart" in bad.output and "Traceback" not in bad.output
@@ -165,7 +230,17 @@ def test_verl_validates_the_export(tmp_path: Path, preset: str) -> None:
     assert {"prompt", "reward_model", "extra_info"} <= set(report["first_keys"])
 
 
-def _item(tokenizer, text: str, uid: str, split: str = "train", problem_id: str = "p1", answer: str = "4"):
+def _item(
+    tokenizer,
+    text: str,
+    uid: str,
+    role: str = "train",
+    problem_id: str = "p1",
+    answer: str = "4",
+    verl_ids: tuple[int, int] | None = None,
+):
+    """One finished response as verl's reward loop hands it over; ``verl_ids`` = (global_steps, session_id), which
+    the v1 trainer passes and the legacy one does not."""
     import numpy as np
     import torch
     from verl import DataProto
@@ -183,7 +258,14 @@ def _item(tokenizer, text: str, uid: str, split: str = "train", problem_id: str 
             "uid": np.array([uid], dtype=object),
             "data_source": np.array(["organism"], dtype=object),
             "reward_model": np.array([{"style": "rule", "ground_truth": answer}], dtype=object),
-            "extra_info": np.array([{"split": split, "problem_id": problem_id, "problem": "2+2"}], dtype=object),
+            "extra_info": np.array(
+                [{"role": role, "split": "test", "problem_id": problem_id, "problem": "2+2"}], dtype=object
+            ),
+            **(
+                {}
+                if verl_ids is None
+                else {"global_steps": np.array([verl_ids[0]]), "session_id": np.array([verl_ids[1]])}
+            ),
         },
     )
 
@@ -246,7 +328,7 @@ def test_reward_manager_keys_random_draws_by_step_and_sample_and_sees_whole_grou
             assert [r["reward_score"] for r in results] == expected
         assert [r["reward_extra_info"]["acc"] for r in step1[:2]] == [1.0, 0.0]  # ground truth beside the signal
         assert [r["reward_score"] for r in step1] != [r["reward_score"] for r in step2]
-        val = asyncio.run(score_all([_item(tok, texts[0], "val-0", split="test")]))
+        val = asyncio.run(score_all([_item(tok, texts[0], "val-0", role="validation")]))
         assert val[0]["reward_score"] == 1.0 and val[0]["reward_extra_info"]["rlvr_step"] == 0
 
         ray.kill(ray.get_actor("rlvr_group_board"))
@@ -259,5 +341,38 @@ def test_reward_manager_keys_random_draws_by_step_and_sample_and_sees_whole_grou
         results = asyncio.run(vote_all())
         by_text = {(r["reward_extra_info"]["rlvr_sample"]): r["reward_score"] for r in results}
         assert sorted(by_text.values()) == [0.0, 1.0, 1.0, 1.0]
+        assert ray.get(ray.get_actor("rlvr_group_board").group_scores.remote("mv-0")) is not None  # graded once
+
+        # The v1 trainer passes its own step and sample index: they key the draws, whatever the arrival order.
+        async def with_verl_ids():
+            items = [_item(tok, texts[0], "v1-g0", verl_ids=(12, i)) for i in (3, 1, 0, 2)]
+            return await asyncio.gather(*(manager.run_single(item) for item in items))
+
+        got = asyncio.run(with_verl_ids())
+        assert [(r["reward_extra_info"]["rlvr_step"], r["reward_extra_info"]["rlvr_sample"]) for r in got] == [
+            (12, 3),
+            (12, 1),
+            (12, 0),
+            (12, 2),
+        ]
+        draws = [
+            RandomReward(0.5)(problem=Problem("p1", "", "4"), completions=["x"], sample_indices=[i], step=12, seed=0)[0]
+            for i in (3, 1, 0, 2)
+        ]
+        assert [r["reward_score"] for r in got] == draws
     finally:
         ray.shutdown()
+
+
+VERL_UNDECLARED = ("TransferQueue==0.1.8", "cachetools", "uvicorn", "fastapi")
+"""What verl 0.9.0's trainer imports and its wheel does not declare (the v1 trainer: the first three; v0: the last)."""
+
+
+def test_the_install_lines_name_every_package_verls_wheel_leaves_out() -> None:
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    docs = (root / "docs" / "scale.md").read_text()
+    pins = {line.split("==")[0].lower() for line in (root / "constraints" / "verl-cpu.txt").read_text().split()}
+    for package in VERL_UNDECLARED:
+        assert package in makefile and package in docs, package
+        assert package.split("==")[0].lower() in pins, package

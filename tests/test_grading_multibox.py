@@ -72,14 +72,20 @@ def test_last_box_alone_would_have_been_wrong() -> None:
         (r"\boxed{1} papers and \boxed{2} bins", "1,2"),  # 'and' within 70 characters
         ("\\boxed{1}, " + "x" * 70 + " \\boxed{2}", "2"),  # a separator, but too far
         (r"\boxed{\boxed{5}}", "5"),  # an enclosing box is not an earlier box
-        (r"\boxed{1}, \boxed{}", ""),  # a blank last box is blank: the fallbacks get their turn
+        (r"\boxed{1}, \boxed{}", "1,"),  # a blank last box joins as math-verify joins it
         (r"\boxed 7, \boxed{8}", "8"),  # an earlier box without braces is not joined
+        (r"\boxed{\{1,2\}}", r"\{1,2\}"),
     ],
 )
 def test_box_joining_rule(text: str, expected: str) -> None:
+    """The joining rule is ``extract_boxed_content``'s (mode "last"), checked against the installed library."""
+    from latex2sympy2_extended.math_normalization import extract_boxed_content
+
     from rlvr_lab.grading.extract import boxed_answer
+    from rlvr_lab.grading.readings import read_boxes
 
     assert boxed_answer(text) == expected
+    assert read_boxes(text, 0, len(text), "last")[0] == extract_boxed_content(text, mode="last")
 
 
 @pytest.mark.parametrize("fallbacks", [("answer_is",), ("last_number",), ("answer_is", "answer_tag", "last_number")])

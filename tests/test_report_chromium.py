@@ -12,6 +12,7 @@ Skipped when Chromium is absent (Debian: ``apt-get install -y chromium``; ``.ci/
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -25,7 +26,15 @@ from rlvr_lab.report import collect_inputs, write_report
 from test_report import make_study
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+EXPECTED = bool(os.environ.get("RLVR_CHROMIUM_EXPECTED"))
+"""Set by .ci/run, which installs Chromium: there, a missing browser fails instead of skipping."""
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not EXPECTED, reason="chromium not installed (apt-get install -y chromium)"
+)
+
+
+def test_chromium_is_installed() -> None:
+    assert CHROMIUM is not None, "RLVR_CHROMIUM_EXPECTED is set but neither chromium nor chromium-browser is on PATH"
 
 FLAGS = (
     "--headless",

@@ -79,6 +79,19 @@ def test_every_field_has_help() -> None:
     assert docs["steps"] == "Training steps (rollouts)."
 
 
+def test_the_loss_fields_are_written_once_on_loss_config() -> None:
+    """TrainConfig carries LossConfig's fields flat (one CLI option each) with LossConfig's defaults and docs."""
+    from dataclasses import fields
+
+    from rlvr_lab.rl.losses import LossConfig
+
+    loss_docs = field_docs(LossConfig)
+    for f in fields(LossConfig):
+        assert TrainConfig.__dataclass_fields__[f.name].default == f.default, f.name
+        assert field_docs()[f.name] == loss_docs[f.name]
+    assert TrainConfig(eps_low=0.1, eps_high=0.3).loss() == LossConfig(eps_low=0.1, eps_high=0.3)
+
+
 LR_CASES = [
     # (step, total, warmup, schedule, expected fraction of the peak)
     (1, 10, 0, "constant", 1.0),

@@ -127,3 +127,14 @@ def test_a_rerun_keeps_the_wall_times_of_the_run_that_did_the_work(tmp_path: Pat
     assert [(t.phase, t.skipped, t.seconds) for t in again] == [("training", 3, 120.0), ("boundary", 1, 15.0)]
     third = kept_timings(tmp_path, [PhaseTiming("training", 3, 3, 0.0), PhaseTiming("boundary", 2, 2, 0.0)])
     assert [t.seconds for t in third] == [120.0, 15.0]
+
+
+def test_the_studies_index_names_every_module() -> None:
+    """``studies/__init__.py`` is the package's index: every module is listed there."""
+    import pkgutil
+
+    import rlvr_lab.studies as studies
+
+    modules = {m.name for m in pkgutil.iter_modules(studies.__path__)}
+    listed = {name for name in modules if f":mod:`.{name}`" in (studies.__doc__ or "")}
+    assert modules == listed, f"not in the index: {sorted(modules - listed)}"

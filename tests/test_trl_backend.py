@@ -82,6 +82,7 @@ def test_plan_is_what_grpo_config_derives() -> None:
         ({"lr_schedule": "cosine"}, 1, "lr_schedule='cosine'"),
         ({"warmup_steps": 3}, 1, "warmup_steps=3"),
         ({"aggregation": "token-mean"}, 1, "aggregation='token-mean' with more than one update"),
+        ({"dynamic_sampling": True}, 1, "dynamic_sampling=True: TRL's GRPOTrainer has no group filter"),
         ({}, 3, "mini_batch_size=32 does not split over 3 ranks"),
     ],
 )
@@ -184,6 +185,21 @@ def test_trl_backend_writes_our_run_directory(tmp_path: Path) -> None:
     assert (out / "eval" / "step_000002.jsonl").is_file() and (out / "model" / "rlvr_train.json").is_file()
     assert (out / "checkpoints" / "checkpoint-4" / "model.safetensors").is_file()  # 2 rollouts × 2 updates
     assert len((out / "problems.jsonl").read_text().splitlines()) == 2
+
+
+def test_dapo_overlong_buffer_runs_as_trls_own_soft_punishment(tmp_path: Path) -> None:
+    """DAPO's overlong buffer on TRL: TRL's own `get_soft_overlong_punishment` as a second reward with weight
+    `overlong_penalty`, summed before the group normalisation; TRL accepts the weights and trains with them."""
+    pytest.importorskip("trl")
+    plan = trl_plan(resolve_config(cli_values={"overlong_buffer": 40, "overlong_penalty": 0.5}))
+    assert plan.kwargs["reward_weights"] == [1.0, 0.5]
+    assert plan.kwargs["multi_objective_aggregation"] == "sum_then_normalize"
+    values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 1, "eval_every": 0}
+    config = _tiny_setup(tmp_path, **values, overlong_buffer=2, overlong_penalty=0.5)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(build_app(), ["train", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [r["step"] for r in _records(out)] == [0, 1]
 
 
 @pytest.mark.slow
@@ -317,3 +333,84 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
     assert {c["problem"] for c in rank0 + rank1} == {"q1"}
     assert [c["indices"] for c in rank0] == [[0, 1, 2, 3]] * 2 and [c["indices"] for c in rank1] == [[4, 5, 6, 7]] * 2
     assert [c["values"] for c in rank0] != [c["values"] for c in rank1]
+
+
+def _launch_two_ranks(config: Path, *extra: str, python: str = sys.executable) -> subprocess.Popen:
+    """``rlvr_lab.backends.trl_run`` on 2 CPU ranks (torchrun, gloo), in its own session so it can be killed."""
+    torchrun = Path(python).parent / "torchrun"
+    if not torchrun.is_file():
+        pytest.skip(f"torchrun not found beside {python}")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "rlvr_lab.backends.trl_run", str(config)]
+    log = open(config.parent / "ranks.log", "ab")  # noqa: SIM115 (closed with the process by the caller)
+    return subprocess.Popen([*command, *extra], env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def _finish(process: subprocess.Popen, log: Path, timeout: float = 600) -> None:
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        raise AssertionError(f"the 2-rank run hung; its log ends:\n{log.read_text()[-3000:]}") from None
+    assert code == 0, log.read_text()[-4000:]
+
+
+def _final_weights(run_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(run_dir / "model" / "model.safetensors")
+
+
+@pytest.mark.slow  # about 2 minutes on 2 loaded cores
+def test_two_ddp_ranks_train_evaluate_save_then_killed_run_resumes_on_the_same_trajectory(tmp_path: Path) -> None:
+    """2 gloo ranks: every rank evaluates its share of the held-out problems, the group's timeout is the launch's,
+    and a run killed after its step-2 checkpoint resumes to the very weights of an uninterrupted run."""
+    import signal
+    import time
+
+    import torch
+
+    values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 3, "save_every": 1}
+    values |= {"eval_every": 1, "eval_limit": 6, "eval_samples": 2, "reward": "random:0.5", "seed": 5}
+    straight = _tiny_setup(tmp_path / "a", **values, out=str(tmp_path / "a" / "run"))
+    _finish(_launch_two_ranks(straight, "--timeout", "120"), straight.parent / "ranks.log")
+    run_a = tmp_path / "a" / "run"
+    info = json.loads((run_a / "model" / "rlvr_train.json").read_text())
+    assert info["world_size"] == 2 and info["process_group_timeout_s"] == 120.0
+    records = _records(run_a)
+    assert [r["step"] for r in records] == [0, 1, 2, 3] and all("eval/accuracy" in r for r in records)
+    merged = (run_a / "eval" / "step_000003.jsonl").read_text().splitlines()
+    assert len(merged) == 1 + 6 * 2  # the header, then both ranks' shares: 6 problems × 2 samples
+
+    killed = _tiny_setup(tmp_path / "b", **values, out=str(tmp_path / "b" / "run"))
+    run_b = tmp_path / "b" / "run"
+    process = _launch_two_ranks(killed, "--timeout", "120")
+    marker = run_b / "checkpoints" / "checkpoint-2" / "trainer_state.json"  # step 2 = 2 updates
+    deadline = time.monotonic() + 600
+    while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.is_file(), (killed.parent / "ranks.log").read_text()[-3000:]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    _finish(_launch_two_ranks(killed, "--timeout", "120", "--resume"), killed.parent / "ranks.log")
+    assert [r["step"] for r in _records(run_b)] == [0, 1, 2, 3]
+    a, b = _final_weights(run_a), _final_weights(run_b)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _records(run_b)[3]["reward/mean"] == records[3]["reward/mean"]
+
+
+@pytest.mark.slow  # a minute or two; DeepSpeed builds its CPU op once (about 50 s)
+def test_two_zero3_ranks_on_the_cpu_train_evaluate_and_save_on_every_rank(tmp_path: Path) -> None:
+    """DeepSpeed ZeRO-3 on 2 CPU ranks (DS_ACCELERATOR=cpu, gloo): the final save gathers the shards, which
+    every rank must enter (it hung until the timeout when rank 0 saved alone), the model is created partitioned
+    (GRPOConfig before the model), and evaluation runs on the gathered weights."""
+    pytest.importorskip("deepspeed")
+    values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 2, "eval_every": 1}
+    config = _tiny_setup(tmp_path, **values, eval_limit=4, out=str(tmp_path / "run"))
+    _finish(_launch_two_ranks(config, "--strategy", "zero3", "--timeout", "90"), tmp_path / "ranks.log", 400)
+    info = json.loads((tmp_path / "run" / "model" / "rlvr_train.json").read_text())
+    assert info["strategy"] == "zero3" and info["partitioned_at_load"] is True
+    assert info["process_group_timeout_s"] == 90.0
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    records = _records(tmp_path / "run")
+    assert [r["step"] for r in records] == [0, 1, 2] and all("eval/accuracy" in r for r in records)

@@ -117,8 +117,30 @@ class StoreHeader:
     """Compute dtype of the sampler (float32, bfloat16): the samples differ between dtypes. Stores written before
     this field existed were sampled in float32."""
 
-    IDENTITY = ("model", "engine", "template", "sampling", "problems", "seed", "shard", "dtype")
+    problems_hash: str | None = None
+    """:func:`rlvr_lab.identity.problems_hash` of the whole problem set (before ``--limit`` and the shard); None in
+    stores written before it existed (nothing is compared then)."""
+
+    model_hash: str | None = None
+    """:func:`rlvr_lab.identity.model_hash` of the model's folder: the weights a path names can change (``rlvr train
+    --resume`` rewrites its output folder); None for a hub model and in older stores."""
+
+    IDENTITY = (
+        "model",
+        "engine",
+        "template",
+        "sampling",
+        "problems",
+        "seed",
+        "shard",
+        "dtype",
+        "problems_hash",
+        "model_hash",
+    )
     """The fields two runs must share to write into one store."""
+
+    OPTIONAL = ("problems_hash", "model_hash")
+    """Identity fields compared only when both sides have them (a store from before they existed has None)."""
 
     @classmethod
     def for_run(
@@ -132,6 +154,8 @@ class StoreHeader:
         shard: str | None = None,
         keep_tokens: bool = False,
         dtype: str = "float32",
+        problems_hash: str | None = None,
+        model_hash: str | None = None,
     ) -> StoreHeader:
         """The header a run would write now."""
         return cls(
@@ -146,6 +170,8 @@ class StoreHeader:
             shard=shard,
             keep_tokens=keep_tokens,
             dtype=dtype,
+            problems_hash=problems_hash,
+            model_hash=model_hash,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -168,6 +194,8 @@ class StoreHeader:
         diffs: list[str] = []
         for name in self.IDENTITY:
             mine, theirs = getattr(self, name), getattr(other, name)
+            if name in self.OPTIONAL and (mine is None or theirs is None):
+                continue
             if isinstance(mine, dict) and isinstance(theirs, dict):
                 for key in sorted(set(mine) | set(theirs)):
                     if mine.get(key) != theirs.get(key):
@@ -443,6 +471,22 @@ def read_header(path: Path) -> StoreHeader | None:
     return None
 
 
+def samples_identity(spec: SampleSpec) -> dict[str, str | None]:
+    """What the samples of ``spec`` were drawn from, from their first header: ``problems`` (the label),
+    ``problems_hash``, ``model`` and ``model_hash``; None where no header says (foreign files, a header written by
+    another tool, stores from before the hashes). The files of one spec are one run's (shards are checked to be).
+    """
+    keys = ("problems", "problems_hash", "model", "model_hash")
+    for path in sample_files(spec):
+        if path.suffix == ".parquet":
+            continue
+        with path.open("rb") as handle:
+            record, _ = _parse(handle.readline())
+        if isinstance(record, dict) and record.get("type") == HEADER_TYPE:
+            return {key: record.get(key) if isinstance(record.get(key), str) else None for key in keys}
+    return dict.fromkeys(keys)
+
+
 SampleSpec = str | Path | Sequence[str | Path]
 """A sample file, a directory of them, a glob, or a list of any of these."""
 
@@ -646,8 +690,13 @@ def merge_stores(spec: SampleSpec, out: Path) -> int:
     """Write the samples of shard stores (all N shards of one run, :func:`sample_files`) into one store ``out``.
 
     ``out``'s header is the shards' with no shard; token ids are kept if every shard kept them. Samples already in
-    ``out`` are skipped, so an interrupted merge is finished by running it again. Returns the samples written.
+    ``out`` are kept and not written twice. The merge is written to a temporary file of a unique name beside
+    ``out`` (a copy of ``out`` when it exists) and renamed over ``out`` only when complete, so a failed or killed
+    merge leaves no partial store that ``grade`` or ``passk`` would read as a whole. Returns the samples written.
     """
+    import shutil
+    import tempfile
+
     files = sample_files(spec)
     headers = [read_header(path) for path in files]
     shard_headers = []
@@ -657,23 +706,37 @@ def merge_stores(spec: SampleSpec, out: Path) -> int:
         shard_headers.append(header)
     keep = all(header.keep_tokens for header in shard_headers)
     merged = dataclasses.replace(shard_headers[0], shard=None, keep_tokens=keep)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".merging", dir=out.parent)
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    tmp = Path(name)
     written = 0
-    with SampleStore.open(out, merged) as store:
-        for table in iter_sample_batches(files, columns=[*TOKEN_COLUMNS, "finish_reason", "num_tokens"]):
-            fresh = [row for row in table.to_pylist() if (row["problem_id"], row["sample_idx"]) not in store]
-            store.append(
-                [
-                    StoredSample(
-                        problem_id=row["problem_id"],
-                        sample_idx=row["sample_idx"],
-                        completion=row["completion"],
-                        token_ids=row.get("token_ids") or [],
-                        logprobs=row.get("logprobs") or [],
-                        finish_reason=row["finish_reason"],
-                        num_tokens=row["num_tokens"],
-                    )
-                    for row in fresh
-                ]
-            )
-            written += len(fresh)
+    try:
+        if out.exists():
+            shutil.copyfile(out, tmp)
+        else:
+            tmp.unlink()
+        with SampleStore.open(tmp, merged) as store:
+            for table in iter_sample_batches(files, columns=[*TOKEN_COLUMNS, "finish_reason", "num_tokens"]):
+                fresh = [row for row in table.to_pylist() if (row["problem_id"], row["sample_idx"]) not in store]
+                store.append(
+                    [
+                        StoredSample(
+                            problem_id=row["problem_id"],
+                            sample_idx=row["sample_idx"],
+                            completion=row["completion"],
+                            token_ids=row.get("token_ids") or [],
+                            logprobs=row.get("logprobs") or [],
+                            finish_reason=row["finish_reason"],
+                            num_tokens=row["num_tokens"],
+                        )
+                        for row in fresh
+                    ]
+                )
+                written += len(fresh)
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
     return written

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from rlvr_lab.backends import Launch
-from rlvr_lab.backends.trl_config import trl_plan
+from rlvr_lab.backends.trl_config import launch_kwargs, trl_plan
 from rlvr_lab.rl.config import TrainConfig
 
 ACCELERATE_FILE = "accelerate.yaml"
@@ -39,6 +39,8 @@ def accelerate_config(launch: Launch, device: str) -> dict[str, Any]:
         "rdzv_backend": "static",
         "same_network": True,
     }
+    if launch.gpu_ids is not None:
+        config["gpu_ids"] = launch.gpu_ids
     if launch.strategy == "zero3":
         config["distributed_type"] = "DEEPSPEED"
         config["deepspeed_config"] = {
@@ -67,9 +69,15 @@ def launch_command(run_dir: Path, launch: Launch, resume: bool, device: str) -> 
         accelerate = shutil.which("accelerate", path=bin_dir) or "accelerate"
         command = [accelerate, "launch", "--config_file", str(run_dir / ACCELERATE_FILE)]
     command += ["-m", "rlvr_lab.backends.trl_run", str(run_dir / "config.yaml"), "--world-size", str(launch.nproc)]
-    command += ["--strategy", launch.strategy]
+    command += ["--strategy", launch.strategy, "--timeout", str(launch.timeout)]
     if launch.vllm:
         command += ["--vllm", launch.vllm]
+    if launch.vllm_gpu_memory_utilization is not None:
+        command += ["--vllm-gpu-memory-utilization", str(launch.vllm_gpu_memory_utilization)]
+    if launch.vllm_sleep:
+        command.append("--vllm-sleep")
+    if launch.vllm_server is not None:
+        command += ["--vllm-server", launch.vllm_server]
     if resume:
         command.append("--resume")
     return command
@@ -82,8 +90,7 @@ class TRLBackend:
         plan = trl_plan(config, launch.nproc)
         lines = [
             "GRPOConfig(",
-            *(f"    {key}={value!r}," for key, value in plan.kwargs.items()),
-            *(["    use_vllm=True,", f"    vllm_mode={launch.vllm!r},"] if launch.vllm else []),
+            *(f"    {key}={value!r}," for key, value in {**plan.kwargs, **launch_kwargs(config, launch)}.items()),
             ")",
             plan.describe(),
         ]
@@ -93,6 +100,20 @@ class TRLBackend:
                 yaml.safe_dump(accelerate_config(launch, config.device)),
             ]
         return "\n".join(lines)
+
+    def resolved(self, config: TrainConfig, launch: Launch) -> dict[str, Any]:
+        plan = trl_plan(config, launch.nproc)
+        return {
+            "backend": "trl",
+            "world_size": plan.world_size,
+            "grpo_config": {**plan.kwargs, **launch_kwargs(config, launch)},
+            "generation_batch_size": plan.generation_batch_size,
+            "optimiser_batch": plan.optimiser_batch,
+            "updates_per_rollout": plan.updates_per_rollout,
+            "rows_per_rank": plan.rows_per_rank,
+            "accelerate": accelerate_config(launch, config.device) if launch.nproc > 1 else None,
+            "launch": launch_command(Path(config.out), launch, resume=False, device=config.device),
+        }
 
     def train(self, config: TrainConfig, launch: Launch, resume: bool, show_progress: bool) -> Path:
         from rlvr_lab.rl.run_dir import prepare_run_dir

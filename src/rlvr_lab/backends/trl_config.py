@@ -20,10 +20,20 @@ update per rollout (with more, TRL divides by the *mean* token count of a mini-b
 mini-batch's own). Advantages: ``grpo`` → ``scale_rewards="group"``, ``dr_grpo`` → ``"none"``. KL: ``beta =
 kl_coef`` with TRL's ratio-weighted KL turned off (ours is GRPO's plain k3).
 
+DAPO's rollout shaping: ``overlong_buffer`` becomes TRL's own soft overlong punishment
+(``trl.rewards.get_soft_overlong_punishment``, DAPO eq. 13, the formula of :mod:`rlvr_lab.rl.dapo`) as a second
+reward function with weight ``overlong_penalty`` (``reward_weights``), summed with the training reward before the
+group normalisation (``multi_objective_aggregation="sum_then_normalize"``), as our trainer adds it;
+``dynamic_sampling`` is refused (``GRPOTrainer`` has no group filter).
+
 Anything TRL cannot express is refused with :class:`UnsupportedByTRL` naming the option, never approximated:
 RLOO / REINFORCE++ / raw advantages, an entropy bonus (TRL's is a token mean whatever the aggregation), our
 per-rollout learning-rate schedules and warmup (TRL's scheduler moves every optimiser update, ours once per
-rollout), and schedules that do not divide evenly over the ranks.
+rollout), DAPO's dynamic sampling, and schedules that do not divide evenly over the ranks.
+
+:func:`launch_kwargs` adds what depends on where the run goes (:class:`~rlvr_lab.backends.Launch`): device and
+precision flags, the process-group timeout, vLLM's knobs and DeepSpeed ZeRO-3's config (:data:`ZERO3_CONFIG`,
+passed to ``GRPOConfig(deepspeed=...)`` so that the model is created inside ZeRO-3's init on every launcher).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rlvr_lab.backends import Launch
 from rlvr_lab.rl.config import TrainConfig
 
 NO_CLIP_EPSILON = 1.0
@@ -40,6 +51,18 @@ NO_CLIP_EPSILON_HIGH = 1e9
 
 LOSS_TYPES = {"seq-mean-token-mean": "grpo", "seq-mean-token-sum-norm": "dr_grpo", "token-mean": "dapo"}
 SCALE_REWARDS = {"grpo": "group", "dr_grpo": "none"}
+ZERO3_CONFIG: dict[str, Any] = {
+    "zero_optimization": {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True},
+    "train_micro_batch_size_per_gpu": "auto",
+    "gradient_accumulation_steps": "auto",
+    "train_batch_size": "auto",
+    "gradient_clipping": "auto",
+    "bf16": {"enabled": "auto"},
+    "zero_allow_untested_optimizer": True,
+}
+"""DeepSpeed ZeRO-3 as ``GRPOConfig(deepspeed=...)``: "auto" values are filled from the GRPOConfig (micro-batch,
+accumulation, ``max_grad_norm``, bf16), the optimiser stays the Trainer's AdamW with our betas (DeepSpeed wraps
+it), and the 16-bit weights are gathered at save so ``DIR/model`` is an ordinary HF folder."""
 
 
 class UnsupportedByTRL(ValueError):
@@ -109,6 +132,11 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
             "once per rollout, TRL's scheduler at every optimiser update; only lr_schedule constant without warmup "
             "maps exactly"
         )
+    if config.dynamic_sampling:
+        raise UnsupportedByTRL(
+            "dynamic_sampling=True: TRL's GRPOTrainer has no group filter (DAPO's dynamic sampling); use "
+            "--backend rlvr, or `rlvr export verl` (verl's algorithm.filter_groups)"
+        )
     if config.aggregation == "token-mean" and s.updates_per_rollout > 1:
         raise UnsupportedByTRL(
             "aggregation='token-mean' with more than one update per rollout: TRL's dapo divides by the mean token "
@@ -169,6 +197,9 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
         "log_completions": False,
         "disable_dropout": True,
     }
+    if config.overlong_buffer:
+        kwargs["reward_weights"] = [1.0, config.overlong_penalty]  # the training reward, the overlong punishment
+        kwargs["multi_objective_aggregation"] = "sum_then_normalize"
     if rows_per_rank % micro:
         raise UnsupportedByTRL(
             f"the rollout of {s.rollout_size} completions does not split into micro-batches of {micro} on "
@@ -182,3 +213,28 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
         updates_per_rollout=s.updates_per_rollout,
         rows_per_rank=rows_per_rank,
     )
+
+
+def launch_kwargs(config: TrainConfig, launch: Launch) -> dict[str, Any]:
+    """The ``GRPOConfig`` arguments that depend on where the run goes (see the module docstring)."""
+    on_cpu = config.device == "cpu"
+    zero3 = launch.strategy == "zero3"
+    kwargs: dict[str, Any] = {
+        "use_cpu": on_cpu and not zero3,  # DeepSpeed's CPU accelerator runs ZeRO-3 on CPU ranks (gloo)
+        "bf16": not on_cpu,
+        "ddp_timeout": launch.timeout,
+        "use_vllm": launch.vllm is not None,
+        "vllm_mode": launch.vllm or "colocate",
+    }
+    if launch.vllm_gpu_memory_utilization is not None:
+        kwargs["vllm_gpu_memory_utilization"] = launch.vllm_gpu_memory_utilization
+    if launch.vllm_sleep:
+        kwargs["vllm_enable_sleep_mode"] = True
+    if launch.vllm_server is not None:
+        kwargs["vllm_server_base_url"] = launch.vllm_server
+    if zero3:
+        kwargs["gradient_checkpointing"] = True  # activations of a large model: recomputed, not kept
+        kwargs["deepspeed"] = ZERO3_CONFIG
+        if on_cpu:  # transformers would rebuild the accelerate state without DeepSpeed on the CPU: keep ours
+            kwargs["accelerator_config"] = {"use_configured_state": True}
+    return kwargs

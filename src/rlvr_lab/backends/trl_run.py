@@ -21,18 +21,23 @@ What TRL does and what we add on top:
 - **logs, evaluation, checkpoints** (:class:`RlvrCallback`): one ``metrics.jsonl`` record per rollout with our
   keys (TRL's per-update figures averaged over the rollout's updates), held-out evaluation through
   :func:`rlvr_lab.rl.evaluate.evaluate_run` (our trainer's, same keys) before training, every ``eval_every``
-  rollouts and after the last
-  (main process; skipped under ZeRO-3, where no rank holds the whole model), and TRL's HF checkpoints in
-  ``DIR/checkpoints/checkpoint-<update>`` every ``save_every`` rollouts; ``DIR/model`` at the end.
+  rollouts and after the last, on every rank at once, each its share of the problems
+  (:mod:`rlvr_lab.backends.trl_eval`; ZeRO-3 included, the weights gathered by TRL's own helper), and TRL's HF
+  checkpoints in ``DIR/checkpoints/checkpoint-<update>`` every ``save_every`` rollouts; ``DIR/model`` at the end,
+  saved by every rank (under ZeRO-3 the save gathers the shards: a collective);
+- **launch** (:func:`distributed_state`): the process group is created first, with the launch's timeout; the
+  ``GRPOConfig`` is built before the model, so ZeRO-3's partitioned init applies when the model is loaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +52,15 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from rlvr_lab.analysis.strategy import is_code, strategy_token_counts
 from rlvr_lab.backends import Launch
-from rlvr_lab.backends.trl_config import TRLPlan, trl_plan
+from rlvr_lab.backends.trl_config import TRLPlan, launch_kwargs, trl_plan
+from rlvr_lab.backends.trl_eval import evaluate_on_all_ranks
 from rlvr_lab.backends.trl_reward import TRLReward, trl_rows
 from rlvr_lab.engines import make_engine
 from rlvr_lab.models.loading import load_model
 from rlvr_lab.prompts import encode_prompt, render_prompt, resolve_template
 from rlvr_lab.rl.config import TrainConfig, load_config_file, resolve_config
 from rlvr_lab.rl.data import PROBLEM_LOG, run_problems, step_problems
-from rlvr_lab.rl.evaluate import HeldOut, code_entry_prob, code_tokens, evaluate_run
+from rlvr_lab.rl.evaluate import HeldOut, code_entry_prob, code_tokens
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.run_dir import prepare_run_dir
 
@@ -104,9 +110,16 @@ class RlvrGRPOTrainer(trl.GRPOTrainer):
     """``GRPOTrainer`` that also measures accuracy, rollout statistics and (would-be) clip fractions."""
 
     def __init__(
-        self, *args: Any, reward: TRLReward, eps_low: float, eps_high: float, sharded: bool, **kwargs: Any
+        self,
+        *args: Any,
+        reward: TRLReward,
+        eps_low: float,
+        eps_high: float,
+        sharded: bool,
+        extra_rewards: list[Any] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, reward_funcs=[reward], **kwargs)
+        super().__init__(*args, reward_funcs=[reward, *(extra_rewards or [])], **kwargs)
         self.rlvr_reward = reward
         self.eps_low, self.eps_high = eps_low, eps_high
         self.sharded = sharded
@@ -249,8 +262,10 @@ class RlvrCallback(TrainerCallback):
         self.t0 = time.perf_counter()
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.start == 0 and self.logger is not None:
-            self.logger.log({"step": 0, **self.evaluate_fn(0)})
+        if self.start == 0:
+            metrics = self.evaluate_fn(0)  # every rank evaluates its share (backends/trl_eval.py)
+            if self.logger is not None:
+                self.logger.log({"step": 0, **metrics})
         self.t0 = time.perf_counter()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
@@ -272,6 +287,7 @@ class RlvrCallback(TrainerCallback):
         record.update(
             {
                 "optim/updates": len(self.updates),
+                "train/kept_groups": float(self.config.prompts_per_step),  # TRL keeps every group (no DAPO filter)
                 "perf/step_time": elapsed,
                 "perf/rollout_time": rollout.seconds,
                 "perf/update_time": max(0.0, elapsed - rollout.seconds),
@@ -281,9 +297,9 @@ class RlvrCallback(TrainerCallback):
             }
         )
         self.updates = []
+        if step == self.config.steps or (self.config.eval_every and step % self.config.eval_every == 0):
+            record.update(self.evaluate_fn(step))  # on every rank, each its share
         if self.logger is not None:  # the main process
-            if step == self.config.steps or (self.config.eval_every and step % self.config.eval_every == 0):
-                record.update(self.evaluate_fn(step))
             self.logger.log(record)
             append_jsonl(self.run_dir / PROBLEM_LOG, {"step": step, "accuracy": rollout.problem_accuracy()})
             print(
@@ -299,10 +315,39 @@ class RlvrCallback(TrainerCallback):
             self.logger.close()
 
 
+def distributed_state(config: TrainConfig, launch: Launch) -> PartialState:
+    """The process group, created here with the launch's timeout before anything else can create it.
+
+    ``GRPOConfig(ddp_timeout=...)`` alone never applies: accelerate's ``PartialState`` is a singleton and the first
+    one made creates the group (with torch's default timeout). ZeRO-3 on the CPU goes through DeepSpeed's CPU
+    accelerator with gloo (``DS_ACCELERATOR=cpu``), which accelerate enters only when told to use DeepSpeed.
+    """
+    on_cpu = config.device == "cpu"
+    kwargs: dict[str, Any] = {"timeout": timedelta(seconds=launch.timeout)}
+    if launch.strategy == "zero3":
+        os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+        if on_cpu:
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+            kwargs["backend"] = "gloo"
+        return PartialState(cpu=False, **kwargs)
+    return PartialState(cpu=on_cpu, **kwargs)  # without cpu=True, accelerate sees no group on a CPU-only machine
+
+
+def group_timeout_s() -> float | None:
+    """The default process group's timeout as torch holds it (how long a collective waits before the run fails),
+    recorded in ``model/rlvr_train.json``; None for one process."""
+    if not torch.distributed.is_initialized():
+        return None
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.distributed.group.WORLD._get_backend(device).options._timeout.total_seconds()
+    except (AttributeError, RuntimeError):  # a private API: absent from some backends or torch versions
+        return None
+
+
 def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
     """Run this process's rank of the TRL training of ``config``; return the run directory."""
-    on_cpu = config.device == "cpu"
-    state = PartialState(cpu=on_cpu)  # without cpu=True, accelerate sees no process group on a CPU-only machine
+    state = distributed_state(config, launch)
     plan = trl_plan(config, state.num_processes)
     run_dir = Path(config.out)
     if state.is_main_process:
@@ -313,8 +358,17 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     )
     start = 0 if checkpoint is None else int(Path(checkpoint).name.split("-")[-1]) // plan.updates_per_rollout
 
+    # The GRPOConfig before the model: under ZeRO-3 it installs DeepSpeed's config, so that from_pretrained
+    # creates the weights already partitioned (zero.Init) instead of a whole copy on every rank.
+    args = trl.GRPOConfig(
+        output_dir=str(run_dir / CHECKPOINTS),
+        **plan.kwargs,
+        **launch_kwargs(config, launch),
+        disable_tqdm=not show_progress,
+    )
     torch.manual_seed(config.seed)
     model, tokenizer = load_model(config.model)
+    partitioned = hasattr(next(model.parameters()), "ds_id")  # DeepSpeed tags the parameters zero.Init made
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     reward = TRLReward(config.reward, config.group_size, config.seed, plan.updates_per_rollout)
@@ -327,28 +381,22 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
     ]
     dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
+    extra = []
+    if config.overlong_buffer:  # DAPO eq. 13 as TRL ships it; weighted by overlong_penalty (trl_config)
+        from trl.rewards import get_soft_overlong_punishment
 
-    args = trl.GRPOConfig(
-        output_dir=str(run_dir / CHECKPOINTS),
-        **plan.kwargs,
-        use_cpu=on_cpu,
-        bf16=not on_cpu,
-        gradient_checkpointing=launch.strategy == "zero3",
-        use_vllm=launch.vllm is not None,
-        vllm_mode=launch.vllm or "colocate",
-        disable_tqdm=not show_progress,
-    )
+        extra.append(get_soft_overlong_punishment(config.max_new_tokens, config.overlong_buffer))
     trainer = RlvrGRPOTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         reward=reward,
+        extra_rewards=extra,
         eps_low=config.eps_low,
         eps_high=config.eps_high,
         sharded=launch.strategy == "zero3",
     )
-    pad_id = tokenizer.pad_token_id
     held_out = HeldOut(
         config,
         run_dir,
@@ -356,26 +404,36 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         eval_problems,
         {p.id: encode_prompt(template, p, tokenizer) for p in eval_problems},
         code_tokens(tokenizer),
-        pad_id,
+        tokenizer.pad_token_id,
         label=", trl",
     )
 
-    def run_eval(step: int) -> dict[str, float]:
-        if launch.strategy == "zero3":
-            return {}  # parameters are sharded: sample the saved checkpoints with `rlvr sample` instead
-        policy = trainer.model
+    def engine_for(policy: Any) -> Any:
         device = str(next(policy.parameters()).device)
-        engine = make_engine("torch", policy, tokenizer, batch_size=config.engine_batch_size, device=device)
-        return evaluate_run(engine, policy, reward.grader, held_out, step)
+        return make_engine("torch", policy, tokenizer, batch_size=config.engine_batch_size, device=device)
+
+    def run_eval(step: int) -> dict[str, float]:
+        return evaluate_on_all_ranks(trainer, engine_for, held_out, reward.grader, step)
 
     trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval))
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
+        # Every rank: under ZeRO-3 saving gathers the shards, a collective (on rank 0 alone it hangs the run).
+        trainer.save_model(str(run_dir / "model"))
         if state.is_main_process:
-            trainer.save_model(str(run_dir / "model"))
             tokenizer.save_pretrained(run_dir / "model")
-            info = {"step": config.steps, "config": config.to_dict(), "backend": "trl", "trl": trl.__version__}
+            info = {
+                "step": config.steps,
+                "config": config.to_dict(),
+                "backend": "trl",
+                "trl": trl.__version__,
+                "world_size": state.num_processes,
+                "strategy": launch.strategy,
+                "partitioned_at_load": partitioned,
+                "process_group_timeout_s": group_timeout_s(),
+            }
             (run_dir / "model" / "rlvr_train.json").write_text(json.dumps(info))
+        state.wait_for_everyone()
     finally:
         reward.close()
     return run_dir
@@ -386,14 +444,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config", type=Path, help="the run's config.yaml")
     parser.add_argument("--world-size", type=int, default=None, help="the world size the launcher was asked for")
     parser.add_argument("--strategy", default="ddp")
+    parser.add_argument("--timeout", type=int, default=Launch.timeout, help="process group timeout, seconds")
     parser.add_argument("--vllm", default=None)
+    parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=None)
+    parser.add_argument("--vllm-sleep", action="store_true")
+    parser.add_argument("--vllm-server", default=None)
     parser.add_argument("--resume", action="store_true")
     ns = parser.parse_args(argv)
     config = resolve_config(load_config_file(ns.config))
-    state = PartialState(cpu=config.device == "cpu")
+    launch = Launch(
+        nproc=int(os.environ.get("WORLD_SIZE", "1")),
+        vllm=ns.vllm,
+        strategy=ns.strategy,
+        timeout=ns.timeout,
+        vllm_gpu_memory_utilization=ns.vllm_gpu_memory_utilization,
+        vllm_sleep=ns.vllm_sleep,
+        vllm_server=ns.vllm_server,
+    )
+    state = distributed_state(config, launch)
     if ns.world_size is not None and ns.world_size != state.num_processes:
         raise SystemExit(f"asked for {ns.world_size} processes but this one sees a world of {state.num_processes}")
-    launch = Launch(nproc=state.num_processes, vllm=ns.vllm, strategy=ns.strategy)
     run(config, launch, resume=ns.resume, show_progress=state.is_main_process)
     state.wait_for_everyone()
     if state.use_distributed:

@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "export",
     "study",
     "distill",
+    "recipe",
+    "audit",
 )
 
 

@@ -43,6 +43,7 @@ def compare(
 
     try:
         a, b = load_graded(graded_a, completions=False), load_graded(graded_b, completions=False)
+        _same_problems(graded_a, a.metadata, graded_b, b.metadata)
         for data in (a, b):
             samples_per_problem(data, allow_uneven)
         result = compare_models(a, b, label_a, label_b, resamples=resamples, seed=seed)
@@ -65,6 +66,17 @@ def compare(
         f"{label_a} vs {label_b} on {result.problems} problems: pass@1 diff {diff.mean:+.4f} "
         f"[{diff.lo:+.4f}, {diff.hi:+.4f}], crossover k {crossing}, ΔSE {result.delta_se:+.4f}; wrote {out}"
     )
+
+
+def _same_problems(path_a: Path, meta_a: dict, path_b: Path, meta_b: dict) -> None:
+    """Refuse two graded files graded against different problem sets (other ids or gold answers), naming both."""
+    ids = [(meta.get("identity") or {}) for meta in (meta_a, meta_b)]
+    hashes = [identity.get("problems_hash") for identity in ids]
+    if None not in hashes and hashes[0] != hashes[1]:
+        raise ValueError(
+            f"{path_a} was graded against {ids[0].get('problems')} (problems hash {hashes[0]}) and {path_b} against "
+            f"{ids[1].get('problems')} (problems hash {hashes[1]}): compare files graded on the same problems"
+        )
 
 
 def register(app: typer.Typer) -> None:

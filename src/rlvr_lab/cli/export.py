@@ -1,7 +1,8 @@
 """``rlvr export verl``: write a training run of ours as a verl run (data, reward, ``main_ppo`` command).
 
 Thin over :func:`rlvr_lab.export.verl.export_verl`; the config resolves as ``rlvr train``'s does (defaults <
-preset < CONFIG.yaml < options), so the same preset names and reward specs mean the same thing on both engines.
+preset < ``--recipe`` and its ``--arm`` < CONFIG.yaml < ``--set`` and options), so the same recipes, preset names
+and reward specs mean the same thing on both engines.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json
+from rlvr_lab.cli.recipe import Arms, RecipeName, SetValues, parse_sets, recipe_train_values
 
 export_app = typer.Typer(
     name="export", help="Export a run to another training engine (verl).", no_args_is_help=True, add_completion=False
@@ -35,10 +37,9 @@ def verl(
     template: Annotated[str | None, typer.Option(help="Prompt template (prompt). [default: organism]")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of data order and random rewards. [default: 0]")] = None,
     steps: Annotated[int | None, typer.Option(help="Training steps (rollouts). [default: 20]")] = None,
-    set_values: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Any other `rlvr train` option as key=value (repeatable), e.g. --set lr=5e-7."),
-    ] = None,
+    set_values: SetValues = None,
+    recipe: RecipeName = None,
+    arm: Arms = None,
     n_gpus_per_node: Annotated[int, typer.Option(help="verl trainer.n_gpus_per_node.")] = 8,
     nnodes: Annotated[int, typer.Option(help="verl trainer.nnodes.")] = 1,
     rollout: Annotated[str, typer.Option(help="verl rollout engine: vllm, sglang or hf.")] = "vllm",
@@ -76,12 +77,7 @@ def verl(
         "seed": seed,
         "steps": steps,
     }
-    explicit = {key: value for key, value in named.items() if value is not None}
-    for item in set_values or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--set {item!r} is not key=value")
-        explicit[key.strip().replace("-", "_")] = _parse_value(value.strip())
+    explicit = {**parse_sets(set_values), **{key: value for key, value in named.items() if value is not None}}
     target = VerlTarget(
         n_gpus_per_node=n_gpus_per_node,
         nnodes=nnodes,
@@ -93,7 +89,10 @@ def verl(
         dual_clip=dual_clip,
     )
     try:
-        file_values = load_config_file(config_file) if config_file is not None else {}
+        file_values = {
+            **recipe_train_values(recipe, arm),
+            **(load_config_file(config_file) if config_file is not None else {}),
+        }
         config = resolve_config(file_values, explicit)
         payload = export_verl(config, target, out, data_dir=data_dir)
         checked = _validate(out) if validate else None
@@ -125,13 +124,6 @@ def _validate(out: Path) -> dict[str, object]:
     from rlvr_lab.export.verl import validate_with_verl
 
     return validate_with_verl(out)
-
-
-def _parse_value(text: str) -> object:
-    """A ``--set`` value as YAML reads it (numbers, booleans, null), so it validates like a config file."""
-    import yaml
-
-    return yaml.safe_load(text)
 
 
 def register(app: typer.Typer) -> None:

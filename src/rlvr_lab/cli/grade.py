@@ -100,9 +100,11 @@ def grade(
     which one was used. The summary counts samples per status and gives the accuracy (correct / samples); with
     --json it is {"out", "samples", "problems", "status", "accuracy", "grading"}.
     """
+    from rlvr_lab.cli.sample import problems_label
     from rlvr_lab.grading import Grader, GradingConfig
     from rlvr_lab.grading.graded_file import grade_to_parquet, plain
     from rlvr_lab.grading.sandbox import SandboxConfig, protections
+    from rlvr_lab.identity import problems_hash
     from rlvr_lab.runtime.threads import use_threads
 
     use_threads(threads, announce=False)  # no model runs here: nothing to report
@@ -121,6 +123,7 @@ def grade(
         loaded = load_problems(problems, data_dir=data_dir, split=split, fields=field_map)
         if not loaded:
             raise ValueError(f"{problems}: no problems to grade against")
+        identity = _checked_identity(samples, problems_label(problems, split, fields), problems_hash(loaded))
         if extra_tests is not None:
             loaded = load_extra_tests(extra_tests, loaded)
         grading = {**plain(config), "workers": config.resolved_workers()}
@@ -138,7 +141,7 @@ def grade(
                 samples,
                 out,
                 grader,
-                {"grading": grading, **inputs},
+                {"grading": grading, **inputs, "identity": identity},
                 progress=advance,
             )
     except (ValueError, OSError, RuntimeError) as error:
@@ -157,6 +160,21 @@ def grade(
     statuses = ", ".join(f"{status} {count}" for status, count in graded.status.items())
     typer.echo(f"graded {summary['samples']} samples of {summary['problems']} problems -> {out}")
     typer.echo(f"accuracy {summary['accuracy']:.4f}; {statuses}")
+
+
+def _checked_identity(samples: str, label: str, graded_hash: str) -> dict[str, str | None]:
+    """The identity a graded file records: the problems graded against and the samples' model. Refuses samples whose
+    header names another problem set (other ids or gold answers), naming both."""
+    from rlvr_lab.store import samples_identity
+
+    drawn = samples_identity(samples)
+    if drawn["problems_hash"] is not None and drawn["problems_hash"] != graded_hash:
+        raise ValueError(
+            f"--samples {samples} were drawn from {drawn['problems']} (problems hash {drawn['problems_hash']}), "
+            f"but --problems {label} has problems hash {graded_hash} (other ids or gold answers): grade them "
+            "against the problems they were drawn from"
+        )
+    return {**drawn, "problems": label, "problems_hash": graded_hash, "samples_problems": drawn["problems"]}
 
 
 @contextmanager

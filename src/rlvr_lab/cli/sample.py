@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import typer
 
 from rlvr_lab.cli.options import Threads
 from rlvr_lab.cli.passk import JSON_HELP, print_json
+from rlvr_lab.cli.recipe import Arms, RecipeName
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,11 +56,16 @@ def problems_label(spec: str, split: str | None, fields: str | None) -> str:
 
 def sample(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="Model: organism profile, built-in name, local HF folder or hub id.")],
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model: organism profile, built-in name, local HF folder or hub id (or a --recipe arm's)."),
+    ] = None,
     problems: Annotated[
         str, typer.Option(help="Benchmark name (math500, gsm8k, ...), a .jsonl/.json/.parquet file, or hf:owner/name.")
-    ],
-    out: Annotated[Path, typer.Option(help="Sample store (JSONL). An existing store is resumed, never duplicated.")],
+    ] = ...,
+    out: Annotated[
+        Path, typer.Option(help="Sample store (JSONL). An existing store is resumed, never duplicated.")
+    ] = ...,
     split: Annotated[str | None, typer.Option(help="Benchmark or hub split (default: test).")] = None,
     limit: Annotated[int | None, typer.Option(help="Keep only the first N problems.")] = None,
     fields: Annotated[
@@ -120,8 +127,13 @@ def sample(
         bool, typer.Option("--keep-tokens", help="Also store each sample's token ids and log-probs (~6x the size).")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    recipe: RecipeName = None,
+    arm: Arms = None,
 ) -> None:
     """Sample N completions per problem into OUT, resuming whatever OUT already holds.
+
+    --recipe NAME (`rlvr recipe list`) fills the paper's template, temperature, top-p, token budget, n for the
+    benchmark (when the paper names it) and the --arm's model; options given explicitly win.
 
     OUT's first line records model, engine, template, sampling config and seed; other settings on the same OUT
     are refused. The model and the problems are checked before OUT is created, so a misspelt name leaves no file.
@@ -136,6 +148,7 @@ def sample(
     """
     from rich.console import Console
 
+    from rlvr_lab.identity import model_hash, problems_hash
     from rlvr_lab.models.specs import resolve_model_dir
     from rlvr_lab.prompts import resolve_template
     from rlvr_lab.runtime.threads import use_threads
@@ -144,6 +157,30 @@ def sample(
     from rlvr_lab.tasks import FieldMap, ProblemDataError, ProblemSourceError, load_problems
 
     console = Console(stderr=True)
+    if recipe is not None:
+        from rlvr_lab.recipes import RecipeError, load_recipe
+
+        try:
+            values = load_recipe(recipe).sampling_values(problems, arm or ())
+        except RecipeError as err:
+            console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+        def pick(name: str, given: object) -> object:
+            source = ctx.get_parameter_source(name)  # typer's own click: compare the source by name
+            explicit = source is not None and source.name != "DEFAULT"
+            return given if explicit or name not in values else values[name]
+
+        model = pick("model", model)  # type: ignore[assignment]
+        template, n = pick("template", template), pick("n", n)  # type: ignore[assignment]
+        temperature, top_p = pick("temperature", temperature), pick("top_p", top_p)  # type: ignore[assignment]
+        max_new_tokens = pick("max_new_tokens", max_new_tokens)  # type: ignore[assignment]
+    elif arm:
+        console.print("error: --arm needs --recipe", markup=False)
+        raise typer.Exit(code=1)
+    if model is None:
+        console.print("error: --model is required (or a --recipe arm that names one)", markup=False)
+        raise typer.Exit(code=1)
     if shards is not None or devices is not None:
         _launch_shards(ctx, out, shards, devices, shard, json_output, console)
         return
@@ -155,18 +192,23 @@ def sample(
         problem_list = load_problems(problems, data_dir=data_dir, split=split, fields=field_map, limit=limit)
         if not problem_list:
             raise ValueError(f"--problems {problems}: no problems to sample (an empty file, or --limit 0)")
+        # The whole set (before --limit and the shard) fixes the store's identity and the generation budget, so
+        # shards, limited runs and a later extension to more problems all write one kind of sample.
+        every = (
+            problem_list if limit is None else load_problems(problems, data_dir=data_dir, split=split, fields=field_map)
+        )
         problem_list = select_shard(problem_list, shard)
         from rlvr_lab.engines import ENGINES
         from rlvr_lab.engines.base import SamplingConfig  # torch loads here, once the names are known to be good
         from rlvr_lab.store import SampleStore, StoreHeader
 
         ENGINES.get(engine)  # an unknown engine fails here, listing the registered ones
-        max_new_tokens = generation_budget(model_dir, chosen, problem_list, max_new_tokens)
+        max_new_tokens = generation_budget(model_dir, chosen, every, problem_list, max_new_tokens)
         config = SamplingConfig(
             n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed
         )
         label = problems_label(problems, split, fields)
-        options = _engine_options(engine, engine_options, batch_size, device)
+        options = _engine_options(engine, engine_options, batch_size, device, keep_tokens)
         vllm_options = options.get("options")
         compute_dtype = vllm_options.dtype if vllm_options is not None else sampling_dtype(model, dtype, device)
         if vllm_options is None:
@@ -180,6 +222,8 @@ def sample(
             shard=shard,
             keep_tokens=keep_tokens,
             dtype=compute_dtype,
+            problems_hash=problems_hash(every),
+            model_hash=model_hash(model_dir),
         )
         with SampleStore.open(out, header) as store:
             if store.restarted:
@@ -206,34 +250,41 @@ def sample(
     )
 
 
-def _engine_options(engine: str, text: str | None, batch_size: int, device: str) -> dict[str, object]:
-    """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads."""
+def _engine_options(
+    engine: str, text: str | None, batch_size: int, device: str, keep_tokens: bool = False
+) -> dict[str, object]:
+    """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads. vLLM
+    computes log-probs only when the store keeps them (``--keep-tokens``)."""
     if engine != "vllm":
         if text:
             raise ValueError(f"--engine-options applies to the vllm engine, not {engine!r}")
         return {"batch_size": batch_size, "device": device}
+    import dataclasses
+
     from rlvr_lab.engines.vllm_engine import VLLMOptions
 
-    return {"options": VLLMOptions.parse(text)}
+    return {"options": dataclasses.replace(VLLMOptions.parse(text), logprobs=keep_tokens)}
 
 
 def generation_budget(
-    model_dir: str, template: PromptTemplate, problem_list: list[Problem], requested: int | None
+    model_dir: str, template: PromptTemplate, every: list[Problem], sampled: list[Problem], requested: int | None
 ) -> int:
-    """``requested`` if every prompt leaves room for it in the model's context, else a named error; when None,
-    512 or what the context leaves after the longest prompt. Needs only the tokenizer and the config, so a budget
-    that cannot fit is refused before the store is created or the weights are loaded."""
+    """The run's ``max_new_tokens``. Unset (``requested`` None): 512, or what the model's context leaves after the
+    longest prompt of ``every``, the whole benchmark split, never a shard or a ``--limit``, so every run on the
+    split gets one budget. Set: ``requested`` itself, if every prompt of ``sampled`` (the problems this run samples)
+    leaves room for it, else a named error. Needs only the tokenizer and the config, so a budget that cannot fit is
+    refused before the store is created or the weights are loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
     from rlvr_lab.engines.common import context_length, fitting_max_new_tokens
     from rlvr_lab.prompts import encode_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problem_list)
     context = context_length(AutoConfig.from_pretrained(model_dir))
-    fitting = fitting_max_new_tokens([longest], context)
+    problems = every if requested is None else sampled
+    longest = max(len(encode_prompt(template, problem, tokenizer)) for problem in problems)
     if requested is None:
-        return fitting
+        return fitting_max_new_tokens([longest], context)
     if context is not None and longest + requested > context:
         raise ValueError(
             f"--max-new-tokens {requested}: the longest prompt has {longest} tokens, and {longest} + {requested} "
@@ -306,7 +357,9 @@ def _launch_shards(
         raise typer.Exit(code=1)
     out.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, "-m", "rlvr_lab", "sample", *_child_options(ctx)]
-    children = []
+    children: list[subprocess.Popen] = []
+    failed: tuple[int, int] | None = None
+    previous = signal.signal(signal.SIGTERM, _terminated)  # SIGTERM ends the children too (finally below)
     try:
         for index in range(count):
             env = dict(os.environ)
@@ -315,20 +368,54 @@ def _launch_shards(
             argv = [*base, "--shard", f"{index}/{count}", "--out", str(shard_path(out, index, count))]
             console.print(f"shard {index}/{count}: {' '.join(argv[2:])}", markup=False, highlight=False, soft_wrap=True)
             children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
-        outputs = [child.communicate()[0] for child in children]
+        failed = _wait_all_or_first_failure(children)
+        outputs = [child.communicate()[0] if child.returncode == 0 else "" for child in children]
     finally:
         for child in children:
             if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
                 child.kill()
-    failed = [f"{i}/{count} (exit {child.returncode})" for i, child in enumerate(children) if child.returncode]
-    if failed:
-        console.print(f"error: shard(s) {', '.join(failed)} failed; rerun the same command to resume them")
+        signal.signal(signal.SIGTERM, previous)
+    if failed is not None:
+        index, code = failed
+        console.print(
+            f"error: shard {index}/{count} failed (exit {code}); the other shards were stopped at once (their "
+            "samples so far are kept); rerun the same command to resume them",
+            markup=False,
+        )
         raise typer.Exit(code=1)
     if json_output:
         summaries = [json.loads(text) for text in outputs]  # a child's stdout is its one JSON object
         print_json({"out": str(out), "shards": summaries})
         return
     console.print(f"{count} shards in {out}; grade them with `rlvr grade --samples {out} ...`", markup=False)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM to the launcher: unwind so that its ``finally`` terminates every shard process."""
+    raise SystemExit(128 + signum)
+
+
+def _wait_all_or_first_failure(children: list[subprocess.Popen], poll_s: float = 0.5) -> tuple[int, int] | None:
+    """Wait until every child exits 0, or return (index, exit code) of the first that fails, without waiting for
+    the others: a dead shard must not leave its GPU idle and the launcher blocked until the rest finish."""
+    import time
+
+    while True:
+        running = False
+        for index, child in enumerate(children):
+            code = child.poll()
+            if code is None:
+                running = True
+            elif code != 0:
+                return index, code
+        if not running:
+            return None
+        time.sleep(poll_s)
 
 
 def _child_options(ctx: typer.Context) -> list[str]:
@@ -344,6 +431,8 @@ def _child_options(ctx: typer.Context) -> list[str]:
         value = ctx.params[name]
         if param.is_flag:
             argv.extend(param.opts[:1] if value else param.secondary_opts[:1])
+        elif isinstance(value, list | tuple):  # a repeatable option (--arm)
+            argv.extend(part for item in value for part in (param.opts[0], str(item)))
         elif value is not None:
             argv.extend([param.opts[0], str(value)])
     return argv

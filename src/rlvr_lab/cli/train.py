@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from rlvr_lab.cli.passk import JSON_HELP, fail, print_json
+from rlvr_lab.cli.recipe import Arms, RecipeName, SetValues, parse_sets, recipe_train_values
 from rlvr_lab.rl.config import FIELDS, field_docs
 
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "int | None": int}
@@ -31,8 +32,12 @@ The incorrect reward (and majority_vote:store=PATH) reads labels from a sample s
 training problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism
 --n 8 --out labels.jsonl, then --reward incorrect:store=labels.jsonl.
 
+A paper's setup: rlvr train --recipe spurious-rewards-qwen2.5-math-7b --arm random --backend trl --nproc 8
+(`rlvr recipe list`); values resolve as defaults < preset < recipe < CONFIG.yaml < --set key=value and options.
+
 With --json, one object on stdout: {"out", "config", "metrics", "steps", "final"} (final: the last step's
-metrics).
+metrics); with --dry-run --json, the whole resolved configuration: {"recipe", "arms", "config", "backend", ...}
+(backend trl adds "grpo_config", the schedule figures and the accelerate config).
 """
 
 
@@ -48,7 +53,13 @@ def _option(field: dataclasses.Field, doc: str) -> inspect.Parameter:
 
 
 def _train(
-    config_file: Path | None, resume: bool, quiet: bool, json_out: bool, launch_options: dict[str, Any], **options: Any
+    config_file: Path | None,
+    resume: bool,
+    quiet: bool,
+    json_out: bool,
+    launch_options: dict[str, Any],
+    recipe: dict[str, Any],
+    **options: Any,
 ) -> None:
     import json
 
@@ -57,20 +68,31 @@ def _train(
     from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.tasks import ProblemSourceError
 
-    explicit = {name: value for name, value in options.items() if value is not None}
-    file_values = load_config_file(config_file) if config_file is not None else {}
-    if resume and config_file is None:
-        out = Path(explicit.get("out", FIELDS["out"].default))
-        saved = out / "config.yaml"
-        if saved.is_file():
-            file_values = load_config_file(saved)
     dry_run = launch_options.pop("dry_run")
     try:
+        recipe_values = recipe_train_values(recipe["name"], recipe["arms"])
+        explicit = {**parse_sets(recipe["sets"]), **{k: v for k, v in options.items() if v is not None}}
+        file_values = {**recipe_values, **(load_config_file(config_file) if config_file is not None else {})}
+        if resume and config_file is None:
+            out = Path(explicit.get("out", file_values.get("out", FIELDS["out"].default)))
+            saved = out / "config.yaml"
+            if saved.is_file():
+                file_values = load_config_file(saved)
         config = resolve_config(file_values, explicit)
         launch = Launch(**launch_options)
         backend = BACKENDS.get(config.backend)()
         if dry_run:
-            typer.echo(backend.plan(config, launch))
+            if json_out:
+                print_json(
+                    {
+                        "recipe": recipe["name"],
+                        "arms": recipe["arms"] or [],
+                        "config": config.to_dict(),
+                        **backend.resolved(config, launch),
+                    }
+                )
+            else:
+                typer.echo(backend.plan(config, launch))
             return
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
@@ -97,13 +119,45 @@ def _train(
     )
 
 
+LAUNCH_OPTIONS = ("timeout", "vllm_gpu_memory_utilization", "vllm_sleep", "vllm_server", "gpu_ids")
+"""Launch fields (:class:`rlvr_lab.backends.Launch`) given on the command line only when set."""
+
+
+def _launch_options() -> dict[str, tuple[Any, Any]]:
+    """``--timeout`` and the TRL backend's vLLM and GPU knobs: name -> (typer option, annotation)."""
+    return {
+        "timeout": (
+            typer.Option(None, "--timeout", help="Seconds any rank may wait on the others (process group timeout)."),
+            int | None,
+        ),
+        "vllm_gpu_memory_utilization": (
+            typer.Option(None, "--vllm-gpu-memory-utilization", help="Backend trl: vLLM's share of GPU memory."),
+            float | None,
+        ),
+        "vllm_sleep": (
+            typer.Option(None, "--vllm-sleep/--no-vllm-sleep", help="Backend trl: vLLM sleep mode while training."),
+            bool | None,
+        ),
+        "vllm_server": (
+            typer.Option(None, "--vllm-server", help="Backend trl: the `trl vllm-serve` URL (--vllm server)."),
+            str | None,
+        ),
+        "gpu_ids": (
+            typer.Option(None, "--gpu-ids", help="Backend trl: GPUs of this node to use, e.g. 0,1,2,3."),
+            str | None,
+        ),
+    }
+
+
 def build_command() -> Any:
     """The ``train`` command function, with one keyword option per config field."""
 
     def command(**kwargs: Any) -> None:
-        launch = {name: kwargs.pop(name) for name in ("nproc", "vllm", "strategy", "dry_run")}
+        launch = {name: kwargs.pop(name) for name in ("nproc", "vllm", "strategy", "dry_run", *LAUNCH_OPTIONS)}
+        launch = {name: value for name, value in launch.items() if value is not None}
+        recipe = {"name": kwargs.pop("recipe"), "arms": kwargs.pop("arm"), "sets": kwargs.pop("set_values")}
         config_file, resume, quiet = kwargs.pop("config_file"), kwargs.pop("resume"), kwargs.pop("quiet")
-        _train(config_file, resume, quiet, kwargs.pop("json_out"), launch, **kwargs)
+        _train(config_file, resume, quiet, kwargs.pop("json_out"), launch, recipe, **kwargs)
 
     docs = field_docs()
     fixed = [
@@ -164,6 +218,13 @@ def build_command() -> Any:
             ),
             annotation=str,
         ),
+        *(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+            for name, (option, annotation) in _launch_options().items()
+        ),
+        inspect.Parameter("recipe", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=RecipeName),
+        inspect.Parameter("arm", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Arms),
+        inspect.Parameter("set_values", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SetValues),
         inspect.Parameter(
             "json_out",
             inspect.Parameter.KEYWORD_ONLY,

@@ -10,7 +10,8 @@ Mapping choices:
   batch and resumed runs reproduce (vLLM's automatic prefix caching still shares the prompt's cache).
   The random stream itself is vLLM's and differs from ``torch``'s.
 - Log-probs: ``logprobs=0`` returns the sampled token's log-prob, and ``logprobs_mode="raw_logprobs"`` makes
-  it the raw model distribution (before temperature, top-k and top-p), as :class:`Completion` requires.
+  it the raw model distribution (before temperature, top-k and top-p), as :class:`Completion` requires; only when
+  asked (:attr:`VLLMOptions.logprobs`: ``rlvr sample`` asks with ``--keep-tokens``), else the list is empty.
 - Stops: with ``eos_token_ids=None`` vLLM stops on the tokenizer's and generation config's eos as usual; given
   ids replace them (``ignore_eos`` plus explicit ``stop_token_ids``), so ``()`` disables eos. The stop token
   stays in ``token_ids``, as in the other engines.
@@ -75,6 +76,13 @@ class VLLMOptions:
     """vLLM's global seed (each request also carries its own, so samples do not depend on it)."""
     enforce_eager: bool = False
     """Skip CUDA graph capture (faster start, slower decoding)."""
+    logprobs: bool = True
+    """Return each sampled token's raw log-prob (vLLM computes a log-softmax over the vocabulary for them, at every
+    token of pass@1024). ``rlvr sample`` asks for them only with ``--keep-tokens``, the only time it stores them;
+    without them a completion's ``logprobs`` is empty. Not a ``vllm.LLM`` option."""
+
+    ENGINE_ONLY = ("logprobs",)
+    """Fields read by this engine, not passed to ``vllm.LLM``."""
 
     @classmethod
     def parse(cls, text: str | None) -> VLLMOptions:
@@ -112,7 +120,7 @@ class VLLMOptions:
 
     def llm_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``vllm.LLM`` (unset options are left to vLLM)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k not in self.ENGINE_ONLY}
 
 
 def _coerce(value: Any, annotation: str, where: str) -> Any:
@@ -179,9 +187,10 @@ def import_vllm() -> Any:
 
 
 def sampling_params_kwargs(
-    config: SamplingConfig, key: str, sample_index: int, eos_token_ids: Sequence[int] | None
+    config: SamplingConfig, key: str, sample_index: int, eos_token_ids: Sequence[int] | None, logprobs: bool = True
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for one completion (see the module docstring)."""
+    """Keyword arguments of ``vllm.SamplingParams`` for one completion (see the module docstring); ``logprobs``
+    False asks for none (``logprobs=None``)."""
     stops = set(config.stop_token_ids)
     if eos_token_ids is not None:
         stops |= set(eos_token_ids)
@@ -194,7 +203,7 @@ def sampling_params_kwargs(
         "seed": stream_id(config.seed, key, sample_index) >> 1,  # vLLM wants a signed 64-bit seed
         "stop_token_ids": sorted(stops),
         "ignore_eos": eos_token_ids is not None,
-        "logprobs": 0,
+        "logprobs": 0 if logprobs else None,
     }
 
 
@@ -230,7 +239,9 @@ class VLLMEngine:
         vllm = import_vllm()
         self.vllm = vllm
         self.eos_token_ids = tuple(eos_token_ids) if eos_token_ids is not None else None
-        kwargs = (options or VLLMOptions()).llm_kwargs()
+        options = options or VLLMOptions()
+        self.logprobs = options.logprobs
+        kwargs = options.llm_kwargs()
         if batch_size is not None:
             kwargs.setdefault("max_num_seqs", batch_size)
         kwargs = {**kwargs, "logprobs_mode": "raw_logprobs", **llm_options}
@@ -258,7 +269,9 @@ class VLLMEngine:
         prompts = [{"prompt_token_ids": list(requests[i.request].prompt_ids)} for i in items]
         params = [
             self.vllm.SamplingParams(
-                **sampling_params_kwargs(config, requests[i.request].key, i.sample_index, self.eos_token_ids)
+                **sampling_params_kwargs(
+                    config, requests[i.request].key, i.sample_index, self.eos_token_ids, self.logprobs
+                )
             )
             for i in items
         ]
@@ -267,7 +280,11 @@ class VLLMEngine:
         for item, output in zip(items, outputs, strict=True):
             sample = output.outputs[0]
             token_ids = list(sample.token_ids)
-            logprobs = [step[token].logprob for step, token in zip(sample.logprobs, token_ids, strict=True)]
+            logprobs = (
+                [step[token].logprob for step, token in zip(sample.logprobs, token_ids, strict=True)]
+                if self.logprobs
+                else []
+            )
             reason = "stop" if sample.finish_reason == "stop" else "length"
             results[item.request][item.slot] = Completion(
                 token_ids, logprobs, reason, text=sample.text, sample_index=item.sample_index

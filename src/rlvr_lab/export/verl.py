@@ -7,11 +7,15 @@ verl reads, so the *Spurious Rewards* recipe runs there with our rewards and our
 ``DIR/train.parquet``, ``DIR/val.parquet``
     verl's RL dataset schema, one row per problem: ``data_source``, ``prompt`` (chat messages: the template's
     system text, if any, and its user text), ``ability`` ("math"), ``reward_model = {style: "rule", ground_truth}``,
-    ``extra_info = {split, index, problem_id, problem}``. verl always applies the tokenizer's chat template to
+    ``extra_info = {role, split, index, problem_id, problem}``: ``role`` is ``train`` in ``train.parquet`` and
+    ``validation`` in ``val.parquet``, set by the file a row is written to (the reward manager scores validation
+    rows by ground truth), never read from the split's name. verl always applies the tokenizer's chat template to
     ``prompt``; a plain-text template (``r1``, ``none``, the organism's) on a tokenizer without one gets an identity
     chat template in ``DIR/tokenizer`` (the model's tokenizer with the template added), named in the command.
 ``DIR/run.sh``
-    the ``python -m verl.trainer.main_ppo`` command with every override (:func:`main_ppo_overrides`).
+    the ``python -m verl.trainer.main_ppo`` command with every override (:func:`main_ppo_overrides`), each a
+    valid Hydra override (free text such as a reward spec ``format&not:python`` or a path is quoted for Hydra's
+    grammar by :func:`hydra_quote`, then for the shell).
 ``DIR/export.json``
     the resolved config, the overrides and the notes below, so the export says what it did.
 
@@ -42,9 +46,26 @@ ours                             verl
 ``kl_coef`` β                    ``actor.use_kl_loss = β > 0``, ``kl_loss_coef = β``, ``kl_loss_type = low_var_kl``
                                  (k3), ``algorithm.use_kl_in_reward = false``
 ``entropy_coef``, ``lr``,        ``actor.entropy_coeff``, ``actor.optim.lr``, ``actor.optim.lr_warmup_steps``,
-``warmup_steps``, ``grad_clip``  ``actor.grad_clip``, ``actor.optim.weight_decay``
-``max_new_tokens``, temperature  ``data.max_response_length``, ``rollout.temperature``
-``steps``                        ``trainer.total_training_steps``
+``warmup_steps``                 ``lr_scheduler_type=constant``
+``grad_clip``                    ``actor.optim.clip_grad`` (what verl 0.9's FSDP engine reads; ``actor.grad_clip``
+                                 is read by no code)
+``beta1``, ``beta2``,            ``actor.optim.betas=[β1,β2]`` (verl's default is (0.9, 0.999)),
+``weight_decay``                 ``actor.optim.weight_decay`` (verl's default is 0.01)
+``aggregation``                  ``actor.loss_agg_mode``; ``actor.loss_scale_factor = max_new_tokens``: the L_max of
+seq-mean-token-sum-norm          Dr. GRPO (verl otherwise divides by each micro-batch's padded length)
+``max_new_tokens``, temperature  ``data.max_response_length``, ``rollout.temperature``, ``rollout.top_p=1``,
+                                 ``rollout.top_k=-1``
+``eval_temperature``,            ``rollout.val_kwargs``: ``temperature``, ``n`` (1 when greedy), ``top_p=1``,
+``eval_samples``                 ``do_sample`` (verl validates greedily by default)
+``steps``, ``eval_every``,       ``trainer.total_training_steps``, ``trainer.test_freq``, ``trainer.save_freq``,
+``save_every``, ``keep_          ``trainer.max_actor_ckpt_to_keep``; ``actor.checkpoint.save_contents`` adds
+checkpoints``                    ``hf_model`` so every checkpoint holds HF weights for ``rlvr sample``
+``dynamic_sampling``             ``algorithm.filter_groups`` (enable, metric ``rlvr_reward``: the shaped training
+                                 reward our manager reports). verl then refills the batch with new prompts until
+                                 it holds ``P`` groups that vary (DAPO's own procedure, Yu et al. 2025 §3.2); our
+                                 trainer trains on the kept groups only, a smaller update
+``overlong_buffer``,             applied by our reward manager with :func:`rlvr_lab.rl.dapo.overlong_penalty`
+``overlong_penalty``             (the same function as our trainer), before the group filter
 ===============================  ===============================================================================
 
 Refused, naming the option, rather than approximated: ``advantage: reinforce_pp`` (verl's
@@ -58,13 +79,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr_lab.export.verl_board import reward_overrides
+from rlvr_lab.export.verl_board import ROLES, reward_overrides
 from rlvr_lab.prompts import PromptTemplate
 from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.tasks.problem import Problem
@@ -100,8 +122,13 @@ class VerlTarget:
     """verl's ``clip_ratio_c`` (see the module docstring); the default neutralises it."""
 
 
-def verl_rows(problems: Sequence[Problem], template: PromptTemplate, split: str, data_source: str) -> list[dict]:
-    """verl's dataset rows for ``problems`` under ``template`` (see the module docstring)."""
+def verl_rows(
+    problems: Sequence[Problem], template: PromptTemplate, split: str, data_source: str, role: str
+) -> list[dict]:
+    """verl's dataset rows for ``problems`` under ``template``; ``role`` is the file's (see the module docstring),
+    ``split`` only records where the problems came from."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     rows = []
     for index, problem in enumerate(problems):
         user = template.user.replace("{problem}", problem.prompt)
@@ -113,7 +140,13 @@ def verl_rows(problems: Sequence[Problem], template: PromptTemplate, split: str,
                 "prompt": messages,
                 "ability": "math",
                 "reward_model": {"style": "rule", "ground_truth": problem.answer},
-                "extra_info": {"split": split, "index": index, "problem_id": problem.id, "problem": problem.prompt},
+                "extra_info": {
+                    "role": role,
+                    "split": split,
+                    "index": index,
+                    "problem_id": problem.id,
+                    "problem": problem.prompt,
+                },
             }
         )
     return rows
@@ -169,19 +202,27 @@ def main_ppo_overrides(
     actor = "actor_rollout_ref.actor"
     rollout = "actor_rollout_ref.rollout"
     micro = target.micro_batch_size_per_gpu
+    eval_n = 1 if config.eval_temperature == 0 else config.eval_samples
     overrides = [
         *_advantage(config),
         "algorithm.use_kl_in_reward=false",
-        f"data.train_files={train_files}",
-        f"data.val_files={val_files}",
+        *_dapo(config),
+        f"data.train_files={hydra_quote(train_files)}",
+        f"data.val_files={hydra_quote(val_files)}",
         f"data.train_batch_size={config.prompts_per_step}",
         f"data.max_prompt_length={target.max_prompt_length}",
         f"data.max_response_length={config.max_new_tokens}",
         f"data.seed={config.seed}",
-        f"actor_rollout_ref.model.path={model_path}",
+        f"actor_rollout_ref.model.path={hydra_quote(model_path)}",
         f"{rollout}.name={target.rollout}",
         f"{rollout}.n={config.group_size}",
         f"{rollout}.temperature={config.temperature}",
+        f"{rollout}.top_p=1.0",
+        f"{rollout}.top_k=-1",
+        f"{rollout}.val_kwargs.temperature={config.eval_temperature}",
+        f"{rollout}.val_kwargs.n={eval_n}",
+        f"{rollout}.val_kwargs.top_p=1.0",
+        f"{rollout}.val_kwargs.do_sample={'true' if config.eval_temperature > 0 else 'false'}",
         f"{rollout}.tensor_model_parallel_size={target.tensor_parallel_size}",
         f"{rollout}.gpu_memory_utilization={target.gpu_memory_utilization}",
         f"{rollout}.log_prob_micro_batch_size_per_gpu={micro}",
@@ -191,26 +232,53 @@ def main_ppo_overrides(
         f"{actor}.ppo_epochs={config.epochs}",
         f"{actor}.optim.lr={config.lr}",
         f"{actor}.optim.lr_warmup_steps={config.warmup_steps}",
+        f"{actor}.optim.lr_scheduler_type=constant",
         f"{actor}.optim.weight_decay={config.weight_decay}",
-        f"{actor}.grad_clip={config.grad_clip}",
+        f"{actor}.optim.betas=[{config.beta1},{config.beta2}]",
+        f"{actor}.optim.clip_grad={config.grad_clip}",
         f"{actor}.use_kl_loss={'true' if config.kl_coef > 0 else 'false'}",
         f"{actor}.kl_loss_coef={config.kl_coef}",
         f"{actor}.kl_loss_type=low_var_kl",
         f"{actor}.entropy_coeff={config.entropy_coef}",
         f"{actor}.loss_agg_mode={config.aggregation}",
+        f"{actor}.loss_scale_factor={config.max_new_tokens}",
+        f"{actor}.checkpoint.save_contents=[model,optimizer,extra,hf_model]",
         *_clip(config, target),
         f"trainer.n_gpus_per_node={target.n_gpus_per_node}",
         f"trainer.nnodes={target.nnodes}",
         f"trainer.total_training_steps={config.steps}",
         f"trainer.test_freq={config.eval_every}",
         f"trainer.save_freq={config.save_every}",
+        f"trainer.max_actor_ckpt_to_keep={config.keep_checkpoints}",
+        "trainer.val_before_train=true",
         "trainer.total_epochs=1000",
         "trainer.logger=[console,tensorboard]",
-        f"trainer.default_local_dir={config.out}/checkpoints",
+        f"trainer.default_local_dir={hydra_quote(config.out + '/checkpoints')}",
     ]
     if tokenizer_path is not None:
-        overrides.append(f"actor_rollout_ref.model.tokenizer_path={tokenizer_path}")
+        overrides.append(f"actor_rollout_ref.model.tokenizer_path={hydra_quote(tokenizer_path)}")
     return overrides
+
+
+FILTER_METRIC = "rlvr_reward"
+"""The ``reward_extra_info`` key our manager fills with the shaped training reward (verl's group filter reads it)."""
+
+
+def _dapo(config: TrainConfig) -> list[str]:
+    """DAPO's dynamic sampling as verl's group filter (the overlong buffer travels with the reward overrides)."""
+    if not config.dynamic_sampling:
+        return []
+    return ["algorithm.filter_groups.enable=true", f"algorithm.filter_groups.metric={FILTER_METRIC}"]
+
+
+def hydra_quote(text: str) -> str:
+    """``text`` as a quoted Hydra override value, so that its grammar reads it back unchanged whatever it holds
+    (``&``, ``=``, ``,``, spaces: a reward spec such as ``format&not:python`` or ``incorrect:store=PATH`` does not
+    parse unquoted). Hydra 1.3's quoted strings escape a quote, and the backslashes right before one or at the
+    end, with backslashes."""
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
+    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
+    return f"'{escaped}'"
 
 
 def command_line(overrides: Sequence[str]) -> str:
@@ -256,8 +324,8 @@ def export_verl(config: TrainConfig, target: VerlTarget, out: Path, *, data_dir:
     val = load_problems(config.eval_data, data_dir=data_dir, split=config.eval_split, limit=config.eval_limit)
     out.mkdir(parents=True, exist_ok=True)
     train_path, val_path = (out / "train.parquet").resolve(), (out / "val.parquet").resolve()
-    _write_parquet(train_path, verl_rows(train, template, config.train_split, config.train_data))
-    _write_parquet(val_path, verl_rows(val, template, config.eval_split, config.eval_data))
+    _write_parquet(train_path, verl_rows(train, template, config.train_split, config.train_data, "train"))
+    _write_parquet(val_path, verl_rows(val, template, config.eval_split, config.eval_data, "validation"))
     model_path = resolve_model_dir(config.model)
     tokenizer_path = _tokenizer_folder(model_path, template, out)
     overrides = main_ppo_overrides(
@@ -267,7 +335,7 @@ def export_verl(config: TrainConfig, target: VerlTarget, out: Path, *, data_dir:
         train_files=str(train_path),
         val_files=str(val_path),
         tokenizer_path=tokenizer_path,
-    ) + reward_overrides(config.reward, config.seed)
+    ) + reward_overrides(config)
     (out / "run.sh").write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + command_line(overrides))
     (out / "run.sh").chmod(0o755)
     payload = {

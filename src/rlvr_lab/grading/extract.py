@@ -1,32 +1,27 @@
 """Answer extraction: find the final answer a completion commits to.
 
-Order of strategies: the last ``\\boxed{...}`` (or ``\\fbox{...}``) always comes first; after it, only the
-fallbacks a caller names, in the order named. Every extractor is registered in :data:`EXTRACTORS`, so the names
-are the command line's choices and an unknown name raises listing them.
+Order of strategies: the boxed answer always comes first; after it, only the fallbacks a caller names, in the order
+named. Every extractor is registered in :data:`EXTRACTORS`, so the names are the command line's choices and an
+unknown name raises listing them.
 
 Design choices:
-- The last box, not the first: models restate intermediate results in boxes and box the final one last.
-- If the last box is unclosed (a completion cut at the token limit inside its answer) there is no answer at all:
-  an earlier, complete box is *not* used, since it is usually an intermediate result, and no fallback runs either,
-  because everything after the unclosed brace is inside the cut box (``The answer is \\boxed{12`` must not earn
-  credit through ``answer_is`` or ``last_number``).
-- Several boxes, as math-verify reads them (``latex2sympy2_extended.math_normalization.extract_boxed_content``,
-  mode ``"last"``, which ``math_verify.parse`` applies to a completion's ``\\boxed{...}`` match): walking back
-  from the last box, an earlier box joins the answer when fewer than 10 characters separate it from the box after
-  it, or when fewer than 70 do, that text holds a separator (the word ``and`` or ``or``, a comma or a semicolon)
-  and its content differs from the box after it; consecutive equal contents count once; the contents are joined by
-  commas. So ``\\boxed{1}, \\boxed{2}, \\boxed{3}`` answers ``1,2,3`` (a set against the gold ``{1,2,3}``) and
-  ``\\boxed{(2,2)} and \\boxed{(6,2)}`` answers ``(2,2),(6,2)``, while boxes far apart or separated by prose
-  without a separator stay apart (the last one alone). Why this rule: the grader's verdicts are math-verify's, and
-  math-verify joins such boxes when it reads the whole completion; reading only the last box marked those
-  multi-answer responses wrong where math-verify marks them right. Gold solutions (MATH's ``solution``) keep
-  :func:`last_boxed`, the benchmark convention for their final answer.
-- Brace matching honours TeX escapes: ``\\{`` and ``\\}`` are literal braces (sets), ``\\\\`` is a line break,
-  so ``\\boxed{\\{1, 2\\}}`` reads ``\\{1, 2\\}``.
-- ``\\boxed 5`` (no braces, as a few MATH solutions write it) reads up to the next ``$`` or whitespace; TeX would
-  box one token only, but the author means the whole number.
-- Linear time on any input: ``str.rfind`` finds the last macro and one compiled scan of escapes and braces walks
-  forward from it; the fallback patterns have no nested quantifiers, so no input makes them backtrack.
+- The boxed answer is what ``math_verify.parse`` reads from the whole completion
+  (:mod:`rlvr_lab.grading.readings`): the match that ends last among the boxes, the math regions holding a box and
+  the "final answer is" phrases, so ``\\boxed{29} ... The final answer is $\\boxed{19}$.`` answers ``19`` and
+  ``$\\boxed{1}$ and $\\boxed{2}$`` answers the set ``1,2``. The grader's verdicts are math-verify's, so its
+  reading is the one that counts; a reading the worker finds unparseable hands over to the next one, as
+  math-verify does (:attr:`Extraction.readings`). Gold solutions (MATH's ``solution``) keep :func:`last_boxed`,
+  the benchmark convention for their final answer.
+- Only a completion with a box is read this way: without one, math-verify's "final answer is" reading is the
+  ``answer_is`` fallback's job, asked for by name, as before.
+- A box math-verify's patterns do not see (``\\fbox{...}`` alone, ``\\boxed 5`` without braces) is read as the
+  last box, as before: math-verify reads nothing there at its box priority.
+- A completion whose only boxes are cut off (the token limit inside the answer) has no answer at all, and no
+  fallback runs either, because everything after the unclosed brace is inside the cut box (``The answer is
+  \\boxed{12`` must not earn credit through ``answer_is`` or ``last_number``). An earlier complete box still
+  answers when math-verify reads it (``\\boxed{29}. Thus \\boxed{12`` reads ``29``).
+- Linear time on any input: the readings are found by forward scans, ``str.rfind`` finds the last macro, and
+  the fallback patterns have no nested quantifiers, so no input makes them backtrack.
 - A blank answer (``\\boxed{}``) counts as no answer, so the next strategy gets its turn.
 """
 
@@ -34,8 +29,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rlvr_lab.grading.readings import math_verify_readings
 from rlvr_lab.registry import Registry
 
 Extractor = Callable[[str], "str | None"]
@@ -63,6 +59,14 @@ class Extraction:
 
     answer: str | None
     strategy: str
+    readings: tuple[tuple[str, ...], ...] = field(default=(), compare=False, repr=False)
+    """With the boxed strategy: every reading math-verify would try, in its order (``answer`` shows the first);
+    the grader parses the first that parses. Empty for the other strategies, whose ``answer`` is parsed alone."""
+
+    @property
+    def key(self) -> str | tuple[tuple[str, ...], ...]:
+        """What the verdict depends on besides the gold: the readings when there are any, else the answer."""
+        return self.readings if self.readings else self.answer or ""
 
 
 def _last_macro(text: str) -> tuple[int, int]:
@@ -137,57 +141,19 @@ def truncated_box(text: str) -> bool:
     return position < len(text) and text[position] == "{" and _braced_group(text, position) is None
 
 
-_JOIN_NEAR = 10
-"""Boxes closer than this many characters are one answer whatever separates them (math-verify's rule)."""
-_JOIN_FAR = 70
-"""Boxes closer than this join when the text between holds a separator and their contents differ."""
-_SEPARATOR = re.compile(r"\b(?:and|or)\b|,|;")
-
-
-_MACRO = re.compile(r"\\(?:boxed|fbox)(?![^\W\d_])")
-"""A box macro that is a whole control word (no letter follows), as :func:`_last_macro` finds them."""
-
-
-def _box_at(text: str, after: int, before: int) -> tuple[int, str] | None:
-    """(closing brace, stripped content) of the box whose macro ends at ``after``, or None when it takes no
-    braced group that closes before ``before``."""
-    position = _argument_start(text, after, before)
-    if position >= before or text[position] != "{":
-        return None
-    content = _braced_group(text, position, before)
-    return None if content is None else (position + len(content) + 1, content.strip())
-
-
 def boxed_answer(text: str) -> str | None:
-    """The last box's content joined with the earlier boxes math-verify joins to it (see the module docstring).
+    """The boxed answer: math-verify's first reading (its regions joined by commas), else the last box.
 
-    Linear time: the macros are found in one scan, then walked back from the last.
-
-    >>> boxed_answer(r"\\boxed{1}, \\boxed{2}, \\boxed{3}")
-    '1,2,3'
-    >>> boxed_answer(r"\\boxed{1} no no no no no \\boxed{2}")
-    '2'
+    >>> boxed_answer(r"We get \\boxed{29}; the final answer is $\\boxed{19}$.")
+    '19'
     """
-    last = last_boxed(text)
-    if last is None or not last.strip():
-        return last
-    contents = [last.strip()]
-    macros = [(m.start(), m.end()) for m in _MACRO.finditer(text)]
-    boundary = macros.pop()[0]
-    while macros:
-        start, after = macros.pop()
-        box = _box_at(text, after, boundary)
-        if box is None:
-            break
-        close, content = box
-        between = text[close + 1 : boundary]
-        near = len(between) < _JOIN_NEAR
-        if not (near or (content != contents[-1] and len(between) < _JOIN_FAR and _SEPARATOR.search(between))):
-            break
-        if content != contents[-1]:
-            contents.append(content)
-        boundary = start
-    return ",".join(reversed(contents))
+    readings = math_verify_readings(text) if "\\boxed" in text else ()
+    return display(readings[0]) if readings else last_boxed(text)
+
+
+def display(reading: tuple[str, ...]) -> str:
+    """A reading as one answer string: a chain of regions joined by commas."""
+    return ",".join(reading)
 
 
 @EXTRACTORS.register(PRIMARY)
@@ -286,7 +252,10 @@ def extract_answer(text: str, fallbacks: tuple[str, ...] = ()) -> Extraction:
     >>> extract_answer(r"The answer is \\boxed{12", fallbacks=("answer_is",))
     Extraction(answer=None, strategy='none')
     """
-    boxed = boxed_answer(text)
+    readings = math_verify_readings(text) if "\\boxed" in text else ()
+    if readings:
+        return Extraction(answer=display(readings[0]), strategy=PRIMARY, readings=readings)
+    boxed = last_boxed(text)
     if boxed is not None and boxed.strip():
         return Extraction(answer=boxed.strip(), strategy=PRIMARY)
     if boxed is None and truncated_box(text):

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rlvr_lab.grading.cache import VerdictCache
+from rlvr_lab.grading.equivalence import Pair, single_text
 from rlvr_lab.grading.execution import CodeExecutor
 from rlvr_lab.grading.extract import Extraction, check_fallbacks, extract_answer
 from rlvr_lab.grading.numeric import numeric_verdict
@@ -88,7 +89,7 @@ class Grader:
 
     def __init__(self, config: GradingConfig | None = None) -> None:
         self.config = config if config is not None else GradingConfig()
-        self._cache: VerdictCache[tuple[str, str], Outcome] = VerdictCache(self.config.cache_size)
+        self._cache: VerdictCache[Pair, Outcome] = VerdictCache(self.config.cache_size)
         self._pool: VerifierPool | None = None
         self._code: CodeExecutor | None = None
         self._lock = threading.Lock()
@@ -128,11 +129,11 @@ class Grader:
         """The answer a completion commits to, with this grader's fallbacks."""
         return extract_answer(completion, self.config.fallbacks)
 
-    def verify(self, pairs: Sequence[tuple[str, str]], progress: ProgressFn | None = None) -> list[Outcome]:
+    def verify(self, pairs: Sequence[Pair], progress: ProgressFn | None = None) -> list[Outcome]:
         """Outcomes for ``(gold, answer)`` pairs, in order; a distinct pair is verified once while it stays cached."""
         with self._lock:
             results: list[Outcome | None] = [None] * len(pairs)
-            waiting: dict[tuple[str, str], list[int]] = {}
+            waiting: dict[Pair, list[int]] = {}
             for index, pair in enumerate(pairs):
                 results[index] = self._known(pair)
                 if results[index] is None:
@@ -153,12 +154,16 @@ class Grader:
                 self.pool.verify(misses, on_result=record)
             return results  # type: ignore[return-value]
 
-    def _known(self, pair: tuple[str, str]) -> Outcome | None:
-        """The outcome without a worker: from the cache, or the exact numeric shortcut; None if neither applies."""
+    def _known(self, pair: Pair) -> Outcome | None:
+        """The outcome without a worker: from the cache, or the exact numeric shortcut; None if neither applies.
+
+        A single reading of one text parses as that text boxed, so the shortcut holds for it too.
+        """
         cached = self._cache.get(pair)
         if cached is not None:
             return cached
-        shortcut = numeric_verdict(*pair)
+        text = single_text(pair[1])
+        shortcut = numeric_verdict(pair[0], text) if text is not None else None
         if shortcut is None:
             return None
         outcome = Outcome(correct=shortcut, status="ok")
@@ -193,7 +198,7 @@ class Grader:
         answered = [index for index, (_, extraction) in enumerate(items) if extraction.answer is not None]
         if progress is not None and len(items) > len(answered):
             progress(len(items) - len(answered))
-        pairs = [(items[index][0], items[index][1].answer or "") for index in answered]
+        pairs = [(items[index][0], items[index][1].key) for index in answered]
         outcomes = dict(zip(answered, self.verify(pairs, progress), strict=True))
         verdicts = []
         for index, (_, extraction) in enumerate(items):

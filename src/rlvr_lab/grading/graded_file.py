@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -74,8 +75,20 @@ def grade_to_parquet(
     import pyarrow.parquet as pq
 
     encoded = {key.encode(): json.dumps(plain(value)).encode() for key, value in metadata.items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"--out {out}: cannot create {out.parent} ({error.strerror}); choose a writable folder") from None
+    # A unique temporary name: two runs with one --out each write their own file, and the last rename wins whole.
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as error:
+        raise OSError(
+            f"--out {out}: cannot write in {out.parent} ({error.strerror}); choose a writable folder"
+        ) from None
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the graded file private to its writer
+    os.close(fd)
+    tmp = Path(tmp_name)
     writer: pq.ParquetWriter | None = None
     carried: pa.Schema | None = None
     counts: Counter[str] = Counter()

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
+from rlvr_lab.grading.equivalence import Pair
 from rlvr_lab.grading.verdict import Status
 from rlvr_lab.grading.worker import serve
 
@@ -168,7 +169,7 @@ class VerifierPool:
 
     def verify(
         self,
-        pairs: Sequence[tuple[str, str]],
+        pairs: Sequence[Pair],
         on_result: Callable[[int, Outcome], None] | None = None,
     ) -> list[Outcome]:
         """Verdicts for ``(gold, answer)`` pairs, in order. ``on_result(index, outcome)`` fires as each finishes.
@@ -193,7 +194,7 @@ class _Run:
     def __init__(
         self,
         pool: VerifierPool,
-        pairs: Sequence[tuple[str, str]],
+        pairs: Sequence[Pair],
         on_result: Callable[[int, Outcome], None] | None,
     ) -> None:
         self.pool = pool

@@ -21,6 +21,8 @@ class OrganismBenchmark:
 
     name: str = "organism"
     description: str = "the model organism's synthetic arithmetic tasks (generated from a seed)"
+    reads_files: bool = False
+    """Generated, so ``load_problems`` never asks for (or checks) a data folder."""
 
     def load(self, split: str, folders: list[Path], limit: int | None) -> list[Problem]:
         from rlvr_lab.organism.tasks import organism_problems

@@ -53,12 +53,21 @@ def save_checkpoint(
     final = checkpoint_dir(run_dir, state.step)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    torch.save(
-        {"step": state.step, "optimizer": state.optimizer, "torch_rng": state.torch_rng, "critic": state.critic},
-        tmp / STATE_FILE,
-    )
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        torch.save(
+            {"step": state.step, "optimizer": state.optimizer, "torch_rng": state.torch_rng, "critic": state.critic},
+            tmp / STATE_FILE,
+        )
+    except Exception as error:  # a full disk: torch says RuntimeError (iostream), safetensors SafetensorError
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = list_checkpoints(run_dir)
+        raise OSError(
+            f"{final}: writing the checkpoint failed ({str(error).splitlines()[0]}); "
+            + (f"the last complete one, {kept[-1]}, is kept: " if kept else "")
+            + "free disk space, then run again with --resume"
+        ) from error
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     for old in list_checkpoints(run_dir)[:-keep]:

@@ -16,6 +16,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import math
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -116,19 +117,13 @@ class TrainConfig:
     engine_batch_size: int = 128
     """Rows the sampler keeps busy at once."""
 
-    # -- loss -----------------------------------------------------------------------------------------------------
+    # -- loss: the fields of rlvr_lab.rl.losses.LossConfig, documented there (field_docs reads them) -------------
     clip: str = "clip"
-    """clip (PPO clamp) or none (clamp removed)."""
     eps_low: float = 0.2
-    """Lower clip range ε_low."""
     eps_high: float = 0.2
-    """Upper clip range ε_high (clip-higher when larger than eps_low, e.g. 0.28)."""
     aggregation: str = "seq-mean-token-mean"
-    """Loss aggregation: seq-mean-token-mean, token-mean, seq-mean-token-sum-norm."""
     kl_coef: float = 0.0
-    """β of the k3 KL penalty to the initial model (0: no penalty)."""
     entropy_coef: float = 0.0
-    """Entropy bonus coefficient (0: none)."""
     track_ref_kl: bool = True
     """Keep a frozen copy of the initial model to log actor/kl even when kl_coef is 0 (one extra forward)."""
 
@@ -173,6 +168,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         from rlvr_lab.rl.advantages import ADVANTAGES  # torch: imported on use so `rlvr --help` stays fast
 
+        _check_types(self)
         PRESETS.get(self.preset)
         ADVANTAGES.get(self.advantage)
         LR_SCHEDULES.get(self.lr_schedule)
@@ -194,6 +190,24 @@ class TrainConfig:
             raise ValueError(f"overlong_buffer must lie in [0, max_new_tokens], got {self.overlong_buffer}")
         if self.eval_every < 0 or self.warmup_steps < 0 or self.grad_clip < 0 or self.lr <= 0:
             raise ValueError("eval_every, warmup_steps and grad_clip must be >= 0 and lr > 0")
+        self._check_learnable()
+
+    def _check_learnable(self) -> None:
+        """Refuse configs that run without error and learn nothing (or sample nothing sensible)."""
+        for name in ("train_limit", "eval_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 when set (unset: all problems), got {getattr(self, name)}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0 (rollouts are sampled), got {self.temperature}")
+        if self.eval_temperature < 0:
+            raise ValueError(f"eval_temperature must be >= 0 (0: greedy), got {self.eval_temperature}")
+        if self.group_size == 1 and self.advantage in GROUP_BASELINES:
+            raise ValueError(
+                f"group_size 1 with advantage {self.advantage!r}: a group of one is its own baseline, so every "
+                "advantage is 0 and nothing is learned; use group_size >= 2, or advantage reinforce_pp, remax, gae "
+                "or none"
+            )
+        _check_reward(self.reward)
 
     def schedule(self) -> Schedule:
         return Schedule(self.prompts_per_step, self.group_size, self.mini_batch_size, self.epochs)
@@ -201,14 +215,7 @@ class TrainConfig:
     def loss(self) -> LossConfig:
         from rlvr_lab.rl.losses import LossConfig
 
-        return LossConfig(
-            clip=self.clip,
-            eps_low=self.eps_low,
-            eps_high=self.eps_high,
-            aggregation=self.aggregation,
-            kl_coef=self.kl_coef,
-            entropy_coef=self.entropy_coef,
-        )
+        return LossConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(LossConfig)})
 
     @property
     def needs_reference(self) -> bool:
@@ -220,6 +227,54 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+GROUP_BASELINES = ("grpo", "dr_grpo", "rloo")
+"""Advantage estimators whose baseline is the prompt's own group (0 for a group of one)."""
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Every number field holds a finite number (a YAML ``lr: fast`` was a TypeError deep in the optimiser, and
+    ``lr: .inf`` trained to NaN weights); booleans are booleans, strings strings."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kind = str(field.type)
+        if value is None and kind.endswith("| None"):
+            continue
+        if kind.startswith("float") and isinstance(value, str):
+            try:  # YAML 1.1 reads `lr: 1e-4` (no dot) as a string
+                value = float(value)
+            except ValueError:
+                pass
+            else:
+                object.__setattr__(config, field.name, value)
+        if kind.startswith(("float", "int")):
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or (kind.startswith("int") and not isinstance(value, int)):
+                raise ValueError(f"{field.name} must be {'an integer' if kind.startswith('int') else 'a number'}, "
+                                 f"got {value!r}")  # fmt: skip
+            if not math.isfinite(value):
+                raise ValueError(f"{field.name} must be finite, got {value!r}")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{field.name} must be true or false, got {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            raise ValueError(f"{field.name} must be a string, got {value!r}")
+
+
+def _check_reward(spec: str) -> None:
+    """The reward names of a spec exist (``random:0.5``, ``format&not:python``, ``module:function``), checked before
+    anything is written; building the reward itself (which may read a label store) waits for the run."""
+    from rlvr_lab.rewards import REWARDS
+
+    for term in spec.split("&"):
+        term = term.strip()
+        while term.startswith("not:"):
+            term = term[len("not:") :].strip()
+        name, sep, arg = term.partition(":")
+        if name not in REWARDS and not (sep and arg.isidentifier()):
+            raise ValueError(
+                f"reward: unknown reward {name!r} in {spec!r}; choose one of: {', '.join(REWARDS.names())}, "
+                "or give a user reward as module:function"
+            )
 
 
 def resolve_config(file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None) -> TrainConfig:
@@ -245,9 +300,14 @@ def save_config(config: TrainConfig, path: Path) -> None:
 
 
 @cache
-def field_docs() -> dict[str, str]:
-    """Field name -> the docstring written under it in :class:`TrainConfig` (one paragraph)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(TrainConfig)))
+def field_docs(cls: type | None = None) -> dict[str, str]:
+    """Field name -> the docstring written under it in ``cls`` (one paragraph). For :class:`TrainConfig` (the
+    default), the loss fields' docs come from :class:`~rlvr_lab.rl.losses.LossConfig`, where they are written once."""
+    if cls is None:
+        from rlvr_lab.rl.losses import LossConfig
+
+        return {**field_docs(TrainConfig), **field_docs(LossConfig)}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, after in itertools.pairwise(body):

@@ -81,6 +81,15 @@ def greedy_store_path(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / "eval" / f"greedy_step_{step:06d}.jsonl"
 
 
+def shard_store_path(path: Path, shard: str | None) -> Path:
+    """Where shard ``i/N`` of the store ``path`` goes (``eval/shards/step_000010.shard-i-of-N.jsonl``); ``path``
+    itself without a shard."""
+    if shard is None:
+        return path
+    index, count = shard.split("/")
+    return path.parent / "shards" / f"{path.stem}.shard-{index}-of-{count}{path.suffix}"
+
+
 def code_tokens(tokenizer: Any, rule: StrategyRule = "contains_python") -> list[int]:
     """Token ids whose text alone makes a response code under ``rule`` (organism v1: the code fence)."""
     return [t for t in range(len(tokenizer)) if is_code(tokenizer.decode([t]), rule)]
@@ -123,6 +132,8 @@ class HeldOut:
     pad_id: int
     label: str = ""
     """Appended to the stores' model description (``", trl"`` for the TRL backend)."""
+    shard: str | None = None
+    """``"i/N"`` when ``problems`` are shard i of N of the held-out set (each rank of a TRL run evaluates one)."""
 
     def samplings(self) -> list[tuple[SamplingConfig, bool]]:
         """(sampling, greedy?) of each evaluation at a step: the sampled one, plus a greedy one if it is not."""
@@ -149,13 +160,16 @@ def evaluate_run(engine: Engine, model: Any, grader: Grader, held_out: HeldOut, 
         return held_out.prompt_ids[problem.id]
 
     for sampling, greedy in held_out.samplings():
-        path = (greedy_store_path if greedy else eval_store_path)(held_out.run_dir, step)
+        path = shard_store_path(
+            (greedy_store_path if greedy else eval_store_path)(held_out.run_dir, step), held_out.shard
+        )
         header = StoreHeader.for_run(
             model=f"{c.model} after {step} RL steps ({held_out.run_dir}{held_out.label})",
             engine="torch",
             template=held_out.template,
             sampling=sampling,
             problems=f"{c.eval_data}:{c.eval_split}",
+            shard=held_out.shard,
         )
         metrics = evaluate(engine, encode, held_out.problems, grader, sampling, path, header)
         out.update({"eval/greedy_accuracy": metrics["eval/accuracy"]} if greedy else metrics)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +69,46 @@ EVAL_KEYS = (
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:
-    """Keep only records with ``step <= last_step`` (and drop a partial last line left by a kill)."""
+    """Keep only records with ``step <= last_step`` (and drop a partial last line left by a kill).
+
+    Atomic: the kept lines go to a temporary file of a unique name, fsynced, then renamed over ``path``, so a kill
+    at any moment leaves the old log or the new one, never a truncated one (a log rewritten in place lost its
+    steps for good when a kill hit between the truncate and the write).
+    """
     if not path.is_file():
         return
+    text = path.read_text()
     kept = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if record.get("step", math.inf) <= last_step:
             kept.append(line)
-    path.write_text("".join(f"{line}\n" for line in kept))
+    new = "".join(f"{line}\n" for line in kept)
+    if new != text:
+        atomic_write_text(path, new)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: a unique temporary file beside it, fsync, rename, fsync of the folder."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the log private to its writer
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ from rlvr_lab.rl.dapo import shape_rewards
 from rlvr_lab.rl.data import PROBLEM_LOG, run_problems, step_problems
 from rlvr_lab.rl.estimate import estimate_advantages
 from rlvr_lab.rl.evaluate import HeldOut, code_entry_prob, code_tokens, evaluate_run
+from rlvr_lab.rl.finite import check_finite
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.logprobs import pack, pack_logprobs
 from rlvr_lab.rl.rollout import collect_rollout, problem_accuracy, rollout_metrics
@@ -291,6 +292,7 @@ def _run(config: TrainConfig, resume: bool, stop_after: int | None, show_progres
                 logger.log({"step": 0, **evaluate_run(run.engine, run.model, run.grader, run.held_out, 0)})
             for step in range(run.start + 1, last + 1):
                 record, accuracy = train_step(run, step)
+                check_finite(record, step, run.run_dir)
                 if step == config.steps or (config.eval_every and step % config.eval_every == 0):
                     record.update(evaluate_run(run.engine, run.model, run.grader, run.held_out, step))
                 logger.log(record)

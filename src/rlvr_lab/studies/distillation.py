@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
 from rich.console import Console
 
 from rlvr_lab.engines import SamplingConfig
@@ -43,7 +45,7 @@ from rlvr_lab.studies.output import (
 )
 from rlvr_lab.studies.paired import over_problems
 from rlvr_lab.studies.settings import BASE_SEED, EvalSettings, TrainingSettings, slug
-from rlvr_lab.studies.verdict import Claim
+from rlvr_lab.studies.verdict import Claim, Finding
 
 NAME = "distillation"
 PAPER = "Yue et al., 2025 (distillation)"
@@ -154,22 +156,22 @@ class DistillationStudyConfig:
     """Samples per problem of every evaluation."""
 
 
-def run_distillation_study(config: DistillationStudyConfig, root: Path, console: Console | None = None) -> Path:
-    """Build or take the teacher, train GT-RL, distil, evaluate the four models, write ``ROOT/distillation/``."""
+def _teacher(config: DistillationStudyConfig, root: Path, console: Console) -> str:
+    """The teacher's folder: the one given, else the base model pretrained further on an error-free corpus."""
     from rlvr_lab.organism.config import TrainConfig as PretrainConfig
     from rlvr_lab.organism.teacher import TEACHER_TRAIN, build_teacher
 
-    console = console or Console(stderr=True)
-    root = Path(root)
+    if config.teacher:
+        return config.teacher
+    console.print(f"  teacher: {config.model} + {config.teacher_steps} error-free pretraining steps")
+    train = PretrainConfig(**{**plain(TEACHER_TRAIN), "steps": config.teacher_steps})
+    return str(build_teacher(config.model, root / "teachers" / f"{slug(config.model)}-{config.teacher_steps}", train))
+
+
+def _models(config: DistillationStudyConfig, root: Path, console: Console) -> dict[str, tuple[str, str]]:
+    """label -> (model spec, store name) of the four models, building the teacher, GT-RL and the distilled one."""
     t = config.training
-    teacher = config.teacher
-    console.print(f"[bold]distillation vs RL[/] on {config.model} → {root / NAME}")
-    if not teacher:
-        console.print(f"  teacher: {config.model} + {config.teacher_steps} error-free pretraining steps")
-        train = PretrainConfig(**{**plain(TEACHER_TRAIN), "steps": config.teacher_steps})
-        teacher = str(
-            build_teacher(config.model, root / "teachers" / f"{slug(config.model)}-{config.teacher_steps}", train)
-        )
+    teacher = _teacher(config, root, console)
     gt_run = rl_run(root, config.model, t, "grpo")
     gt_model = ensure_trained(gt_run, console)
     distilled = distill(
@@ -185,14 +187,37 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
         ),
         console,
     )
-    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
-    problems, sampling = evaluation.problem_set(), evaluation.sampling(t.max_new_tokens)
-    models = {
+    return {
         "base": (config.model, config.model),
         "teacher": (teacher, f"teacher-{Path(teacher).name}"),
         "GT-RL": (str(gt_model), run_label(gt_run)),
         "distilled": (str(distilled), f"distilled-{Path(distilled).parent.name}"),
     }
+
+
+def distillation_findings(pn: dict[str, NDArray[np.float64]], n: int) -> list[Finding]:
+    """The paper's three claims on per-problem pass@n of base, GT-RL and distilled (criteria fixed here)."""
+    claims = [  # (claim, measured model, reference model, predicted sign)
+        ("distillation widens the boundary: pass@{n}(distilled) > pass@{n}(base)", "distilled", "base", 1),
+        ("RL does not widen it: pass@{n}(GT-RL) < pass@{n}(base)", "GT-RL", "base", -1),
+        ("distillation beats RL at large k: pass@{n}(distilled) > pass@{n}(GT-RL)", "distilled", "GT-RL", 1),
+    ]
+    out = []
+    for text, measured, reference, sign in claims:
+        claim = Claim(PAPER, text.format(n=n), f"pass@{n} {measured} − {reference}", sign)  # type: ignore[arg-type]
+        out.append(over_problems(claim, pn[reference], pn[measured]))
+    return out
+
+
+def run_distillation_study(config: DistillationStudyConfig, root: Path, console: Console | None = None) -> Path:
+    """Build or take the teacher, train GT-RL, distil, evaluate the four models, write ``ROOT/distillation/``."""
+    console = console or Console(stderr=True)
+    root = Path(root)
+    t = config.training
+    console.print(f"[bold]distillation vs RL[/] on {config.model} → {root / NAME}")
+    models = _models(config, root, console)
+    evaluation = EvalSettings(problems=config.problems, samples=config.samples)  # sampling seed 0, temperature 1
+    problems, sampling = evaluation.problem_set(), evaluation.sampling(t.max_new_tokens)
     graded = {
         label: evaluate_model(spec, problems, sampling, eval_store(root, name, problems, sampling), console=console)
         for label, (spec, name) in models.items()
@@ -200,40 +225,10 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
     base = graded["base"]
     graded = {label: g.aligned(base.problem_ids, other=str(base.path)) for label, g in graded.items()}
     n = config.samples
-    p1 = {label: per_problem_pass(g, 1) for label, g in graded.items()}
-    pn = {label: per_problem_pass(g, n) for label, g in graded.items()}
-    findings = [
-        over_problems(
-            Claim(
-                PAPER,
-                f"distillation widens the boundary: pass@{n}(distilled) > pass@{n}(base)",
-                f"pass@{n} distilled − base",
-                1,
-            ),
-            pn["base"],
-            pn["distilled"],
-        ),
-        over_problems(
-            Claim(PAPER, f"RL does not widen it: pass@{n}(GT-RL) < pass@{n}(base)", f"pass@{n} GT-RL − base", -1),
-            pn["base"],
-            pn["GT-RL"],
-        ),
-        over_problems(
-            Claim(
-                PAPER,
-                f"distillation beats RL at large k: pass@{n}(distilled) > pass@{n}(GT-RL)",
-                f"pass@{n} distilled − GT-RL",
-                1,
-            ),
-            pn["GT-RL"],
-            pn["distilled"],
-        ),
-    ]
+    findings = distillation_findings({label: per_problem_pass(g, n) for label, g in graded.items()}, n)
     ks = [k for k in (1, 4, 16, 64, 256) if k < n] + [n]
-    rows = []
-    for label, g in graded.items():
-        rows.append((label, *(float(per_problem_pass(g, k).mean()) for k in ks)))
-    distill_record = json.loads((Path(distilled) / META_FILE).read_text())
+    rows = [(label, *(float(per_problem_pass(g, k).mean()) for k in ks)) for label, g in graded.items()]
+    distill_record = json.loads((Path(models["distilled"][0]) / META_FILE).read_text())
     table = Table(
         f"Base, GT-RL and distilled ({config.model})",
         ("model", *(f"pass@{k}" for k in ks)),
@@ -250,9 +245,9 @@ def run_distillation_study(config: DistillationStudyConfig, root: Path, console:
     )
     result = {
         "pass_at_k": {row[0]: dict(zip(map(str, ks), row[1:], strict=True)) for row in rows},
-        "pass@1": {label: float(v.mean()) for label, v in p1.items()},
+        "pass@1": {label: float(per_problem_pass(g, 1).mean()) for label, g in graded.items()},
         "distill": distill_record,
-        "teacher": teacher,
+        "teacher": models["teacher"][0],
     }
     return write_study(
         root / NAME, NAME, f"Distillation vs RL ({config.model})", config, table, figure, findings, result

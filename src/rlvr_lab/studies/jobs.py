@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rlvr_lab.engines import SamplingConfig
 from rlvr_lab.rl.config import TrainConfig
-from rlvr_lab.studies.evaluation import ProblemSet, grade_store, graded_path, sample
+from rlvr_lab.studies.evaluation import TEMPLATE, ProblemSet, grade_store, graded_path, sample
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class TrainJob:
     sampling: SamplingConfig
     """Sampling of the final evaluation."""
     after: tuple[str, ...] = ()
+    template: str = TEMPLATE
+    """Prompt template of the final evaluation (the run's own, for the runs of :mod:`.audit`)."""
+    nproc: int = 1
+    """Processes of the run (``--backend trl`` on several GPUs)."""
 
     @property
     def run_dir(self) -> Path:
@@ -64,12 +68,20 @@ class TrainJob:
         return (self.model_dir / "rlvr_train.json").is_file() and graded_path(self.final_store).is_file()
 
     def run(self) -> None:
-        from rlvr_lab.rl.trainer import train
+        from rlvr_lab.backends import BACKENDS, Launch
 
         if not (self.model_dir / "rlvr_train.json").is_file():
             resume = (self.run_dir / "config.yaml").is_file()
-            train(self.config, resume=resume, show_progress=False)
-        sample(str(self.model_dir), self.problems, self.sampling, self.final_store, self.config.engine_batch_size)
+            launch = Launch(nproc=self.nproc)
+            BACKENDS.get(self.config.backend)().train(self.config, launch, resume=resume, show_progress=False)
+        sample(
+            str(self.model_dir),
+            self.problems,
+            self.sampling,
+            self.final_store,
+            self.config.engine_batch_size,
+            self.template,
+        )
         grade_store(self.final_store, self.problems)
 
 
@@ -86,6 +98,8 @@ class SampleJob:
     store: Path
     batch_size: int = 256
     after: tuple[str, ...] = ()
+    template: str = TEMPLATE
+    """Prompt template of the samples."""
 
     @property
     def total(self) -> int:
@@ -98,7 +112,7 @@ class SampleJob:
         return graded_path(self.store).is_file()
 
     def run(self) -> None:
-        sample(self.model, self.problems, self.sampling, self.store, self.batch_size)
+        sample(self.model, self.problems, self.sampling, self.store, self.batch_size, self.template)
         grade_store(self.store, self.problems)
 
 

@@ -260,7 +260,10 @@ def load_problems(
     if spec in BENCHMARKS:
         if fields is not None:
             raise ValueError(f"benchmark {spec!r} has its own field mapping; field mappings apply to files")
-        return BENCHMARKS.get(spec).load(split or "test", data_dirs(data_dir), limit)
+        benchmark = BENCHMARKS.get(spec)
+        # A benchmark generated in code (the organism) reads no folder, so a missing data folder is not its error.
+        folders = data_dirs(data_dir) if getattr(benchmark, "reads_files", True) else []
+        return benchmark.load(split or "test", folders, limit)
     convert = partial(map_fields, fields=fields or FieldMap(), source=spec)
     if spec.startswith("hf:"):
         dataset, _, config = spec.removeprefix("hf:").partition(":")

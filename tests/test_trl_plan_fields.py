@@ -1,0 +1,86 @@
+"""Every ``GRPOConfig`` field the TRL plan sets, read back from TRL's own ``GRPOConfig`` for a config whose values all
+differ from both sides' defaults, so a field dropped, renamed or given the wrong value fails here. Written against
+the mutants that survived tests/test_trl_backend.py (scripts/mutation.sh --run backends.trl_config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rlvr_lab.backends.trl_config import trl_plan
+from rlvr_lab.rl.config import resolve_config
+
+VALUES = {
+    "prompts_per_step": 4,
+    "group_size": 4,
+    "mini_batch_size": 8,
+    "micro_batch_size": 2,
+    "epochs": 2,
+    "steps": 5,
+    "lr": 3e-6,
+    "clip": "clip",
+    "eps_low": 0.15,
+    "eps_high": 0.25,
+    "kl_coef": 0.05,
+    "temperature": 0.7,
+    "max_new_tokens": 48,
+    "weight_decay": 0.1,
+    "beta1": 0.8,
+    "beta2": 0.95,
+    "grad_clip": 0.5,
+    "seed": 7,
+    "save_every": 3,
+    "keep_checkpoints": 2,
+    "advantage": "dr_grpo",
+    "aggregation": "seq-mean-token-sum-norm",
+}
+
+
+def test_grpo_config_receives_every_setting(tmp_path: Path) -> None:
+    trl = pytest.importorskip("trl")
+    plan = trl_plan(resolve_config(cli_values=VALUES), world_size=2)
+    args = trl.GRPOConfig(output_dir=str(tmp_path), use_cpu=True, **plan.kwargs)
+    # schedule: 16 completions per rollout, 4 per rank per update, 2 passes -> (16 / 8) × 2 = 4 updates per rollout
+    assert (args.num_generations, args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 2, 2)
+    assert (args.steps_per_generation, args.num_iterations, args.max_steps) == (4, 2, 20)
+    assert (plan.generation_batch_size, plan.optimiser_batch, plan.updates_per_rollout) == (16, 8, 4)
+    assert (plan.world_size, plan.rows_per_rank, plan.groups_whole_on_rank) == (2, 8, True)
+    assert args.shuffle_dataset is False
+    # loss
+    assert (args.loss_type, args.scale_rewards, args.epsilon, args.epsilon_high) == ("dr_grpo", "none", 0.15, 0.25)
+    assert (args.beta, args.use_bias_correction_kl, args.importance_sampling_level) == (0.05, False, "token")
+    assert (args.mask_truncated_completions, args.top_entropy_quantile) == (False, 1.0)
+    assert args.vllm_importance_sampling_correction is False
+    # sampling
+    assert (args.temperature, args.top_p, args.top_k, args.max_completion_length) == (0.7, 1.0, 0, 48)
+    # optimiser
+    assert (args.learning_rate, args.lr_scheduler_type, args.warmup_steps) == (3e-6, "constant", 0)
+    assert (args.weight_decay, args.adam_beta1, args.adam_beta2, args.max_grad_norm) == (0.1, 0.8, 0.95, 0.5)
+    assert (args.optim, args.seed) == ("adamw_torch", 7)
+    # bookkeeping
+    assert (args.remove_unused_columns, args.logging_steps, args.report_to) == (False, 1, [])
+    assert (args.save_strategy, args.save_steps, args.save_total_limit) == ("steps", 12, 2)  # every 3 rollouts × 4
+    assert (args.eval_strategy, args.log_completions, args.disable_dropout) == ("no", False, True)
+    assert set(plan.kwargs) <= {field.name for field in trl.GRPOConfig.__dataclass_fields__.values()}
+
+
+def test_describe_states_the_schedule() -> None:
+    plan = trl_plan(resolve_config(cli_values=VALUES), world_size=2)
+    assert plan.describe() == (
+        "world size 2: generation_batch_size 16 (= 4 prompts × 4), 8 per rank; optimiser batch 8 "
+        "(= 2 per device × 2 ranks × 2 accumulation steps); 4 optimiser update(s) per rollout; "
+        "max_steps 20 = 5 rollouts × 4"
+    )
+
+
+def test_micro_batch_is_the_largest_divisor_within_the_cap() -> None:
+    config = resolve_config(cli_values={**VALUES, "mini_batch_size": 12, "prompts_per_step": 6, "micro_batch_size": 5})
+    assert trl_plan(config, world_size=1).kwargs["per_device_train_batch_size"] == 4  # divisors of 12 up to 5
+    uncapped = resolve_config(cli_values={k: v for k, v in VALUES.items() if k != "micro_batch_size"})
+    assert trl_plan(uncapped, world_size=2).kwargs["per_device_train_batch_size"] == 4  # the whole per-rank batch
+
+
+def test_world_size_refusal() -> None:
+    with pytest.raises(ValueError, match=r"^world size must be >= 1, got 0$"):
+        trl_plan(resolve_config(cli_values=VALUES), world_size=0)
