@@ -64,6 +64,9 @@ def t_cdf(t: float, df: float) -> float:
         return 0.5
     if math.isinf(x):
         return 1.0 if t > 0 else 0.0
+    if df in (1, 2):  # closed forms (Cauchy; t_2), exact to the last bit
+        upper = math.atan(x) / math.pi if df == 1 else x / (2.0 * math.sqrt(2.0 + x * x))
+        return 0.5 + upper if t > 0 else 0.5 - upper
     log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
     steps = 400
     if x <= 1.0:
