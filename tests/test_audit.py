@@ -125,7 +125,7 @@ def test_every_arm_changes_only_what_it_tests(config, tmp_path: Path) -> None:
     assert incorrect.reward.startswith("incorrect:store=") and incorrect.seed == 3
     assert {train_config(config, tmp_path, m, a, 0).lr for m in config.models for a in config.arms} == {claimed.lr}
     assert config.arms == (CLAIMED, "random:0.5", "format", "incorrect", "no-clip", "on-policy")
-    assert config.models == ("qwen-math-like-v2", "olmo-like-v2") and not config.notes  # the recipe's model, then the other
+    assert config.models == ("qwen-math-like-v2", "olmo-like-v2") and not config.notes  # the recipe's, then the other
 
 
 def test_a_config_file_is_a_claim_and_one_family_is_said(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(
 def test_chromium_is_installed() -> None:
     assert CHROMIUM is not None, "RLVR_CHROMIUM_EXPECTED is set but neither chromium nor chromium-browser is on PATH"
 
+
 FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from rlvr_lab.metrics.bootstrap import paired_bootstrap_diff
+from rlvr_lab.metrics.significance import t_quantile
 from rlvr_lab.studies.paired import mean_of, over_problems, over_seeds_and_problems, seeds_problems_interval
-from rlvr_lab.studies.verdict import Claim, Finding, verdict
+from rlvr_lab.studies.verdict import NO_VERDICT, Claim, Finding, verdict
 
 CLAIM = Claim("Paper (2025)", "clipping helps", "Δ accuracy")
 
@@ -31,29 +32,37 @@ def test_seeds_problems_interval_matches_a_brute_force_bootstrap() -> None:
     assert seeds_problems_interval(matrix, seed=1) != (low, high)
 
 
-def test_over_problems_is_the_paired_bootstrap_with_the_studies_settings() -> None:
+def test_over_problems_is_the_union_of_the_paired_bootstrap_and_the_t_interval() -> None:
     rng = np.random.default_rng(3)
     a, b = rng.random(30), rng.random(30)  # continuous values: another seed gives other quantiles
+    d = b - a
     ci = paired_bootstrap_diff(a, b, resamples=10_000, seed=0, confidence=0.95)
+    half = t_quantile(0.975, 29) * d.std(ddof=1) / math.sqrt(30)
     found = over_problems(CLAIM, a, b, detail="d", note="n")
-    assert (found.effect, found.low, found.high) == (ci.mean, ci.lo, ci.hi)
-    other = paired_bootstrap_diff(a, b, resamples=10_000, seed=1)
-    assert (found.low, found.high) != (other.lo, other.hi)
-    assert (found.interval, found.detail) == ("paired bootstrap over 30 problems (n)", "d")
+    assert found.effect == pytest.approx(ci.mean, abs=1e-15)
+    assert found.low == pytest.approx(min(ci.lo, d.mean() - half), abs=1e-15)
+    assert found.high == pytest.approx(max(ci.hi, d.mean() + half), abs=1e-15)
+    assert found.low < d.mean() < found.high and 0.0 <= found.p_value <= 1.0
+    assert (found.interval, found.detail) == ("paired bootstrap ∪ t over 30 problems (n)", "d")
     plain = over_problems(CLAIM, a, b)
-    assert (plain.interval, plain.detail) == ("paired bootstrap over 30 problems", "")
+    assert (plain.interval, plain.detail, plain.noise_only) == ("paired bootstrap ∪ t over 30 problems", "", False)
+    # a clear effect: p far below 0.05 and the verdict reproduced; the same data on the other side: opposite
+    assert over_problems(CLAIM, a, a + 0.5).verdict == "reproduced"
+    assert over_problems(CLAIM, a, a - 0.5).verdict == "opposite"
 
 
-def test_over_seeds_and_problems_with_one_problem_one_seed_and_two_seeds() -> None:
-    one_problem = over_seeds_and_problems(CLAIM, {1: [0.5], 0: [0.25]}, what="Δ")
-    assert one_problem.effect == 0.375
-    assert one_problem.detail == "Δ: s0 +0.250, s1 +0.500"  # seeds in order, whatever the dict's order
-    assert one_problem.interval == "paired bootstrap over 2 seeds × 1 problems"
-    assert not math.isnan(one_problem.low) and not math.isnan(one_problem.high)  # two seeds give an interval
+def test_over_seeds_and_problems_with_one_seed_and_too_few_problems() -> None:
+    two = over_seeds_and_problems(CLAIM, {1: [0.5, 0.25], 0: [0.25, 0.0]}, what="Δ")
+    assert two.effect == 0.25
+    assert two.detail == "Δ: s0 +0.125, s1 +0.375"  # seeds in order, whatever the dict's order
+    assert two.interval == "t over 2 seeds × 2 problems"
+    assert not math.isnan(two.low) and two.low < two.effect < two.high
+    with pytest.raises(ValueError, match="need at least 2 seeds and 2 problems, got 2 × 1"):
+        over_seeds_and_problems(CLAIM, {1: [0.5], 0: [0.25]})
     one_seed = over_seeds_and_problems(CLAIM, {3: [0.5, 0.0, 0.25]})
-    assert one_seed.effect == 0.25 and math.isnan(one_seed.low) and math.isnan(one_seed.high)
-    assert one_seed.interval == "paired bootstrap over 1 seeds × 3 problems (one seed: none)"
-    assert one_seed.detail == "s3 +0.250" and one_seed.verdict == "not significant"
+    assert one_seed.effect == 0.25 and one_seed.noise_only
+    assert one_seed.interval == "paired bootstrap ∪ t over 3 problems (one training seed)"
+    assert one_seed.detail == "s3 +0.250" and one_seed.verdict == NO_VERDICT
     with pytest.raises(ValueError, match=r"^need one \(P,\) difference per seed, got shape \(2, 0\)$"):
         over_seeds_and_problems(CLAIM, {0: [], 1: []})
 
@@ -87,5 +96,12 @@ def test_finding_as_dict_names_every_field() -> None:
         "high": 0.25,
         "interval": "paired",
         "detail": "s0 +0.1",
+        "family": "Paper (2025)",
+        "role": "primary",
+        "p_value": found.p_value,
+        "adjusted_p": found.adjusted_p,
+        "noise_only": False,
+        "mde": found.mde,
         "verdict": "not significant",
     }
+    assert math.isnan(found.p_value) and math.isnan(found.adjusted_p) and math.isnan(found.mde)

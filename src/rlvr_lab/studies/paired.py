@@ -76,7 +76,9 @@ def over_problems(
     if P > 1:
         q = t_quantile(1.0 - tail, P - 1)
         low, high = min(low, mean - q * se), max(high, mean + q * se)
-        p = max(p, 1.0 if se == 0 else 2.0 * (1.0 - t_cdf(abs(mean) / se, P - 1)))
+        # no spread: a difference that is the same on every problem is certain (p 0), unless it is 0 (p 1)
+        t_p = float(mean == 0) if se == 0 else 2.0 * (1.0 - t_cdf(abs(mean) / se, P - 1))
+        p = max(p, t_p)
     mde = (t_quantile(1.0 - tail, math.inf) + t_quantile(POWER, math.inf)) * se
     interval = f"paired bootstrap ∪ t over {P} problems" + (f" ({note})" if note else "")
     return Finding(claim, mean, low, high, interval, detail, p, noise_only=noise_only, mde=mde)
