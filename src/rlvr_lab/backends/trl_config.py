@@ -108,13 +108,9 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
     return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
-def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
-    """The ``GRPOConfig`` arguments that train ``config`` on ``world_size`` ranks (see the module docstring).
-
-    Raises :class:`UnsupportedByTRL` naming the first option TRL cannot express.
-    """
-    if world_size < 1:
-        raise ValueError(f"world size must be >= 1, got {world_size}")
+def refuse_unsupported(config: TrainConfig, world_size: int) -> None:
+    """Raise :class:`UnsupportedByTRL` naming the first option of ``config`` TRL cannot express on
+    ``world_size`` ranks (refused, never approximated)."""
     s = config.schedule()
     if config.advantage not in SCALE_REWARDS:
         raise UnsupportedByTRL(
@@ -148,15 +144,18 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
             f"mini_batch_size={s.mini_batch_size} does not split over {world_size} ranks: choose a multiple of the "
             "world size"
         )
-    per_rank_mini = s.mini_batch_size // world_size
-    micro = _largest_divisor_at_most(per_rank_mini, config.micro_batch_size or per_rank_mini)
-    rows_per_rank = s.rollout_size // world_size
+
+
+def _grpo_kwargs(config: TrainConfig, micro: int, accumulation: int, steps_per_generation: int) -> dict[str, Any]:
+    """The ``GRPOConfig`` arguments of ``config`` with a per-device micro-batch of ``micro`` (see the module
+    docstring for each one's reason)."""
+    s = config.schedule()
     kwargs: dict[str, Any] = {
         # schedule
         "num_generations": s.group_size,
         "per_device_train_batch_size": micro,
-        "gradient_accumulation_steps": per_rank_mini // micro,
-        "steps_per_generation": rows_per_rank // micro,
+        "gradient_accumulation_steps": accumulation,
+        "steps_per_generation": steps_per_generation,
         "num_iterations": s.epochs,
         "max_steps": config.steps * s.updates_per_rollout,
         "shuffle_dataset": False,  # the dataset is already our step-ordered stream (rlvr_lab.rl.data)
@@ -200,11 +199,27 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
     if config.overlong_buffer:
         kwargs["reward_weights"] = [1.0, config.overlong_penalty]  # the training reward, the overlong punishment
         kwargs["multi_objective_aggregation"] = "sum_then_normalize"
+    return kwargs
+
+
+def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
+    """The ``GRPOConfig`` arguments that train ``config`` on ``world_size`` ranks (see the module docstring).
+
+    Raises :class:`UnsupportedByTRL` naming the first option TRL cannot express.
+    """
+    if world_size < 1:
+        raise ValueError(f"world size must be >= 1, got {world_size}")
+    refuse_unsupported(config, world_size)
+    s = config.schedule()
+    per_rank_mini = s.mini_batch_size // world_size
+    micro = _largest_divisor_at_most(per_rank_mini, config.micro_batch_size or per_rank_mini)
+    rows_per_rank = s.rollout_size // world_size
     if rows_per_rank % micro:
         raise UnsupportedByTRL(
             f"the rollout of {s.rollout_size} completions does not split into micro-batches of {micro} on "
             f"{world_size} ranks; choose prompts_per_step × group_size a multiple of {micro * world_size}"
         )
+    kwargs = _grpo_kwargs(config, micro, per_rank_mini // micro, rows_per_rank // micro)
     return TRLPlan(
         kwargs=kwargs,
         world_size=world_size,

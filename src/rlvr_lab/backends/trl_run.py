@@ -63,6 +63,7 @@ from rlvr_lab.rl.data import PROBLEM_LOG, run_problems, step_problems
 from rlvr_lab.rl.evaluate import HeldOut, code_entry_prob, code_tokens
 from rlvr_lab.rl.logger import MetricsLogger, append_jsonl, truncate_jsonl
 from rlvr_lab.rl.run_dir import prepare_run_dir
+from rlvr_lab.tasks.problem import Problem
 
 CHECKPOINTS = "checkpoints"
 STRATEGY_KEY = "rlvr_strategy_tokens"
@@ -345,6 +346,40 @@ def group_timeout_s() -> float | None:
         return None
 
 
+def _dataset(config: TrainConfig, train_problems: list[Problem], render: Any) -> Dataset:
+    """The whole run's prompt stream in our step order (TRL reads it without shuffling)."""
+    stream = [
+        p
+        for step in range(1, config.steps + 1)
+        for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
+    ]
+    return Dataset.from_list(trl_rows(stream, render))
+
+
+def _extra_rewards(config: TrainConfig) -> list[Any]:
+    """Reward functions TRL adds to ours: DAPO's soft overlong punishment (eq. 13) as TRL ships it, weighted by
+    ``overlong_penalty`` in the plan (:mod:`.trl_config`)."""
+    if not config.overlong_buffer:
+        return []
+    from trl.rewards import get_soft_overlong_punishment
+
+    return [get_soft_overlong_punishment(config.max_new_tokens, config.overlong_buffer)]
+
+
+def _write_run_info(model_dir: Path, config: TrainConfig, launch: Launch, world_size: int, partitioned: bool) -> None:
+    info = {
+        "step": config.steps,
+        "config": config.to_dict(),
+        "backend": "trl",
+        "trl": trl.__version__,
+        "world_size": world_size,
+        "strategy": launch.strategy,
+        "partitioned_at_load": partitioned,
+        "process_group_timeout_s": group_timeout_s(),
+    }
+    (model_dir / "rlvr_train.json").write_text(json.dumps(info))
+
+
 def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress: bool = True) -> Path:
     """Run this process's rank of the TRL training of ``config``; return the run directory."""
     state = distributed_state(config, launch)
@@ -375,24 +410,13 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     reward.check_layout(plan)
     train_problems, eval_problems = run_problems(config, reward.reward)
     template = resolve_template(config.prompt)
-    stream = [
-        p
-        for step in range(1, config.steps + 1)
-        for p in step_problems(train_problems, config.seed, step, config.prompts_per_step)
-    ]
-    dataset = Dataset.from_list(trl_rows(stream, lambda p: render_prompt(template, p, tokenizer)))
-    extra = []
-    if config.overlong_buffer:  # DAPO eq. 13 as TRL ships it; weighted by overlong_penalty (trl_config)
-        from trl.rewards import get_soft_overlong_punishment
-
-        extra.append(get_soft_overlong_punishment(config.max_new_tokens, config.overlong_buffer))
     trainer = RlvrGRPOTrainer(
         model=model,
         args=args,
-        train_dataset=dataset,
+        train_dataset=_dataset(config, train_problems, lambda p: render_prompt(template, p, tokenizer)),
         processing_class=tokenizer,
         reward=reward,
-        extra_rewards=extra,
+        extra_rewards=_extra_rewards(config),
         eps_low=config.eps_low,
         eps_high=config.eps_high,
         sharded=launch.strategy == "zero3",
@@ -422,17 +446,7 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
         trainer.save_model(str(run_dir / "model"))
         if state.is_main_process:
             tokenizer.save_pretrained(run_dir / "model")
-            info = {
-                "step": config.steps,
-                "config": config.to_dict(),
-                "backend": "trl",
-                "trl": trl.__version__,
-                "world_size": state.num_processes,
-                "strategy": launch.strategy,
-                "partitioned_at_load": partitioned,
-                "process_group_timeout_s": group_timeout_s(),
-            }
-            (run_dir / "model" / "rlvr_train.json").write_text(json.dumps(info))
+            _write_run_info(run_dir / "model", config, launch, state.num_processes, partitioned)
         state.wait_for_everyone()
     finally:
         reward.close()
