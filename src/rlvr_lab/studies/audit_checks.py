@@ -122,39 +122,43 @@ def paired(a: Arrays, b: Arrays | NDArray[np.float64]) -> dict[int, NDArray[np.f
     return {s: np.asarray(a[s]) - np.asarray(b) for s in sorted(a)}
 
 
-def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
-    """Every check of the audit (see :mod:`.audit`), in family order, secondary ones Holm-corrected within their
-    family (:func:`~rlvr_lab.studies.verdict.correct`); pure given ``data``."""
+def _check(
+    family: str, subject: str, model: str, primary: bool, text: str, effect: str, d: dict, what: str, **extra: Any
+) -> Check:
+    """One check: ``d`` (seed -> per-problem difference) judged over seeds × problems."""
+    claim = Claim(AUDIT, text, effect, role="primary" if primary else "secondary", family=family)
+    problems = len(next(iter(d.values()))) if d else 0
+    finding = over_seeds_and_problems(claim, d, what)
+    if "sign_test_p" in extra:  # large k: "reproduced" needs the sign test too (as paired.at_large_k does)
+        finding = dataclasses.replace(finding, p_value=max(finding.p_value, extra["sign_test_p"]))
+    return Check(family, subject, model, finding, len(d), problems, extra)
+
+
+def _control_checks(config: AuditConfig, data: Sequence[ModelData], first: str) -> list[Check]:
     reward = config.claimed.reward
-    first = data[0].model if data else ""
     controls = [c for c in config.controls if c != reward]
     primary_control = "random:0.5" if "random:0.5" in controls else (controls[0] if controls else "")
-    checks: list[Check] = []
+    return [
+        _check(
+            "controls",
+            control,
+            m.model,
+            m.model == first and control == primary_control,
+            f"{reward} beats {control} ({m.model})",
+            f"Δ accuracy, {CLAIMED} − {control}, same seeds",
+            paired(m.arms.get(CLAIMED, {}), m.arms[control]),
+            f"{CLAIMED} − {control} Δ accuracy",
+        )
+        for m in data
+        for control in controls
+        if control in m.arms
+    ]
 
-    def add(
-        family: str, subject: str, model: str, primary: bool, text: str, effect: str, d: dict, what: str, **extra: Any
-    ) -> None:
-        claim = Claim(AUDIT, text, effect, role="primary" if primary else "secondary", family=family)
-        problems = len(next(iter(d.values()))) if d else 0
-        finding = over_seeds_and_problems(claim, d, what)
-        if "sign_test_p" in extra:  # large k: "reproduced" needs the sign test too (as paired.at_large_k does)
-            finding = dataclasses.replace(finding, p_value=max(finding.p_value, extra["sign_test_p"]))
-        checks.append(Check(family, subject, model, finding, len(d), problems, extra))
 
-    for m in data:
-        for control in (c for c in controls if c in m.arms):
-            add(
-                "controls",
-                control,
-                m.model,
-                m.model == first and control == primary_control,
-                f"{reward} beats {control} ({m.model})",
-                f"Δ accuracy, {CLAIMED} − {control}, same seeds",
-                paired(m.arms.get(CLAIMED, {}), m.arms[control]),
-                f"{CLAIMED} − {control} Δ accuracy",
-            )
-    for m in data:
-        add(
+def _family_and_ablation_checks(config: AuditConfig, data: Sequence[ModelData], first: str) -> list[Check]:
+    reward = config.claimed.reward
+    families = [
+        _check(
             "families",
             m.model,
             m.model,
@@ -164,57 +168,76 @@ def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
             paired(m.arms.get(CLAIMED, {}), m.base),
             "claimed − base Δ accuracy",
         )
-    for m in data:
-        for arm in (a for a in config.ablations if a in m.arms):
-            add(
-                "clip ablation",
-                arm,
-                m.model,
-                m.model == first and arm == ABLATIONS[0],
-                f"the gain holds with {arm} ({m.model})",
-                f"Δ accuracy, {arm} − base",
-                paired(m.arms[arm], m.base),
-                f"{arm} − base Δ accuracy",
-            )
-    for m in data:
-        if m.base_k is None or not m.claimed_k:
-            continue
-        k = m.k
-        base_pk = pass_at_k_rows(k, m.base_k, k)
-        rl_pk = {s: pass_at_k_rows(k, c, k) for s, c in m.claimed_k.items()}
-        # per problem: the share of seeds whose RL model solves it at k, minus whether the base does
-        step = np.mean([c > 0 for c in m.claimed_k.values()], axis=0) - (m.base_k > 0)
-        only_rl, only_base = int((step > 0).sum()), int((step < 0).sum())
-        add(
-            "large k",
+        for m in data
+    ]
+    ablations = [
+        _check(
+            "clip ablation",
+            arm,
             m.model,
-            m.model,
-            m.model == first,
-            f"at k = {k} the RL model solves problems the base cannot ({m.model})",
-            f"pass@{k}, claimed − base",
-            paired(rl_pk, base_pk),
-            f"pass@{k} base {base_pk.mean():.3f}; claimed − base",
-            k=k,
-            solved_only_by_rl=only_rl,
-            solved_only_by_base=only_base,
-            sign_test_p=round(sign_test(only_rl, only_base), 6),
+            m.model == first and arm == ABLATIONS[0],
+            f"the gain holds with {arm} ({m.model})",
+            f"Δ accuracy, {arm} − base",
+            paired(m.arms[arm], m.base),
+            f"{arm} − base Δ accuracy",
         )
-    for m in data:
-        if m.base_sound is None or not m.claimed_sound:
-            continue
-        shares = m.unsound_shares or (math.nan, math.nan)
-        add(
-            "soundness",
-            m.model,
-            m.model,
-            m.model == first,
-            f"the gain is made of sound answers ({m.model})",
-            "Δ accuracy counting only sound correct answers, claimed − base",
-            paired(m.claimed_sound, m.base_sound),
-            "claimed − base Δ sound accuracy",
-            unsound_share_base=_number(shares[0]),
-            unsound_share_claimed=_number(shares[1]),
-        )
+        for m in data
+        for arm in config.ablations
+        if arm in m.arms
+    ]
+    return families + ablations
+
+
+def _large_k_check(m: ModelData, first: str) -> Check:
+    k = m.k
+    base_pk = pass_at_k_rows(k, m.base_k, k)
+    rl_pk = {s: pass_at_k_rows(k, c, k) for s, c in m.claimed_k.items()}
+    # per problem: the share of seeds whose RL model solves it at k, minus whether the base does
+    step = np.mean([c > 0 for c in m.claimed_k.values()], axis=0) - (m.base_k > 0)
+    only_rl, only_base = int((step > 0).sum()), int((step < 0).sum())
+    return _check(
+        "large k",
+        m.model,
+        m.model,
+        m.model == first,
+        f"at k = {k} the RL model solves problems the base cannot ({m.model})",
+        f"pass@{k}, claimed − base",
+        paired(rl_pk, base_pk),
+        f"pass@{k} base {base_pk.mean():.3f}; claimed − base",
+        k=k,
+        solved_only_by_rl=only_rl,
+        solved_only_by_base=only_base,
+        sign_test_p=round(sign_test(only_rl, only_base), 6),
+    )
+
+
+def _soundness_check(m: ModelData, first: str) -> Check:
+    shares = m.unsound_shares or (math.nan, math.nan)
+    return _check(
+        "soundness",
+        m.model,
+        m.model,
+        m.model == first,
+        f"the gain is made of sound answers ({m.model})",
+        "Δ accuracy counting only sound correct answers, claimed − base",
+        paired(m.claimed_sound, m.base_sound),
+        "claimed − base Δ sound accuracy",
+        unsound_share_base=_number(shares[0]),
+        unsound_share_claimed=_number(shares[1]),
+    )
+
+
+def audit_checks(config: AuditConfig, data: Sequence[ModelData]) -> list[Check]:
+    """Every check of the audit (see :mod:`.audit`), in family order, secondary ones Holm-corrected within their
+    family (:func:`~rlvr_lab.studies.verdict.correct`); pure given ``data``. The first model's check is each
+    family's primary one (for controls: against ``random:0.5``), fixed before any run."""
+    first = data[0].model if data else ""
+    checks = [
+        *_control_checks(config, data, first),
+        *_family_and_ablation_checks(config, data, first),
+        *(_large_k_check(m, first) for m in data if m.base_k is not None and m.claimed_k),
+        *(_soundness_check(m, first) for m in data if m.base_sound is not None and m.claimed_sound),
+    ]
     corrected = correct([c.finding for c in checks])
     return [dataclasses.replace(c, finding=f) for c, f in zip(checks, corrected, strict=True)]
 
