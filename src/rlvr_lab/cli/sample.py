@@ -158,23 +158,19 @@ def sample(
 
     console = Console(stderr=True)
     if recipe is not None:
-        from rlvr_lab.recipes import RecipeError, load_recipe
-
-        try:
-            values = load_recipe(recipe).sampling_values(problems, arm or ())
-        except RecipeError as err:
-            console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
-
-        def pick(name: str, given: object) -> object:
-            source = ctx.get_parameter_source(name)  # typer's own click: compare the source by name
-            explicit = source is not None and source.name != "DEFAULT"
-            return given if explicit or name not in values else values[name]
-
-        model = pick("model", model)  # type: ignore[assignment]
-        template, n = pick("template", template), pick("n", n)  # type: ignore[assignment]
-        temperature, top_p = pick("temperature", temperature), pick("top_p", top_p)  # type: ignore[assignment]
-        max_new_tokens = pick("max_new_tokens", max_new_tokens)  # type: ignore[assignment]
+        model, template, n, temperature, top_p, max_new_tokens = _from_recipe(  # type: ignore[assignment]
+            ctx,
+            recipe,
+            arm,
+            problems,
+            console,
+            model=model,
+            template=template,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+        )
     elif arm:
         console.print("error: --arm needs --recipe", markup=False)
         raise typer.Exit(code=1)
@@ -237,6 +233,31 @@ def sample(
     if json_output:
         print_json({"out": str(out), "model": model, "template": chosen.name, "shard": shard, **summary.to_dict()})
         return
+    _print_summary(out, summary, console)
+
+
+def _from_recipe(
+    ctx: typer.Context, recipe: str, arm: list[str] | None, problems: str, console: Console, **given: object
+) -> tuple[object, ...]:
+    """The options in ``given`` (model, template, n, temperature, top_p, max_new_tokens), each replaced by the
+    recipe's protocol for ``problems`` unless the command line set it explicitly."""
+    from rlvr_lab.recipes import RecipeError, load_recipe
+
+    try:
+        values = load_recipe(recipe).sampling_values(problems, arm or ())
+    except RecipeError as err:
+        console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+    def pick(name: str, value: object) -> object:
+        source = ctx.get_parameter_source(name)  # typer's own click: compare the source by name
+        explicit = source is not None and source.name != "DEFAULT"
+        return value if explicit or name not in values else values[name]
+
+    return tuple(pick(name, value) for name, value in given.items())
+
+
+def _print_summary(out: Path, summary: SampleSummary, console: Console) -> None:
     total = summary.existing + summary.sampled
     rate = summary.tokens / summary.seconds if summary.seconds > 0 else 0.0
     console.print(
