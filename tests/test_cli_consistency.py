@@ -94,7 +94,7 @@ BAD_INPUTS = [
     (["sample", *ORGANISM, "--engine", "vlm"], 1, ["unknown engine 'vlm'", "hf, torch, vllm"]),
     (["sample", *ORGANISM, "--max-new-tokens", "512"], 1,
      ["16 + 512 max_new_tokens = 528 exceeds the model's context of 256 tokens; use at most 240"]),
-    ([*TRAIN, "--reward", "bogus"], 1, ["unknown reward 'bogus'", "choose one of: format, ground_truth"]),
+    ([*TRAIN, "--reward", "bogus"], 2, ["unknown reward 'bogus'", "choose one of: format, ground_truth"]),
     ([*TRAIN, "--reward", "incorrect"], 1, ["reward 'incorrect' needs a sample store", "rlvr sample --model"]),
     ([*TRAIN, "--reward", "incorrect:store=nowhere.jsonl"], 1, ["nowhere.jsonl"]),
     ([*TRAIN, "--preset", "clipp"], 2, ["unknown preset 'clipp'", "clip, no-clip, on-policy-batch, paper"]),
