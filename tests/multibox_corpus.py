@@ -183,7 +183,10 @@ class Agreement:
     same_reading: int = 0
     """Boxed completions whose parsed value equals math-verify's at its box and final-answer priorities."""
     same_verdict: int = 0
-    """Boxed completions whose grader verdict equals ``verify(gold, parse(completion))``."""
+    """Boxed completions whose grader verdict equals math-verify's at those priorities."""
+    same_full_verdict: int = 0
+    """Boxed completions whose grader verdict equals plain ``verify(parse(gold), parse(completion))``, lower
+    priorities included (which read any number in the text when no box reading parses)."""
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -249,6 +252,9 @@ def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
         expected = bool(verify(parse("\\boxed{" + gold + "}", parsing_timeout=None), reference, timeout_seconds=None))
         agreement.same_reading += same
         agreement.same_verdict += verdict.correct == expected
+        gold_parsed = parse("\\boxed{" + gold + "}", parsing_timeout=None)
+        full = bool(verify(gold_parsed, parse(text, parsing_timeout=None), timeout_seconds=None))
+        agreement.same_full_verdict += verdict.correct == full
         if not same or verdict.correct != expected:
             agreement.mismatches.append(f"{text!r} gold {gold!r}: math-verify {reference}, ours {ours} ({verdict})")
     return agreement
@@ -276,6 +282,7 @@ if __name__ == "__main__":
         print(line)
     print(
         f"{result.completions} completions (seed {args.seed}), {result.boxed} with a box: same reading "
-        f"{result.same_reading}/{result.boxed}, same verdict {result.same_verdict}/{result.boxed} "
+        f"{result.same_reading}/{result.boxed}, same verdict {result.same_verdict}/{result.boxed}, same verdict as "
+        f"plain math_verify.parse {result.same_full_verdict}/{result.boxed} "
         f"({time.perf_counter() - started:.0f} s)"
     )
