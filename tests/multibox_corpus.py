@@ -220,8 +220,9 @@ def _same_value(left: list, right: list) -> bool:
     )
 
 
-def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
-    """Grade ``(completion, gold)`` pairs with ``grader`` and compare with math-verify on the whole completion."""
+def compare(pairs: list[tuple[str, str]], grader: Grader, full: bool = False) -> Agreement:
+    """Grade ``(completion, gold)`` pairs with ``grader`` and compare with math-verify on the whole completion
+    (``full``: with plain ``math_verify.parse`` too, all priorities, which doubles the time)."""
     from math_verify import parse, verify
 
     from rlvr_lab.grading.equivalence import parse_for_verify
@@ -252,9 +253,10 @@ def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
         expected = bool(verify(parse("\\boxed{" + gold + "}", parsing_timeout=None), reference, timeout_seconds=None))
         agreement.same_reading += same
         agreement.same_verdict += verdict.correct == expected
-        gold_parsed = parse("\\boxed{" + gold + "}", parsing_timeout=None)
-        full = bool(verify(gold_parsed, parse(text, parsing_timeout=None), timeout_seconds=None))
-        agreement.same_full_verdict += verdict.correct == full
+        if full:
+            gold_parsed = parse("\\boxed{" + gold + "}", parsing_timeout=None)
+            plain = bool(verify(gold_parsed, parse(text, parsing_timeout=None), timeout_seconds=None))
+            agreement.same_full_verdict += verdict.correct == plain
         if not same or verdict.correct != expected:
             agreement.mismatches.append(f"{text!r} gold {gold!r}: math-verify {reference}, ours {ours} ({verdict})")
     return agreement
@@ -277,7 +279,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     started = time.perf_counter()
     with Grader(GradingConfig(timeout_s=30.0)) as shared:
-        result = compare(generate(args.n, args.seed), shared)
+        result = compare(generate(args.n, args.seed), shared, full=True)
     for line in result.mismatches[:20]:
         print(line)
     print(
