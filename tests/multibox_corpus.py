@@ -183,7 +183,10 @@ class Agreement:
     same_reading: int = 0
     """Boxed completions whose parsed value equals math-verify's at its box and final-answer priorities."""
     same_verdict: int = 0
-    """Boxed completions whose grader verdict equals ``verify(gold, parse(completion))``."""
+    """Boxed completions whose grader verdict equals math-verify's at those priorities."""
+    same_full_verdict: int = 0
+    """Boxed completions whose grader verdict equals plain ``verify(parse(gold), parse(completion))``, lower
+    priorities included (which read any number in the text when no box reading parses)."""
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -217,8 +220,9 @@ def _same_value(left: list, right: list) -> bool:
     )
 
 
-def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
-    """Grade ``(completion, gold)`` pairs with ``grader`` and compare with math-verify on the whole completion."""
+def compare(pairs: list[tuple[str, str]], grader: Grader, full: bool = False) -> Agreement:
+    """Grade ``(completion, gold)`` pairs with ``grader`` and compare with math-verify on the whole completion
+    (``full``: with plain ``math_verify.parse`` too, all priorities, which doubles the time)."""
     from math_verify import parse, verify
 
     from rlvr_lab.grading.equivalence import parse_for_verify
@@ -249,6 +253,10 @@ def compare(pairs: list[tuple[str, str]], grader: Grader) -> Agreement:
         expected = bool(verify(parse("\\boxed{" + gold + "}", parsing_timeout=None), reference, timeout_seconds=None))
         agreement.same_reading += same
         agreement.same_verdict += verdict.correct == expected
+        if full:
+            gold_parsed = parse("\\boxed{" + gold + "}", parsing_timeout=None)
+            plain = bool(verify(gold_parsed, parse(text, parsing_timeout=None), timeout_seconds=None))
+            agreement.same_full_verdict += verdict.correct == plain
         if not same or verdict.correct != expected:
             agreement.mismatches.append(f"{text!r} gold {gold!r}: math-verify {reference}, ours {ours} ({verdict})")
     return agreement
@@ -271,11 +279,12 @@ if __name__ == "__main__":
     args = parser.parse_args()
     started = time.perf_counter()
     with Grader(GradingConfig(timeout_s=30.0)) as shared:
-        result = compare(generate(args.n, args.seed), shared)
+        result = compare(generate(args.n, args.seed), shared, full=True)
     for line in result.mismatches[:20]:
         print(line)
     print(
         f"{result.completions} completions (seed {args.seed}), {result.boxed} with a box: same reading "
-        f"{result.same_reading}/{result.boxed}, same verdict {result.same_verdict}/{result.boxed} "
+        f"{result.same_reading}/{result.boxed}, same verdict {result.same_verdict}/{result.boxed}, same verdict as "
+        f"plain math_verify.parse {result.same_full_verdict}/{result.boxed} "
         f"({time.perf_counter() - started:.0f} s)"
     )

@@ -461,3 +461,23 @@ def test_10_unwritable_grade_out_names_the_folder(tmp_path: Path) -> None:
                         "--out", str(blocker / "g.parquet"), "--workers", "1")  # fmt: skip
     assert code == 1
     assert f"--out {blocker / 'g.parquet'}" in output and "choose a writable folder" in output
+
+
+def test_10_non_utf8_problem_file_names_file_and_line(tmp_path: Path) -> None:
+    problems = tmp_path / "p.jsonl"
+    problems.write_bytes(
+        b'{"id": "a", "problem": "1+1", "answer": "2"}\n{"id": "b", "problem": "x\xff", "answer": "1"}\n'
+    )
+    samples = _foreign_samples(tmp_path / "s.jsonl", count=1)
+    code, output = _cli(
+        "grade", "--problems", str(problems), "--samples", str(samples), "--out", str(tmp_path / "g.parquet")
+    )
+    assert code == 1
+    assert f"{problems}:2" in output and "UTF-8" in output
+
+
+def test_10_passk_on_a_sample_file_says_grade_it_first(tmp_path: Path) -> None:
+    samples = _foreign_samples(tmp_path / "s.jsonl")
+    code, output = _cli("passk", str(samples), "--k", "1")
+    assert code == 1
+    assert "grade it first" in output and "Parquet magic" not in output

@@ -403,6 +403,13 @@ def math_verify_readings(text: str) -> tuple[tuple[str, ...], ...]:
     """
     from rlvr_lab.grading.numeric import parse_literal
 
+    if _one_box_only(text):
+        # Every match then reads that one box (a region's boxes, the last box): the scans cannot differ from it.
+        first, last = text.find("\\boxed{"), text.rfind("}")
+        if first < 0 or last < first + 8:
+            return ()
+        reading, parses = read_boxes(text, first, last + 1, "last")
+        return ((reading.strip(),),) if parses and reading.strip() else ()
     scan = _Scanner(text)
     found: list[tuple[str, ...]] = []
     for readings in (_hoped(scan), _priority_fifty(scan)):
@@ -416,6 +423,15 @@ def math_verify_readings(text: str) -> tuple[tuple[str, ...], ...]:
             if len(answer) == 1 and parse_literal(answer[0]) is not None:
                 return tuple(found)
     return tuple(found)
+
+
+_ONE_BOX_SPOILERS = re.compile(r"\\fbox|%|[Pp]ercent|[Pp]ct|final answer", re.IGNORECASE)
+
+
+def _one_box_only(text: str) -> bool:
+    """A completion with a single box macro and nothing that could read otherwise (a percent sign after a region,
+    a "final answer" phrase): the common case, read without the region scans."""
+    return text.count("\\boxed") == 1 and _ONE_BOX_SPOILERS.search(text) is None
 
 
 def _priority_fifty(scan: _Scanner) -> list[Reading]:

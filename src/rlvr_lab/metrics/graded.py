@@ -144,6 +144,11 @@ def graded_files(spec: str | Path) -> list[Path]:
     or a glob; ``FileNotFoundError`` when it names none."""
     path = Path(spec)
     if path.is_file():
+        if path.suffix in (".jsonl", ".json", ".gz"):
+            raise ValueError(
+                f"{path} is a sample file, not a graded one: grade it first, `rlvr grade --problems ... --samples "
+                f"{path} --out graded.parquet`, then pass the .parquet"
+            )
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.glob("*.parquet") if p.is_file())

@@ -145,8 +145,14 @@ def _open_text(path: Path) -> Any:
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
-    with _open_text(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
+    # Read as bytes and decode line by line, so a byte that is not UTF-8 is reported with its file and line.
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                detail = f"not UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); save the file as UTF-8"
+                raise ProblemDataError(str(path), line_no, None, detail) from None
             if not line.strip():
                 continue
             try:
