@@ -99,10 +99,6 @@ def test_12_make_demo_runs_the_organisms_the_readme_reports() -> None:
     assert f"--profiles {_demo_profiles_reported()}" in _make_demo_recipe()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README.md is the lead's: its pipeline line should read `rlvr demo --quick --out runs/demo-quick`",
-)
 def test_12_readme_pipeline_writes_where_make_demo_does_not() -> None:
     demo_out = re.search(r"rlvr demo --out (\S+)", _make_demo_recipe()).group(1)  # type: ignore[union-attr]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
