@@ -251,6 +251,22 @@ def test_auto_chooses_the_strongest_backend_this_machine_allows() -> None:
         assert expected == EXPECT, f"RLVR_SANDBOX_EXPECT={EXPECT}: {machine_lacks(EXPECT)}"
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_namespace_backends_give_a_private_network_and_pid_namespace(backend: str) -> None:
+    """Seen from inside: only a loopback interface and low pids. A backend that quietly ran a plain subprocess
+    would still pass the hostile-program tests as root (nobody's permissions and the limits stop them)."""
+    problem = machine_lacks(backend)
+    if problem and backend == EXPECT:
+        pytest.fail(f"RLVR_SANDBOX_EXPECT={EXPECT} but this machine lacks it: {problem}")
+    if problem:
+        pytest.skip(f"this machine cannot isolate with {backend}: {problem}")
+    program = "import os, socket\nINTERFACES = [name for _, name in socket.if_nameindex()]\nPID = os.getpid()\n"
+    tests = "assert INTERFACES == ['lo'], INTERFACES\nassert PID < 100, PID\n"
+    with CodeExecutor(SandboxConfig(backend=backend)) as executor:
+        [result] = executor.run([Job(program, tests)])
+    assert result.passed, result.detail
+
+
 def test_the_bwrap_command_line_asks_for_each_documented_protection(tmp_path: Path) -> None:
     """What the bwrap backend promises (grading/sandbox.py's table), read off its argv; the hostile-program tests
     check the isolation itself where bwrap is installed (CI)."""
