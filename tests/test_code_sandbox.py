@@ -253,15 +253,19 @@ def test_auto_chooses_the_strongest_backend_this_machine_allows() -> None:
 
 @pytest.mark.parametrize("backend", ["bwrap", "unshare"])
 def test_namespace_backends_give_a_private_network_and_pid_namespace(backend: str) -> None:
-    """Seen from inside: only a loopback interface and low pids. A backend that quietly ran a plain subprocess
-    would still pass the hostile-program tests as root (nobody's permissions and the limits stop them)."""
+    """Seen from inside: only a loopback interface, low pids, and a writable home that is the work directory. A
+    backend that quietly ran a plain subprocess would still pass the hostile-program tests as root (nobody's
+    permissions and the limits stop them)."""
     problem = machine_lacks(backend)
     if problem and backend == EXPECT:
         pytest.fail(f"RLVR_SANDBOX_EXPECT={EXPECT} but this machine lacks it: {problem}")
     if problem:
         pytest.skip(f"this machine cannot isolate with {backend}: {problem}")
-    program = "import os, socket\nINTERFACES = [name for _, name in socket.if_nameindex()]\nPID = os.getpid()\n"
-    tests = "assert INTERFACES == ['lo'], INTERFACES\nassert PID < 100, PID\n"
+    program = (
+        "import os, socket\nINTERFACES = [name for _, name in socket.if_nameindex()]\nPID = os.getpid()\n"
+        "with open(os.path.join(os.environ['HOME'], 'note'), 'w') as f:\n    f.write('x')\n"
+    )
+    tests = "assert INTERFACES == ['lo'], INTERFACES\nassert PID < 100, PID\nassert os.getcwd() == os.environ['HOME']\n"
     with CodeExecutor(SandboxConfig(backend=backend)) as executor:
         [result] = executor.run([Job(program, tests)])
     assert result.passed, result.detail
