@@ -83,9 +83,13 @@ def main() -> None:
     parser.add_argument("tests", nargs="+")
     parser.add_argument("--seconds", type=int, default=0)
     parser.add_argument("--commit", default="", help="the commit the module was copied from (default: HEAD now)")
+    parser.add_argument("--function", default="", help="only this function's mutants (MODULE:function runs)")
     args = parser.parse_args()
     meta = args.work / "mutants" / (args.source + ".meta")
     codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    if args.function:
+        prefix = f"rlvr_lab.{args.module.split(':')[0]}.x_{args.function}__mutmut_"
+        codes = {key: code for key, code in codes.items() if key.startswith(prefix)}
     unchecked = [key for key, code in codes.items() if code is None]
     if unchecked:
         raise SystemExit(f"{meta}: {len(unchecked)} mutants not checked; rerun scripts/mutation.sh --run {args.module}")

@@ -19,6 +19,9 @@ from rlvr_lab.grading.execution import CodeExecutor, ExecutionResult, Job
 from rlvr_lab.grading.sandbox import (
     BACKENDS,
     SandboxConfig,
+    _command,
+    _drop_privileges,
+    _environment,
     protections,
     resolve_backend,
 )
@@ -246,6 +249,48 @@ def test_auto_chooses_the_strongest_backend_this_machine_allows() -> None:
     assert protections()["backend"] == expected
     if EXPECT:
         assert expected == EXPECT, f"RLVR_SANDBOX_EXPECT={EXPECT}: {machine_lacks(EXPECT)}"
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_namespace_backends_give_a_private_network_and_pid_namespace(backend: str) -> None:
+    """Seen from inside: only a loopback interface, low pids, and a writable home that is the work directory. A
+    backend that quietly ran a plain subprocess would still pass the hostile-program tests as root (nobody's
+    permissions and the limits stop them)."""
+    problem = machine_lacks(backend)
+    if problem and backend == EXPECT:
+        pytest.fail(f"RLVR_SANDBOX_EXPECT={EXPECT} but this machine lacks it: {problem}")
+    if problem:
+        pytest.skip(f"this machine cannot isolate with {backend}: {problem}")
+    program = (
+        "import os, socket\nINTERFACES = [name for _, name in socket.if_nameindex()]\nPID = os.getpid()\n"
+        "with open(os.path.join(os.environ['HOME'], 'note'), 'w') as f:\n    f.write('x')\n"
+    )
+    tests = "assert INTERFACES == ['lo'], INTERFACES\nassert PID < 100, PID\nassert os.getcwd() == os.environ['HOME']\n"
+    with CodeExecutor(SandboxConfig(backend=backend)) as executor:
+        [result] = executor.run([Job(program, tests)])
+    assert result.passed, result.detail
+
+
+def test_the_bwrap_command_line_asks_for_each_documented_protection(tmp_path: Path) -> None:
+    """What the bwrap backend promises (grading/sandbox.py's table), read off its argv; the hostile-program tests
+    check the isolation itself where bwrap is installed (CI)."""
+    python = ["python3", "-c", "pass"]
+    argv, work = _command("bwrap", tmp_path, python)
+    assert argv[0] == "bwrap" and work == str(tmp_path)
+    separator = argv.index("--")
+    options, program = argv[1:separator], argv[separator + 1 :]
+    assert program[-len(python) :] == python and program[: -len(python)] == _drop_privileges()
+    flags = set(options)
+    assert {"--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"} <= flags
+    assert {"--die-with-parent", "--new-session", "--clearenv"} <= flags
+    assert ("--unshare-user" in flags) == (os.geteuid() != 0)  # a user namespace unless root (root drops to nobody)
+    text = " ".join(options)
+    assert "--ro-bind / /" in text and "--dev /dev" in text and "--proc /proc" in text
+    assert f"--size {16 << 20} --tmpfs /tmp" in text  # a private /tmp of 16 MiB
+    assert f"--bind {tmp_path} {tmp_path}" in text and f"--chdir {tmp_path}" in text  # only the work dir writable
+    setenv = {options[i + 1]: options[i + 2] for i, option in enumerate(options) if option == "--setenv"}
+    assert setenv == _environment(str(tmp_path))  # the whole environment, nothing inherited
+    assert options.index("--ro-bind") < options.index("--bind")  # the work dir is bound over the read-only root
 
 
 def test_protections_name_the_backend_and_each_protection() -> None:

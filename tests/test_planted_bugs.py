@@ -115,6 +115,13 @@ PLANTED = (
         ("tests/test_code_sandbox.py::test_auto_chooses_the_strongest_backend_this_machine_allows",),
     ),
     Bug(
+        "the unshare backend quietly running a plain subprocess",
+        "src/rlvr_lab/grading/sandbox.py",
+        'if backend == "unshare":',
+        'if backend == "unshared":',
+        ("tests/test_code_sandbox.py::test_namespace_backends_give_a_private_network_and_pid_namespace",),
+    ),
+    Bug(
         "the sandbox's nonce not checked",
         "src/rlvr_lab/grading/execution.py",
         'if report.get("nonce") == nonce:',

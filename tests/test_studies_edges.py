@@ -90,7 +90,7 @@ def test_finding_as_dict_names_every_field() -> None:
     assert found.as_dict() == {
         "paper": "Paper (2025)",
         "claim": "clipping helps",
-        "effect": 0.1,
+        "effect": 0.1,  # the measured effect replaces the claim's own "effect" text (Claim.effect) here
         "direction": 1,
         "low": -0.05,
         "high": 0.25,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr_lab.backends.trl_config import trl_plan
+from rlvr_lab.backends.trl_config import UnsupportedByTRL, trl_plan
 from rlvr_lab.rl.config import resolve_config
 
 VALUES = {
@@ -84,3 +84,46 @@ def test_micro_batch_is_the_largest_divisor_within_the_cap() -> None:
 def test_world_size_refusal() -> None:
     with pytest.raises(ValueError, match=r"^world size must be >= 1, got 0$"):
         trl_plan(resolve_config(cli_values=VALUES), world_size=0)
+
+
+@pytest.mark.parametrize(
+    ("values", "world_size", "message"),
+    [
+        (
+            {"entropy_coef": 0.01},
+            1,
+            "entropy_coef=0.01: TRL's entropy bonus is a token mean whatever the loss aggregation, ours is aggregated "
+            "like the loss; use entropy_coef 0 or --backend rlvr",
+        ),
+        (
+            {"warmup_steps": 2},
+            1,
+            "lr_schedule='constant', warmup_steps=2: our schedule sets the rate once per rollout, TRL's scheduler at "
+            "every optimiser update; only lr_schedule constant without warmup maps exactly",
+        ),
+        (
+            {"aggregation": "token-mean", "prompts_per_step": 4, "group_size": 4, "mini_batch_size": 8},
+            1,  # 2 updates per rollout
+            "aggregation='token-mean' with more than one update per rollout: TRL's dapo divides by the mean token "
+            "count of a mini-batch over the rollout, ours by each mini-batch's own count; use seq-mean-token-mean, "
+            "seq-mean-token-sum-norm, or one update per rollout",
+        ),
+        (
+            {"prompts_per_step": 4, "group_size": 4, "mini_batch_size": 8},
+            3,
+            "mini_batch_size=8 does not split over 3 ranks: choose a multiple of the world size",
+        ),
+    ],
+)
+def test_refusals_say_what_would_work(values: dict, world_size: int, message: str) -> None:
+    with pytest.raises(UnsupportedByTRL) as refused:
+        trl_plan(resolve_config(cli_values=values), world_size)
+    assert str(refused.value) == message
+
+
+def test_one_rank_by_default_and_a_prime_per_rank_batch_takes_micro_batches_of_one() -> None:
+    config = resolve_config(
+        cli_values={"prompts_per_step": 3, "group_size": 1, "mini_batch_size": 3, "micro_batch_size": 2}
+    )
+    plan = trl_plan(config)
+    assert plan.world_size == 1 and plan.kwargs["per_device_train_batch_size"] == 1  # 3 has no divisor in [2, 2]
