@@ -174,8 +174,8 @@ class _Caster:
             weight = torch.cat([m.weight.detach() for m in modules]).to(self.dtype)
             bias = None
             if any(m.bias is not None for m in modules):
-                bias = torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules])
-                bias = bias.detach().to(self.dtype)
+                parts = [m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules]
+                bias = torch.cat(parts).detach().to(self.dtype)
             linear = _Linear(weight, bias)
         return linear if self.pack_rows is None else _pack(linear, self.pack_rows)
 
