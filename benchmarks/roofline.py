@@ -1,14 +1,15 @@
 """Each stage of rlvr-lab against the machine's roof for the model at hand, and against its peer, in one run.
 
 The roof of a stage is the time its model's own linear layers take as bare matrix products (for training the two
-products of the backward pass too) at exactly the shapes the stage runs, timed in this run, in this process, in the
-stage's dtype, with the fastest product torch offers there: ``F.linear``, or in bfloat16 where oneDNN can prepack
-weights (:func:`rlvr_lab.runtime.precision.packed_bf16_linear`) the prepacked product, whichever is faster (forward
-products only: a training step's weights change every step). ``roof_plain_cpu_s`` keeps the plain ``F.linear`` roof
-beside it, so a fraction can be read against either. A stage at 100% of its roof would spend all its time in matrix
-products at the speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the
-log-softmax over the vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio against the peer
-that does the same work in the same run:
+products of the backward pass too), one pass over the model's distinct weights as a forward pass streams them, at
+exactly the shapes the stage runs, timed in this run, in this process, in the stage's dtype, with the fastest product
+torch offers there: ``F.linear``, or in bfloat16 where oneDNN can prepack weights
+(:func:`rlvr_lab.runtime.precision.packed_bf16_linear`) the prepacked product, whichever is faster (forward products
+only: a training step's weights change every step). ``roof_plain_cpu_s`` keeps the plain ``F.linear`` roof beside it,
+so a fraction can be read against either. A stage at 100% of its roof would spend all its time in matrix products at
+the speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the log-softmax over the
+vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio against the peer that does the same
+work in the same run:
 
 - **sample**: our ``torch`` engine against transformers ``generate`` (``batch`` prompts of ``prompt_len`` random
   tokens, ``new_tokens`` new tokens each, temperature 1, eos disabled so every row has full length), model and KV
@@ -94,62 +95,82 @@ def linear_shapes(model: nn.Module) -> tuple[Counter, tuple[int, int]]:
     return body, (head.out_features, head.in_features)
 
 
-def product_time(
-    shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool, repeats: int, packed: bool = False
+def linear_weights(model: nn.Module) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The body's linear weights in module order, and the output head's weight."""
+    head = model.get_output_embeddings()
+    body = [m.weight for m in model.modules() if isinstance(m, nn.Linear) and m is not head]
+    return body, head.weight
+
+
+def products_time(
+    weights: list[torch.Tensor], rows: list[int], backward: bool, repeats: int, packed: bool = False
 ) -> Timing:
-    """One ``(rows, in) x (in, out)`` product (and, with ``backward``, its two gradient products).
+    """One pass of ``(rows[i], in) x (in, out)`` products over the distinct ``weights`` (and, with ``backward``,
+    their two gradient products), in order, as a forward pass reads them.
 
-    ``packed``: the forward product on a weight prepacked by oneDNN (bfloat16 only), as the sampler runs it.
+    Every weight is its own tensor, as in the model: at decode shapes the products stream the whole model's weights
+    from memory at every step, and a roof timed on one weight per shape, hot in the cache, would be faster than any
+    real step can be (1.3x on SmolLM2 at 32 rows). ``packed``: forward products on weights prepacked by oneDNN
+    (bfloat16 only), as the sampler runs them.
     """
-    out, inp = shape
-    x, w, grad = torch.randn(rows, inp, dtype=dtype), torch.randn(out, inp, dtype=dtype), torch.randn(rows, out)
-    grad = grad.to(dtype)
+    dtype = weights[0].dtype
+    inputs = {(r, w.shape[1]): torch.randn(r, w.shape[1], dtype=dtype) for r, w in zip(rows, weights, strict=True)}
+    grads = {(r, w.shape[0]): torch.randn(r, w.shape[0]).to(dtype) for r, w in zip(rows, weights, strict=True)}
+    plan = [(inputs[r, w.shape[1]], grads[r, w.shape[0]], w) for r, w in zip(rows, weights, strict=True)]
     if packed:
-        w_packed = torch.ops.mkldnn._reorder_linear_weight(w, rows)
+        stored = [torch.ops.mkldnn._reorder_linear_weight(w, r) for r, w in zip(rows, weights, strict=True)]
 
-        def forward() -> None:
-            torch.ops.mkldnn._linear_pointwise(x, w_packed, None, "none", [], "")
+        def forward(x: torch.Tensor, i: int) -> None:
+            torch.ops.mkldnn._linear_pointwise(x, stored[i], None, "none", [], "")
     else:
 
-        def forward() -> None:
-            F.linear(x, w)
+        def forward(x: torch.Tensor, i: int) -> None:
+            F.linear(x, weights[i])
 
     def work() -> None:
-        forward()
-        if backward:
-            grad @ w  # d input
-            grad.t() @ x  # d weight
+        for i, (x, grad, w) in enumerate(plan):
+            forward(x, i)
+            if backward:
+                grad @ w  # d input
+                grad.t() @ x  # d weight
 
     work()  # first call: BLAS kernel selection, page faults
     return timed(work, repeats)
 
 
 class Roof:
-    """Bare-product timings of one model's linear shapes, cached per (shape, rows, dtype, backward)."""
+    """Bare-product timings over one model's own linear weights, cached per (rows, dtype, backward, kernel)."""
 
     def __init__(self, model: nn.Module, repeats: int) -> None:
         self.body, self.head = linear_shapes(model)
+        self.weights = linear_weights(model)
         self.repeats = repeats
         self.cache: dict[tuple, Timing] = {}
+        self.cast: dict[torch.dtype, list[torch.Tensor]] = {}
 
-    def _one(self, shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool, plain: bool) -> Timing:
-        """The product's time with the fastest kernel (``plain``: ``F.linear`` only)."""
-        key = (shape, rows, dtype, backward, plain, torch.get_num_threads())
-        if key not in self.cache:
-            best = product_time(shape, rows, dtype, backward, self.repeats)
-            if not plain and not backward and dtype == torch.bfloat16 and packed_bf16_linear():
-                packed = product_time(shape, rows, dtype, backward, self.repeats, packed=True)
-                best = Timing(min(best.cpu, packed.cpu), min(best.wall, packed.wall))
-            self.cache[key] = best
-        return self.cache[key]
+    def _weights(self, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Body then head weights in ``dtype`` (cast once, outside any timing)."""
+        if dtype not in self.cast:
+            self.cast.clear()  # one dtype's copies at a time
+            body, head = self.weights
+            self.cast[dtype] = [w.detach().to(dtype) for w in [*body, head]]
+        return self.cast[dtype]
 
     def time(
         self, body_rows: int, head_rows: int, dtype: torch.dtype, backward: bool = False, plain: bool = False
     ) -> Timing:
-        """Every body linear at ``body_rows`` rows plus the head at ``head_rows`` rows."""
-        parts = [(self._one(s, body_rows, dtype, backward, plain), n) for s, n in self.body.items()]
-        parts.append((self._one(self.head, head_rows, dtype, backward, plain), 1))
-        return Timing(sum(t.cpu * n for t, n in parts), sum(t.wall * n for t, n in parts))
+        """Every body linear at ``body_rows`` rows plus the head at ``head_rows`` rows, with the fastest kernel
+        (``plain``: ``F.linear`` only)."""
+        key = (body_rows, head_rows, dtype, backward, plain, torch.get_num_threads())
+        if key not in self.cache:
+            weights = self._weights(dtype)
+            rows = [body_rows] * (len(weights) - 1) + [head_rows]
+            best = products_time(weights, rows, backward, self.repeats)
+            if not plain and not backward and dtype == torch.bfloat16 and packed_bf16_linear():
+                packed = products_time(weights, rows, backward, self.repeats, packed=True)
+                best = Timing(min(best.cpu, packed.cpu), min(best.wall, packed.wall))
+            self.cache[key] = best
+        return self.cache[key]
 
     def flops(self, body_rows: int, head_rows: int, backward: bool = False) -> float:
         per = 6 if backward else 2
