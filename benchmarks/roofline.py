@@ -1,33 +1,41 @@
 """Each stage of rlvr-lab against the machine's roof for the model at hand, and against its peer, in one run.
 
-The roof of a stage is the time its model's own linear layers take as bare matrix products (``F.linear``, and for
-training the two products of the backward pass too) at exactly the shapes the stage runs, timed in this run, in
-this process, in the stage's dtype. A stage at 100% of its roof would spend all its time in matrix products at the
-speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the log-softmax over the
+The roof of a stage is the time its model's own linear layers take as bare matrix products (for training the two
+products of the backward pass too), one pass over the model's distinct weights as a forward pass streams them, at
+exactly the shapes the stage runs, timed in this run, in this process, in the stage's dtype, with the fastest product
+torch offers there: ``F.linear``, or in bfloat16 where oneDNN can prepack weights
+(:func:`rlvr_lab.runtime.precision.packed_bf16_linear`) the prepacked product, whichever is faster (forward products
+only: a training step's weights change every step). ``roof_plain_cpu_s`` keeps the plain ``F.linear`` roof beside it,
+so a fraction can be read against either. A stage at 100% of its roof would spend all its time in matrix products at
+the speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the log-softmax over the
 vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio against the peer that does the same
 work in the same run:
 
 - **sample**: our ``torch`` engine against transformers ``generate`` (``batch`` prompts of ``prompt_len`` random
-  tokens, ``new_tokens`` new tokens each, temperature 1, eos disabled so every row has full length), model and
-  KV cache in the stage's dtype. Roof: prefill (body at ``batch × prompt_len`` rows, head at ``batch``) plus
-  ``new_tokens - 1`` decode steps (all linears at ``batch`` rows).
-- **train**: one on-policy GRPO update of our trainer (:func:`rlvr_lab.rl.update.update_policy`: forward,
-  backward, grad clip, AdamW as the trainer builds it) against TRL's ``GRPOTrainer`` loss on the same batch
-  (``compute_loss``, backward, fused AdamW as TRL's default), ``train_rows`` rows of ``prompt_len`` + ``new_tokens``
-  tokens. bfloat16 is autocast over float32 weights on both sides (TRL's ``bf16=True`` does the same through
-  accelerate). Roof: forward and both backward products of the body at every token, of the head at the
-  ``new_tokens + 1`` positions whose logits are kept.
+  tokens, ``new_tokens`` new tokens each, temperature 1, eos disabled so every row has full length), model and KV
+  cache in the stage's dtype; both get the model loaded in that dtype, as ``rlvr sample`` loads it (our engine still
+  packs its weights inside every timed call). ``--batch`` takes a list: the sample stage runs at each batch and the
+  run names the batch with the most tokens per second. Roof: prefill (body at ``batch × prompt_len`` rows, head at
+  ``batch``) plus ``new_tokens - 1`` decode steps (all linears at ``batch`` rows).
+- **train**: one on-policy GRPO update of our trainer (:func:`rlvr_lab.rl.update.update_policy`: forward, backward,
+  grad clip, AdamW as the trainer builds it) against TRL's ``GRPOTrainer`` loss on the same batch (``compute_loss``,
+  backward, fused AdamW as TRL's default), ``train_rows`` rows of ``prompt_len`` + ``new_tokens`` tokens. bfloat16 is
+  autocast over float32 weights on both sides (TRL's ``bf16=True`` does the same through accelerate). Roof: forward
+  and both backward products of the body at every token, of the head at the ``new_tokens + 1`` positions whose logits
+  are kept.
 - **grade**: :func:`rlvr_lab.grading.grade.grade_samples` on MATH-500 × 64 samples (the workload of
-  ``bench_grading.py``) against the plain math-verify loop. Its roof is one math-verify call per distinct
-  (gold, answer) pair, timed one by one here: what no cache can avoid. Dtype plays no part.
+  ``bench_grading.py``) against the plain math-verify loop. Its roof is one math-verify call per distinct (gold,
+  answer) pair, timed one by one here: what no cache can avoid. Dtype plays no part.
 
-Timing: CPU seconds of the process (plus the grader's worker processes), best of ``--repeats``. The machine this
-was written on is shared by many processes: wall clock there measures the other tenants, CPU time the work; with
+Timing: CPU seconds of the process (plus the grader's worker processes) and wall seconds, each the best of
+``--repeats``; ``--threads 1,2`` repeats every stage at each thread count, the roof timed again at each. The machine
+this was written on is shared by many processes: wall clock there measures the other tenants, CPU time the work; with
 one torch thread (the default, :mod:`rlvr_lab.runtime.threads`) CPU time is what an idle core would take. Wall seconds
 are printed too. bfloat16 rows run only where the CPU has native bfloat16 (:mod:`rlvr_lab.runtime.precision`), unless
 ``--dtypes`` names it.
 
     python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
+    python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --batch 32,64,128,256
     python benchmarks/roofline.py --model qwen-math-like --stages sample,train
     python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
 """
@@ -49,7 +57,7 @@ from torch import nn
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.torch_engine import TorchEngine
-from rlvr_lab.runtime.precision import bf16_supported, dtype_name
+from rlvr_lab.runtime.precision import bf16_supported, dtype_name, packed_bf16_linear
 from rlvr_lab.runtime.threads import use_threads
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -87,41 +95,82 @@ def linear_shapes(model: nn.Module) -> tuple[Counter, tuple[int, int]]:
     return body, (head.out_features, head.in_features)
 
 
-def product_time(shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool, repeats: int) -> Timing:
-    """One ``(rows, in) x (in, out)`` product (and, with ``backward``, its two gradient products)."""
-    out, inp = shape
-    x, w, grad = torch.randn(rows, inp, dtype=dtype), torch.randn(out, inp, dtype=dtype), torch.randn(rows, out)
-    grad = grad.to(dtype)
+def linear_weights(model: nn.Module) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The body's linear weights in module order, and the output head's weight."""
+    head = model.get_output_embeddings()
+    body = [m.weight for m in model.modules() if isinstance(m, nn.Linear) and m is not head]
+    return body, head.weight
+
+
+def products_time(
+    weights: list[torch.Tensor], rows: list[int], backward: bool, repeats: int, packed: bool = False
+) -> Timing:
+    """One pass of ``(rows[i], in) x (in, out)`` products over the distinct ``weights`` (and, with ``backward``,
+    their two gradient products), in order, as a forward pass reads them.
+
+    Every weight is its own tensor, as in the model: at decode shapes the products stream the whole model's weights
+    from memory at every step, and a roof timed on one weight per shape, hot in the cache, would be faster than any
+    real step can be (1.3x on SmolLM2 at 32 rows). ``packed``: forward products on weights prepacked by oneDNN
+    (bfloat16 only), as the sampler runs them.
+    """
+    dtype = weights[0].dtype
+    inputs = {(r, w.shape[1]): torch.randn(r, w.shape[1], dtype=dtype) for r, w in zip(rows, weights, strict=True)}
+    grads = {(r, w.shape[0]): torch.randn(r, w.shape[0]).to(dtype) for r, w in zip(rows, weights, strict=True)}
+    plan = [(inputs[r, w.shape[1]], grads[r, w.shape[0]], w) for r, w in zip(rows, weights, strict=True)]
+    if packed:
+        stored = [torch.ops.mkldnn._reorder_linear_weight(w, r) for r, w in zip(rows, weights, strict=True)]
+
+        def forward(x: torch.Tensor, i: int) -> None:
+            torch.ops.mkldnn._linear_pointwise(x, stored[i], None, "none", [], "")
+    else:
+
+        def forward(x: torch.Tensor, i: int) -> None:
+            F.linear(x, weights[i])
 
     def work() -> None:
-        F.linear(x, w)
-        if backward:
-            grad @ w  # d input
-            grad.t() @ x  # d weight
+        for i, (x, grad, w) in enumerate(plan):
+            forward(x, i)
+            if backward:
+                grad @ w  # d input
+                grad.t() @ x  # d weight
 
     work()  # first call: BLAS kernel selection, page faults
     return timed(work, repeats)
 
 
 class Roof:
-    """Bare-product timings of one model's linear shapes, cached per (shape, rows, dtype, backward)."""
+    """Bare-product timings over one model's own linear weights, cached per (rows, dtype, backward, kernel)."""
 
     def __init__(self, model: nn.Module, repeats: int) -> None:
         self.body, self.head = linear_shapes(model)
+        self.weights = linear_weights(model)
         self.repeats = repeats
         self.cache: dict[tuple, Timing] = {}
+        self.cast: dict[torch.dtype, list[torch.Tensor]] = {}
 
-    def _one(self, shape: tuple[int, int], rows: int, dtype: torch.dtype, backward: bool) -> Timing:
-        key = (shape, rows, dtype, backward)
+    def _weights(self, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Body then head weights in ``dtype`` (cast once, outside any timing)."""
+        if dtype not in self.cast:
+            self.cast.clear()  # one dtype's copies at a time
+            body, head = self.weights
+            self.cast[dtype] = [w.detach().to(dtype) for w in [*body, head]]
+        return self.cast[dtype]
+
+    def time(
+        self, body_rows: int, head_rows: int, dtype: torch.dtype, backward: bool = False, plain: bool = False
+    ) -> Timing:
+        """Every body linear at ``body_rows`` rows plus the head at ``head_rows`` rows, with the fastest kernel
+        (``plain``: ``F.linear`` only)."""
+        key = (body_rows, head_rows, dtype, backward, plain, torch.get_num_threads())
         if key not in self.cache:
-            self.cache[key] = product_time(shape, rows, dtype, backward, self.repeats)
+            weights = self._weights(dtype)
+            rows = [body_rows] * (len(weights) - 1) + [head_rows]
+            best = products_time(weights, rows, backward, self.repeats)
+            if not plain and not backward and dtype == torch.bfloat16 and packed_bf16_linear():
+                packed = products_time(weights, rows, backward, self.repeats, packed=True)
+                best = Timing(min(best.cpu, packed.cpu), min(best.wall, packed.wall))
+            self.cache[key] = best
         return self.cache[key]
-
-    def time(self, body_rows: int, head_rows: int, dtype: torch.dtype, backward: bool = False) -> Timing:
-        """Every body linear at ``body_rows`` rows plus the head at ``head_rows`` rows."""
-        parts = [(self._one(s, body_rows, dtype, backward), n) for s, n in self.body.items()]
-        parts.append((self._one(self.head, head_rows, dtype, backward), 1))
-        return Timing(sum(t.cpu * n for t, n in parts), sum(t.wall * n for t, n in parts))
 
     def flops(self, body_rows: int, head_rows: int, backward: bool = False) -> float:
         per = 6 if backward else 2
@@ -171,8 +220,8 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
     prompts = torch.randint(3, vocab, (B, P), generator=torch.Generator().manual_seed(0))
     requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
     config = SamplingConfig(temperature=1.0, max_new_tokens=N)
-    engine = TorchEngine(model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype)
-    peer_model = cast(model, dtype)
+    peer_model = cast(model, dtype)  # both sample the model loaded in the dtype, as `rlvr sample` loads it
+    engine = TorchEngine(peer_model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype)
 
     def ours() -> None:
         out = engine.sample(requests, config)
@@ -182,8 +231,10 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
         run_generate(peer_model, prompts, N)
 
     bound = add(roof.time(B * P, B, dtype), roof.time(B, B, dtype), times=(1, N - 1))
+    plain = add(roof.time(B * P, B, dtype, plain=True), roof.time(B, B, dtype, plain=True), times=(1, N - 1))
     flops = roof.flops(B * P, B) + (N - 1) * roof.flops(B, B)
-    return measure("sample", ours, peer, bound, flops, args.repeats, f"{B * N} tokens")
+    row = measure("sample", ours, peer, bound, flops, args.repeats, f"{B * N} tokens")
+    return {**row, "batch": B, "tokens": B * N, "roof_plain_cpu_s": plain.cpu, "roof_plain_wall_s": plain.wall}
 
 
 def _update_batch(vocab: int, args: argparse.Namespace):
@@ -224,7 +275,8 @@ def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse
     peer = trl_update(copy.deepcopy(model), tokenizer, batch, advantages, dtype, args)
     bound = roof.time(R * (P + C), R * (C + 1), dtype, backward=True)
     flops = roof.flops(R * (P + C), R * (C + 1), backward=True)
-    return measure("train", ours, peer, bound, flops, args.repeats, f"{R} x {P + C} tokens")
+    row = measure("train", ours, peer, bound, flops, args.repeats, f"{R} x {P + C} tokens")
+    return {**row, "batch": R, "tokens": R * (P + C)}
 
 
 def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: argparse.Namespace):
@@ -328,11 +380,13 @@ def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flop
         "stage": name,
         "work": work,
         "roof_cpu_s": bound.cpu,
+        "roof_wall_s": bound.wall,
         "ours_cpu_s": ours.cpu,
         "ours_wall_s": ours.wall,
         "peer_cpu_s": None if peer is None else peer.cpu,
         "peer_wall_s": None if peer is None else peer.wall,
         "fraction_of_roof": bound.cpu / ours.cpu,
+        "fraction_of_roof_wall": bound.wall / ours.wall,
         "vs_peer": None if peer is None else peer.cpu / ours.cpu,
         "roof_gflops": None if flops is None else flops / bound.cpu / 1e9,
         "ours_gflops": None if flops is None else flops / ours.cpu / 1e9,
@@ -341,22 +395,31 @@ def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flop
 
 def print_table(rows: list[dict]) -> None:
     print(
-        f"\n{'stage':<7} {'dtype':<9} {'work':<34} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} {'of roof':>8} "
-        f"{'x peer':>7} {'ours s':>7} {'peer s':>7}"
+        f"\n{'stage':<7} {'dtype':<9} {'thr':>3} {'work':<20} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} "
+        f"{'of roof':>7} {'(wall)':>7} {'x peer':>7} {'(wall)':>7} {'cpu s':>7} {'wall s':>7} {'tok/s':>7}"
     )
     for r in rows:
         gf = "-" if r["roof_gflops"] is None else f"{r['roof_gflops']:.0f}"
         of = "-" if r["ours_gflops"] is None else f"{r['ours_gflops']:.0f}"
         peer = "-" if r["vs_peer"] is None else f"{r['vs_peer']:.2f}"
-        peer_s = "-" if r["peer_cpu_s"] is None else f"{r['peer_cpu_s']:.2f}"
+        peer_wall = "-" if r["peer_wall_s"] is None else f"{r['peer_wall_s'] / r['ours_wall_s']:.2f}"
+        tokens = f"{r['tokens'] / r['ours_wall_s']:.0f}" if r.get("tokens") else "-"
         print(
-            f"{r['stage']:<7} {r['dtype']:<9} {r['work']:<34} {gf:>12} {of:>12} {r['fraction_of_roof']:>7.0%} "
-            f"{peer:>7} {r['ours_cpu_s']:>7.2f} {peer_s:>7}"
+            f"{r['stage']:<7} {r['dtype']:<9} {r.get('threads', '-'):>3} {r['work']:<20} {gf:>12} {of:>12} "
+            f"{r['fraction_of_roof']:>7.0%} {r.get('fraction_of_roof_wall', float('nan')):>7.0%} {peer:>7} "
+            f"{peer_wall:>7} {r['ours_cpu_s']:>7.2f} {r['ours_wall_s']:>7.2f} {tokens:>7}"
         )
     print(
-        "(seconds are CPU seconds, best of the repeats; 'of roof' = bare-product time / stage time; "
-        "'x peer' = peer time / our time)"
+        "(best of the repeats; 'of roof' = bare-product time / stage time, CPU then wall; 'x peer' = peer time / "
+        "our time, CPU then wall; tok/s = tokens / wall second)"
     )
+    for key in sorted({(r["dtype"], r.get("threads")) for r in rows if r["stage"] == "sample"}, key=str):
+        runs = [r for r in rows if r["stage"] == "sample" and (r["dtype"], r.get("threads")) == key]
+        top = max(runs, key=lambda r: r["tokens"] / r["ours_wall_s"])
+        print(
+            f"sample {key[0]}, {key[1]} thread(s): most tokens/s at batch {top['batch']} "
+            f"({top['tokens'] / top['ours_wall_s']:.0f} wall, {top['tokens'] / top['ours_cpu_s']:.0f} per CPU second)"
+        )
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -364,21 +427,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--model", default="smollm2-135m", help="model spec, or 'tiny' (default: smollm2-135m)")
     parser.add_argument("--stages", default="sample,train,grade", help="comma-separated: sample, train, grade")
     parser.add_argument("--dtypes", default="auto", help="'auto' (float32, and bfloat16 where native) or a list")
-    parser.add_argument("--batch", type=int, default=32, help="sampling batch (rows decoded together)")
+    parser.add_argument("--batch", default="32", help="sampling batch (rows decoded together), or a list: 32,256")
     parser.add_argument("--prompt-len", type=int, default=32, help="prompt tokens (sampling and training)")
     parser.add_argument("--new-tokens", type=int, default=64, help="generated / completion tokens")
     parser.add_argument("--train-rows", type=int, default=16, help="rows of the GRPO update")
     parser.add_argument("--grade-problems", type=int, default=500, help="MATH-500 problems graded (64 samples each)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding math500/test.jsonl")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per measurement (best kept)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the rlvr_lab rule)")
+    parser.add_argument("--threads", default=None, help="torch threads, or a list: 1,2 (default: the rlvr_lab rule)")
     parser.add_argument("--quick", action="store_true", help="batch 8, 8+16 tokens, 4 training rows, 20 problems")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.batch, args.prompt_len, args.new_tokens, args.train_rows, args.grade_problems = 8, 8, 16, 4, 20
+        args.batch, args.prompt_len, args.new_tokens, args.train_rows, args.grade_problems = "8", 8, 16, 4, 20
         args.repeats = 1
-    threads = use_threads(args.threads)
+    batches = [int(b) for b in str(args.batch).split(",")]
+    thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else [None]
+    threads = use_threads(thread_counts[0])
     if args.dtypes == "auto":
         dtypes = [torch.float32] + ([torch.bfloat16] if bf16_supported() else [])
     else:
@@ -393,11 +458,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if "sample" in stages or "train" in stages:
         model, tokenizer = load(args.model)
         roof = Roof(model, args.repeats)
-        for dtype in dtypes:
-            for name, stage in (("sample", stage_sample), ("train", stage_train)):
-                if name in stages:
-                    rows.append({**stage(model, tokenizer, roof, dtype, args), "dtype": dtype_name(dtype)})
-                    print(json.dumps(rows[-1]), flush=True)
+        for count in thread_counts:
+            if count is not None:
+                torch.set_num_threads(count)
+            for dtype in dtypes:
+                for name, stage in (("sample", stage_sample), ("train", stage_train)):
+                    for batch in batches if name == "sample" else batches[:1]:
+                        if name in stages:
+                            run = argparse.Namespace(**{**vars(args), "batch": batch})
+                            row = stage(model, tokenizer, roof, dtype, run)
+                            rows.append({**row, "dtype": dtype_name(dtype), "threads": torch.get_num_threads()})
+                            print(json.dumps(rows[-1]), flush=True)
     if "grade" in stages:
         rows.append({**stage_grade(args), "dtype": "-"})
         print(json.dumps(rows[-1]), flush=True)

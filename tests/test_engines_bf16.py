@@ -15,6 +15,7 @@ import torch
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.rl.logprobs import pack, pack_logprobs, token_logprobs
+from rlvr_lab.runtime.precision import packed_bf16_linear
 from test_engines import TOKENIZER, build, generate_greedy, prompts
 from test_smollm import needs_smollm
 
@@ -88,3 +89,29 @@ def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2() -> None:
     gap = (torch.tensor([c.logprobs for c in completions]) - fp32).abs()
     assert gap.mean() <= LOGPROB_MEAN_TOL and gap.max() <= LOGPROB_MAX_TOL, (gap.mean(), gap.max())
     assert gap.mean() > 1e-3  # it did sample in bfloat16: float32 agrees to ~1e-5
+
+
+@pytest.mark.skipif(not packed_bf16_linear(), reason="needs a CPU with native bfloat16 and torch built with oneDNN")
+@pytest.mark.parametrize("arch", ["llama", "llama-gqa", "qwen3"])
+def test_prepacked_projections_give_the_plain_logits_bit_for_bit(arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean decoder's oneDNN-prepacked bfloat16 projections change the speed only: prefill and decode logits
+    equal those of plain ``F.linear`` exactly."""
+    import rlvr_lab.engines.lean_decoder as lean
+
+    model = build(arch, 2).to(torch.bfloat16)
+    prompt_ids = [r.prompt_ids for r in prompts(2, 3)]
+    rows = torch.arange(len(prompt_ids))
+
+    def run() -> tuple[torch.Tensor, torch.Tensor, bool]:
+        with torch.inference_mode():
+            decoder = lean.LeanDecoder(model, len(prompt_ids), 24, torch.bfloat16)
+            first = decoder.prefill(rows, prompt_ids)
+            positions = torch.tensor([len(p) for p in prompt_ids])
+            second = decoder.decode(first.argmax(-1), positions, int(positions.max()) + 1)
+        return first, second, isinstance(decoder.head, lean._PackedLinear)
+
+    packed_first, packed_second, was_packed = run()
+    monkeypatch.setattr(lean, "packed_bf16_linear", lambda device: False)
+    plain_first, plain_second, plain_packed = run()
+    assert was_packed and not plain_packed
+    assert torch.equal(packed_first, plain_first) and torch.equal(packed_second, plain_second)

@@ -10,7 +10,7 @@ import torch
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from rlvr_lab.engines.base import SamplingConfig
-from rlvr_lab.engines.sampling import choose_tokens, step_uniforms, stream_id, token_logprobs
+from rlvr_lab.engines.sampling import CDF_BLOCK, choose_tokens, inverse_cdf, step_uniforms, stream_id, token_logprobs
 from rlvr_lab.engines.vllm_engine import import_vllm, sampling_params_kwargs
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
@@ -118,3 +118,20 @@ def test_vllm_engine_greedy_and_logprobs(tmp_path) -> None:
     assert result.token_ids == expected.tolist()
     reference = torch.log_softmax(logits, -1).gather(-1, torch.tensor(result.token_ids)[:, None]).squeeze(-1)
     torch.testing.assert_close(torch.tensor(result.logprobs), reference, atol=1e-3, rtol=0)
+
+
+def test_two_level_inverse_cdf_equals_one_running_sum_and_skips_zero_mass() -> None:
+    """Block sums then an in-block running sum pick what one float64 running sum over the vocabulary picks, and
+    never a token of probability 0 (vocabularies below, at and above a block, and not a multiple of it)."""
+    gen = torch.Generator().manual_seed(0)
+    for vocab in (40, CDF_BLOCK, 1000, 49152):
+        probs = torch.softmax(torch.randn(64, vocab, generator=gen) * 4, dim=-1)
+        probs[:, ::7] = 0.0  # truncated tokens, as top-p leaves them
+        uniforms = torch.rand(64, generator=gen, dtype=torch.float64)
+        cdf = probs.cumsum(dim=-1, dtype=torch.float64)
+        expected = torch.searchsorted(cdf, uniforms.unsqueeze(-1) * cdf[:, -1:], right=True).squeeze(-1)
+        picked = inverse_cdf(probs, uniforms)
+        assert torch.equal(picked, expected), vocab
+        assert bool((probs.gather(1, picked.unsqueeze(-1)) > 0).all())
+    edge = torch.tensor([[0.5, 0.5, 0.0]])  # the largest uniform must not land on the zero-mass tail
+    assert inverse_cdf(edge, torch.tensor([1 - 2**-53], dtype=torch.float64)).tolist() == [1]

@@ -34,6 +34,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from rlvr_lab.engines.common import dedupe
+from rlvr_lab.runtime.precision import packed_bf16_linear
 
 LEAN_MODEL_TYPES = frozenset({"llama", "qwen2", "qwen3", "mistral"})
 _STATIC_ROPE_TYPES = frozenset({"default", "linear", "llama3", "yarn"})
@@ -108,6 +109,27 @@ class _Linear:
 
 
 @dataclass(frozen=True)
+class _PackedLinear:
+    """A bfloat16 projection whose weight is prepacked in oneDNN's blocked layout (see
+    :func:`rlvr_lab.runtime.precision.packed_bf16_linear`): the same numbers as ``F.linear``, without the
+    per-call weight reorder."""
+
+    packed: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+
+def _pack(linear: _Linear, rows: int) -> _Linear | _PackedLinear:
+    """``linear`` with its weight packed for ``rows``-row inputs, or as it is if oneDNN refuses."""
+    try:
+        return _PackedLinear(torch.ops.mkldnn._reorder_linear_weight(linear.weight, rows), linear.bias)
+    except (AttributeError, RuntimeError):
+        return linear
+
+
+@dataclass(frozen=True)
 class _Layer:
     """One decoder layer's weights, with the q/k/v and gate/up projections concatenated.
 
@@ -116,21 +138,22 @@ class _Layer:
     """
 
     input_norm: _Norm
-    qkv: _Linear
+    qkv: _Linear | _PackedLinear
     q_norm: _Norm | None
     k_norm: _Norm | None
-    out: _Linear
+    out: _Linear | _PackedLinear
     post_norm: _Norm
-    gate_up: _Linear
-    down: _Linear
+    gate_up: _Linear | _PackedLinear
+    down: _Linear | _PackedLinear
 
 
 class _Caster:
     """Tensors of the live model in the decoder's dtype: the originals when the dtypes agree, else one copy each
     (a tied weight is cast once and shared)."""
 
-    def __init__(self, dtype: torch.dtype) -> None:
+    def __init__(self, dtype: torch.dtype, pack_rows: int | None = None) -> None:
         self.dtype = dtype
+        self.pack_rows = pack_rows  # pack projections for this many rows; None: plain F.linear
         self.copies: dict[int, torch.Tensor] = {}
 
     def __call__(self, tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -146,13 +169,15 @@ class _Caster:
     def linear(self, *modules: nn.Linear) -> _Linear:
         """One projection, or several concatenated along the output (their biases zero-filled where absent)."""
         if len(modules) == 1:
-            return _Linear(self(modules[0].weight), self(modules[0].bias))
-        weight = torch.cat([m.weight.detach() for m in modules]).to(self.dtype)
-        bias = None
-        if any(m.bias is not None for m in modules):
-            bias = torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules])
-            bias = bias.detach().to(self.dtype)
-        return _Linear(weight, bias)
+            linear = _Linear(self(modules[0].weight), self(modules[0].bias))
+        else:
+            weight = torch.cat([m.weight.detach() for m in modules]).to(self.dtype)
+            bias = None
+            if any(m.bias is not None for m in modules):
+                parts = [m.bias if m.bias is not None else m.weight.new_zeros(m.out_features) for m in modules]
+                bias = torch.cat(parts).detach().to(self.dtype)
+            linear = _Linear(weight, bias)
+        return linear if self.pack_rows is None else _pack(linear, self.pack_rows)
 
     def layer(self, layer: nn.Module) -> _Layer:
         attn, mlp = layer.self_attn, layer.mlp
@@ -188,7 +213,9 @@ class LeanDecoder:
         self.head_dim: int = attn.head_dim
         self.scale: float = attn.scaling
         self.dtype = dtype or body.embed_tokens.weight.dtype
-        cast = _Caster(self.dtype)
+        device = body.embed_tokens.weight.device
+        packs = self.dtype == torch.bfloat16 and packed_bf16_linear(device)
+        cast = _Caster(self.dtype, pack_rows=rows if packs else None)
         self.embed: torch.Tensor = cast(body.embed_tokens.weight)
         self.final_norm = cast.norm(body.norm)
         self.head = cast.linear(model.get_output_embeddings())

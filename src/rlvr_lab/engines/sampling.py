@@ -11,7 +11,15 @@ The uniform is turned into a token by inverse-CDF sampling over the (truncated, 
 number per token rather than one per vocabulary entry, so the noise costs nothing next to the model.
 Candidates are visited in vocabulary order, or in descending probability (stable sort, ties by id) when top-k
 or top-p truncates: either way the order depends on the logits alone. Probabilities are float32 (as the
-model's logits) and their running sums float64.
+model's logits) and their running sums float64. The running sum is taken in two levels, which is the same
+inverse CDF: float64 sums of blocks of :data:`CDF_BLOCK` probabilities locate the block that holds the target
+mass, then a float64 running sum inside that block alone locates the token. A float64 running sum over the whole
+vocabulary is a sequential scalar loop (10 ms a step for 32 rows of SmolLM2's 49,152 tokens, a third of the
+step's matrix products in bfloat16); block sums are vectorised and the in-block sum covers ``CDF_BLOCK`` entries
+per row. The two orders of summation differ only in the last float64 bits, so a token is picked differently from
+a single running sum only when its uniform falls within about 1e-15 of a boundary. (float32 block sums would save
+the float64 copy of the probabilities but move boundaries by about 1e-8 of the mass: measured, 2 picks in 5,120
+differ from the exact inverse CDF on a 49,152-token vocabulary, which would break resuming older stores.)
 
 Truncation follows transformers' logits-processor order: temperature, then top-k, then top-p, where top-p keeps
 the smallest descending-probability prefix whose mass reaches ``top_p`` (always at least one token).
@@ -27,6 +35,8 @@ import torch
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+CDF_BLOCK = 256
+"""Probabilities per block of the two-level inverse CDF (see the module docstring)."""
 
 
 def stream_id(seed: int, key: str, sample_index: int) -> int:
@@ -63,20 +73,46 @@ def choose_tokens(
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    scores = logits.float() / temperature
+    scores = logits.float()
+    if temperature != 1:  # x / 1.0 == x: skip a pass over the vocabulary
+        scores = scores / temperature
     order: torch.Tensor | None = None
     if 0 < top_k < scores.shape[-1]:
         scores, order = scores.topk(top_k, dim=-1)  # sorted, descending
     elif top_p < 1:
         scores, order = scores.sort(dim=-1, descending=True, stable=True)
     probs = torch.softmax(scores, dim=-1)
-    cdf = probs.cumsum(dim=-1, dtype=torch.float64)  # float64: exact sums even over 150k-token vocabularies
-    if top_p < 1:
-        mass_before = cdf - probs
-        cdf = probs.masked_fill(mass_before >= top_p, 0.0).cumsum(dim=-1, dtype=torch.float64)
-    targets = uniforms.to(cdf.device, torch.float64).unsqueeze(-1) * cdf[:, -1:]
-    picked = torch.searchsorted(cdf, targets, right=True).clamp_(max=cdf.shape[-1] - 1)
-    return picked.squeeze(-1) if order is None else order.gather(-1, picked).squeeze(-1)
+    if top_p < 1:  # sorted descending: keep the prefix whose mass before each token is below top_p
+        mass_before = probs.cumsum(dim=-1, dtype=torch.float64) - probs
+        probs = probs.masked_fill(mass_before >= top_p, 0.0)
+    picked = inverse_cdf(probs, uniforms)
+    return picked if order is None else order.gather(-1, picked.unsqueeze(-1)).squeeze(-1)
+
+
+def inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Per row, the first index whose float64 running sum of ``probs`` exceeds ``uniform × total``.
+
+    ``probs``: ``(B, V)`` non-negative float32, not necessarily normalised, each row with some mass;
+    ``uniforms``: ``(B,)`` in (0, 1). Two levels (see the module docstring): block sums, then a running sum inside
+    the chosen block. An index of zero probability is never returned: the target is kept strictly below the
+    total, and where the block's own running sum rounds below the target, the block's last token of non-zero
+    probability is taken.
+    """
+    rows, vocab = probs.shape
+    pad = (-vocab) % CDF_BLOCK
+    blocks = (torch.nn.functional.pad(probs, (0, pad)) if pad else probs).view(rows, -1, CDF_BLOCK)
+    block_cdf = blocks.sum(dim=-1, dtype=torch.float64).cumsum(dim=-1)  # (B, blocks)
+    total = block_cdf[:, -1:]
+    targets = uniforms.to(probs.device, torch.float64).unsqueeze(-1) * total
+    targets = torch.minimum(targets, torch.nextafter(total, torch.zeros_like(total)))  # u * total may round up
+    block = torch.searchsorted(block_cdf, targets, right=True)  # (B, 1): block_cdf[block - 1] <= target
+    before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)), 0.0)
+    inside = blocks.gather(1, block.unsqueeze(-1).expand(-1, -1, CDF_BLOCK)).squeeze(1)  # (B, CDF_BLOCK)
+    local = torch.searchsorted(inside.cumsum(dim=-1, dtype=torch.float64), targets - before, right=True)
+    span = torch.arange(CDF_BLOCK, device=probs.device)
+    last_nonzero = torch.where(inside > 0, span, -1).amax(dim=-1, keepdim=True)
+    local = torch.minimum(local, last_nonzero)
+    return (block * CDF_BLOCK + local).squeeze(-1)
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -193,8 +193,9 @@ class _Run:
         cfg = self.config
         steps = np.array([len(t) for t in self.tokens], dtype=np.int64)
         uniforms = torch.from_numpy(step_uniforms(self.streams, steps))
-        chosen = choose_tokens(self.logits, uniforms, cfg.temperature, cfg.top_k, cfg.top_p)
-        chosen_lp = token_logprobs(self.logits, chosen).tolist()
+        logits = self.logits.float()  # once: both the choice and the log-prob read float32 logits
+        chosen = choose_tokens(logits, uniforms, cfg.temperature, cfg.top_k, cfg.top_p)
+        chosen_lp = token_logprobs(logits, chosen).tolist()
         chosen_list = chosen.tolist()
         positions = np.zeros(self.rows, dtype=np.int64)  # finished and idle rows write harmlessly at 0
         free: list[int] = []

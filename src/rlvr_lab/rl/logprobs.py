@@ -89,12 +89,17 @@ def pack(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
 
 
 def token_logprobs(
-    model: PreTrainedModel, batch: PackedBatch, with_entropy: bool = False, dtype: torch.dtype = torch.float32
+    model: PreTrainedModel,
+    batch: PackedBatch,
+    with_entropy: bool = False,
+    dtype: torch.dtype = torch.float32,
+    entropy_grad: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(log π(c_t | prefix) (B, C), entropy of π at each completion position (B, C) or None)``.
 
     Raw temperature-1 distribution; values at padded completion columns are meaningless (mask them). Gradients
-    flow when grad mode is on, through the entropy as well. Computed as ``logit[y] - logsumexp(logits)``, so no
+    flow when grad mode is on, through the entropy as well unless ``entropy_grad`` is False (an entropy logged as a
+    metric then builds no autograd graph over the vocabulary). Computed as ``logit[y] - logsumexp(logits)``, so no
     (B, C, V) log-softmax is kept for the log-probs.
 
     ``dtype`` other than the model's runs the forward under ``torch.autocast`` in that dtype (bfloat16 training:
@@ -105,15 +110,22 @@ def token_logprobs(
     device = batch.input_ids.device.type
     with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
         out = model(input_ids=batch.input_ids, logits_to_keep=T - first, use_cache=False)
-    logits = out.logits[:, :-1].float()  # (B, T - 1 - first, V): column j predicts token first + j + 1
-    columns = (batch.positions - first).clamp(max=logits.shape[1] - 1)  # (B, C); padded columns clamp harmlessly
-    logits = logits.gather(1, columns.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (B, C, V)
+    logits = out.logits  # (B, T - first, V): column j predicts token first + j + 1 (the last column predicts none)
+    B, kept, V = logits.shape
+    C = batch.num_completion_columns
+    columns = (batch.positions - first).clamp(max=kept - 2)  # (B, C); padded columns clamp harmlessly
+    # whole rows of the (B * kept, V) logits, picked before the float32 copy: a row gather copies C vectors of V
+    # contiguous values (and its backward adds them back row by row), where a gather along dim 1 with an index
+    # expanded to (B, C, V) reads one int64 per logit both ways, and converting first would copy every kept column
+    flat = (torch.arange(B, device=columns.device).unsqueeze(1) * kept + columns).flatten()
+    logits = logits.reshape(B * kept, V)[flat].view(B, C, V).float()  # (B, C, V)
     lse = torch.logsumexp(logits, dim=-1)  # (B, C)
     picked = logits.gather(-1, batch.completion_ids.unsqueeze(-1)).squeeze(-1)  # (B, C)
     entropy = None
     if with_entropy:
-        probs = torch.softmax(logits, dim=-1)
-        entropy = lse - (probs * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
+        with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):  # a metric only: no (B, C, V) graph
+            probs = torch.softmax(logits, dim=-1)
+            entropy = lse - (probs * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
     return picked - lse, entropy
 
 

@@ -169,7 +169,9 @@ def update_policy(
             for rows in mini:
                 part = batch.rows(rows)
                 C = part.num_completion_columns
-                logprobs, entropy = token_logprobs(model, part, with_entropy=True, dtype=config.dtype)
+                logprobs, entropy = token_logprobs(
+                    model, part, with_entropy=True, dtype=config.dtype, entropy_grad=wants_entropy_grad
+                )
                 if sampler_logprobs is not None and old is None and not grad_norms:  # before the first step
                     mismatch.add(logprobs, sampler_logprobs[rows, :C], part.completion_mask)
                 if not wants_entropy_grad:
