@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
-from rlvr_lab.export.verl import VerlExportError, VerlTarget, hydra_quote, main_ppo_overrides, verl_rows
+from rlvr_lab.export.hydra import hydra_quote
+from rlvr_lab.export.verl import VerlExportError, VerlTarget, main_ppo_overrides, verl_rows
 from rlvr_lab.export.verl_board import GroupBoard, first_step, is_training_row, needs_group, reward_overrides
 from rlvr_lab.prompts import PROMPTS
 from rlvr_lab.rl.config import resolve_config

@@ -79,13 +79,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlvr_lab.export.hydra import hydra_quote
 from rlvr_lab.export.verl_board import ROLES, reward_overrides
 from rlvr_lab.prompts import PromptTemplate
 from rlvr_lab.rl.config import TrainConfig
@@ -269,16 +269,6 @@ def _dapo(config: TrainConfig) -> list[str]:
     if not config.dynamic_sampling:
         return []
     return ["algorithm.filter_groups.enable=true", f"algorithm.filter_groups.metric={FILTER_METRIC}"]
-
-
-def hydra_quote(text: str) -> str:
-    """``text`` as a quoted Hydra override value, so that its grammar reads it back unchanged whatever it holds
-    (``&``, ``=``, ``,``, spaces: a reward spec such as ``format&not:python`` or ``incorrect:store=PATH`` does not
-    parse unquoted). Hydra 1.3's quoted strings escape a quote, and the backslashes right before one or at the
-    end, with backslashes."""
-    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
-    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
-    return f"'{escaped}'"
 
 
 def command_line(overrides: Sequence[str]) -> str:

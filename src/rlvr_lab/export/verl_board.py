@@ -57,7 +57,7 @@ def reward_overrides(config: TrainConfig) -> list[str]:
     ``naive`` still scores with the same reward (without steps or groups).
     """
     from rlvr_lab.export import verl_score
-    from rlvr_lab.export.verl import hydra_quote
+    from rlvr_lab.export.hydra import hydra_quote
 
     kwargs = "+reward.custom_reward_function.reward_kwargs"
     overrides = [

@@ -28,8 +28,9 @@ closing brace; any other unparseable reading is graded as read (``error``), wher
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 _MACRO = re.compile(r"\\(?:boxed|fbox)")
 """Every place ``str.rfind`` would find a box macro, as ``extract_boxed_content`` looks for them."""
@@ -265,40 +266,36 @@ def _chain_answer(text: str, groups: _Groups) -> tuple[str, ...] | None:
 _STARTS = re.compile(r"\$|\\[\[(]|\s(?=\[)")
 
 
-def _boxed_regions(scan: _Scanner) -> list[Reading]:
-    """math-verify's boxed-region matches, left to right and non-overlapping as ``finditer`` finds them."""
-    text = scan.text
+def _regions(scan: _Scanner, matches: Iterable[re.Match[str]], chain: Callable[[re.Match[str]], Any]) -> list[Reading]:
+    """The readings of ``chain`` at each match, left to right and non-overlapping as ``finditer`` finds them: a
+    match inside the previous reading is skipped, one where ``chain`` finds nothing is passed over."""
     readings = []
     position = 0
-    for start in _STARTS.finditer(text):
-        p = start.start()
-        if p < position:
+    for match in matches:
+        start = match.start()
+        if start < position:
             continue
-        groups = _chain(scan, p, boxed=True)
+        groups = chain(match)
         if groups is None:
             continue
         end = groups[-1][3]
-        readings.append(Reading(end=end, start=p, answer=_chain_answer(text, groups)))
+        readings.append(Reading(end=end, start=start, answer=_chain_answer(scan.text, groups)))
         position = end
     return readings
+
+
+def _boxed_regions(scan: _Scanner) -> list[Reading]:
+    """math-verify's boxed-region matches."""
+    return _regions(scan, _STARTS.finditer(scan.text), lambda m: _chain(scan, m.start(), boxed=True))
 
 
 def _final_answer_regions(scan: _Scanner) -> list[Reading]:
     """``final answer.{0,100}?\\s+is:?\\s*`` then a region chain, as math-verify's pattern matches it."""
-    text = scan.text
-    readings = []
-    position = 0
-    for phrase in _FINAL_ANSWER.finditer(text):
-        s = phrase.start()
-        if s < position:
-            continue
-        groups = _after_is(scan, phrase.end(), lambda q: _chain(scan, q, boxed=False))
-        if groups is None:
-            continue
-        end = groups[-1][3]
-        readings.append(Reading(end=end, start=s, answer=_chain_answer(text, groups)))
-        position = end
-    return readings
+    return _regions(
+        scan,
+        _FINAL_ANSWER.finditer(scan.text),
+        lambda m: _after_is(scan, m.end(), lambda q: _chain(scan, q, boxed=False)),
+    )
 
 
 def _after_is(scan: _Scanner, after_phrase: int, match_at: Callable[[int], _Groups | None]) -> _Groups | None:
