@@ -123,7 +123,7 @@ def test_refusals_say_what_would_work(values: dict, world_size: int, message: st
 
 def test_one_rank_by_default_and_a_prime_per_rank_batch_takes_micro_batches_of_one() -> None:
     config = resolve_config(
-        cli_values={"prompts_per_step": 3, "group_size": 1, "mini_batch_size": 3, "micro_batch_size": 2}
+        cli_values={"prompts_per_step": 1, "group_size": 3, "mini_batch_size": 3, "micro_batch_size": 2}
     )
     plan = trl_plan(config)
     assert plan.world_size == 1 and plan.kwargs["per_device_train_batch_size"] == 1  # 3 has no divisor in [2, 2]
