@@ -18,6 +18,7 @@ import pytest
 from rlvr_lab.grading.execution import CodeExecutor, ExecutionResult, Job
 from rlvr_lab.grading.sandbox import (
     BACKENDS,
+    BWRAP_WORKDIR,
     SandboxConfig,
     _command,
     _drop_privileges,
@@ -276,7 +277,7 @@ def test_the_bwrap_command_line_asks_for_each_documented_protection(tmp_path: Pa
     check the isolation itself where bwrap is installed (CI)."""
     python = ["python3", "-c", "pass"]
     argv, work = _command("bwrap", tmp_path, python)
-    assert argv[0] == "bwrap" and work == str(tmp_path)
+    assert argv[0] == "bwrap" and work == BWRAP_WORKDIR  # shown at a fixed path of the private /tmp
     separator = argv.index("--")
     options, program = argv[1:separator], argv[separator + 1 :]
     assert program[-len(python) :] == python and program[: -len(python)] == _drop_privileges()
@@ -287,9 +288,9 @@ def test_the_bwrap_command_line_asks_for_each_documented_protection(tmp_path: Pa
     text = " ".join(options)
     assert "--ro-bind / /" in text and "--dev /dev" in text and "--proc /proc" in text
     assert f"--size {16 << 20} --tmpfs /tmp" in text  # a private /tmp of 16 MiB
-    assert f"--bind {tmp_path} {tmp_path}" in text and f"--chdir {tmp_path}" in text  # only the work dir writable
+    assert f"--bind {tmp_path} {BWRAP_WORKDIR}" in text and f"--chdir {BWRAP_WORKDIR}" in text  # only it writable
     setenv = {options[i + 1]: options[i + 2] for i, option in enumerate(options) if option == "--setenv"}
-    assert setenv == _environment(str(tmp_path))  # the whole environment, nothing inherited
+    assert setenv == _environment(BWRAP_WORKDIR)  # the whole environment, nothing inherited
     assert options.index("--ro-bind") < options.index("--bind")  # the work dir is bound over the read-only root
 
 

@@ -55,6 +55,8 @@ SANDBOX_UID = 65534
 PROBE_TIMEOUT_S = 30.0
 REPORT_LIMIT = 65536
 HARNESS = (Path(__file__).with_name("sandbox_harness.py")).read_text(encoding="utf-8")
+BWRAP_WORKDIR = "/tmp/work"
+"""Where bwrap shows the program its work directory (inside its private ``/tmp``)."""
 WRITABLE_TMP_DIRS = ("/var/tmp", "/dev/shm", "/run/lock")
 """World-writable directories that the ``unshare`` backend covers with a root-owned tmpfs (as root)."""
 _UNSHARE_SCRIPT = (
@@ -132,7 +134,11 @@ def _command(backend: str, workdir: Path, python: list[str]) -> tuple[list[str],
     program sees it."""
     work = str(workdir)
     if backend == "bwrap":
-        env = _environment(work)
+        # The work directory is bound at a fixed path in the private /tmp: bound at its host path, its parents
+        # would be root-only directories bwrap creates, so the program (nobody) could use it as its cwd but not
+        # reach it by name (its $HOME).
+        inner = BWRAP_WORKDIR
+        env = _environment(inner)
         setenv = [arg for key, value in env.items() for arg in ("--setenv", key, value)]
         user = [] if _is_root() else ["--unshare-user"]
         return [
@@ -149,11 +155,11 @@ def _command(backend: str, workdir: Path, python: list[str]) -> tuple[list[str],
             "--dev", "/dev",
             "--proc", "/proc",
             "--size", str(16 << 20), "--tmpfs", "/tmp",
-            "--bind", work, work,
-            "--chdir", work,
+            "--bind", work, inner,
+            "--chdir", inner,
             "--clearenv", *setenv,
             "--", *_drop_privileges(), *python,
-        ], work  # fmt: skip
+        ], inner  # fmt: skip
     if backend == "unshare":
         spaces = ["--net", "--pid", "--ipc", "--uts", "--mount", "--fork", "--kill-child", "--mount-proc"]
         if _is_root():
