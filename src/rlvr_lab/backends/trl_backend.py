@@ -10,6 +10,7 @@ path as every rank of a launched run (:func:`rlvr_lab.backends.trl_run.run`). Mo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,7 @@ class TRLBackend:
         }
 
     def train(self, config: TrainConfig, launch: Launch, resume: bool, show_progress: bool) -> Path:
-        from rlvr_lab.rl.run_dir import prepare_run_dir
+        from rlvr_lab.rl.run_dir import LOCK_HELD_ENV, prepare_run_dir
 
         trl_plan(config, launch.nproc)  # refuse what TRL cannot express before anything starts
         if launch.nproc == 1 and launch.strategy == "ddp":
@@ -128,7 +129,8 @@ class TRLBackend:
             (run_dir / ACCELERATE_FILE).write_text(yaml.safe_dump(accelerate_config(launch, config.device)))
         command = launch_command(run_dir, launch, resume, config.device)
         print(" ".join(command), file=sys.stderr)
-        code = subprocess.run(command).returncode
+        # This process holds the run directory's lock while its ranks train in it (they would refuse it otherwise).
+        code = subprocess.run(command, env={**os.environ, LOCK_HELD_ENV: str(run_dir.resolve())}).returncode
         if code:
             raise SystemExit(f"the training processes failed (exit code {code}); their output is above")
         return run_dir

@@ -39,6 +39,9 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, Path | Non
 
 
 LOCK_FILE = ".lock"
+LOCK_HELD_ENV = "RLVR_RUN_DIR_LOCKED"
+"""Set by a launcher that holds a run directory's lock for the ranks it starts (``rlvr train --nproc N``): the
+ranks train in that directory under their parent's lock instead of refusing it."""
 _HELD: dict[Path, int] = {}
 
 
@@ -53,7 +56,7 @@ def lock_run_dir(run_dir: Path) -> None:
     process) keeps it; the kernel releases it when the process ends, killed or not.
     """
     key = run_dir.resolve()
-    if key in _HELD:
+    if key in _HELD or os.environ.get(LOCK_HELD_ENV) == str(key):
         return
     fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
