@@ -112,7 +112,10 @@ PLANTED = (
         "src/rlvr_lab/grading/sandbox.py",
         '"--kill-child", "--mount-proc"]',
         '"--kill-child", "--mount-porc"]',
-        ("tests/test_code_sandbox.py::test_auto_chooses_the_strongest_backend_this_machine_allows",),
+        (  # auto's choice where unshare is the strongest backend; unshare itself where bubblewrap is installed
+            "tests/test_code_sandbox.py::test_auto_chooses_the_strongest_backend_this_machine_allows",
+            "tests/test_code_sandbox.py::test_namespace_backends_give_a_private_network_and_pid_namespace",
+        ),
     ),
     Bug(
         "the unshare backend quietly running a plain subprocess",
