@@ -336,11 +336,13 @@ def test_two_ranks_split_group_and_one_shot_draws(tmp_path: Path) -> None:
 
 
 def _launch_two_ranks(config: Path, *extra: str, python: str = sys.executable) -> subprocess.Popen:
-    """``rlvr_lab.backends.trl_run`` on 2 CPU ranks (torchrun, gloo), in its own session so it can be killed."""
+    """``rlvr_lab.backends.trl_run`` on 2 CPU ranks (torchrun, gloo), in its own session so it can be killed;
+    the config's folder is importable, for a reward written beside it."""
     torchrun = Path(python).parent / "torchrun"
     if not torchrun.is_file():
         pytest.skip(f"torchrun not found beside {python}")
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    path = os.pathsep.join([str(SRC), str(config.parent)])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
     command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "rlvr_lab.backends.trl_run", str(config)]
     log = open(config.parent / "ranks.log", "ab")  # noqa: SIM115 (closed with the process by the caller)
     return subprocess.Popen([*command, *extra], env=env, stdout=log, stderr=log, start_new_session=True)
@@ -361,17 +363,45 @@ def _final_weights(run_dir: Path) -> dict:
     return load_file(run_dir / "model" / "model.safetensors")
 
 
+HOLDING_REWARD = '''
+import os
+import time
+
+from rlvr_lab.rewards.random_reward import RandomReward
+
+_RANDOM = RandomReward(0.5)
+
+
+def hold(*, problem, completions, sample_indices, step, seed):
+    """random:0.5; at step 3 it waits while the file $RLVR_TEST_HOLD exists (10 minutes at most), so that a test
+    can kill the run at a known point: after the step-2 checkpoint, before step 3's update."""
+    hold_file = os.environ.get("RLVR_TEST_HOLD", "")
+    deadline = time.monotonic() + 600
+    while step == 3 and hold_file and os.path.exists(hold_file) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _RANDOM(problem=problem, completions=completions, sample_indices=sample_indices, step=step, seed=seed)
+'''
+
+
 @pytest.mark.slow  # about 2 minutes on 2 loaded cores
-def test_two_ddp_ranks_train_evaluate_save_then_killed_run_resumes_on_the_same_trajectory(tmp_path: Path) -> None:
+def test_two_ddp_ranks_train_evaluate_save_then_killed_run_resumes_on_the_same_trajectory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """2 gloo ranks: every rank evaluates its share of the held-out problems, the group's timeout is the launch's,
-    and a run killed after its step-2 checkpoint resumes to the very weights of an uninterrupted run."""
+    and a run killed after its step-2 checkpoint resumes to the very weights of an uninterrupted run.
+
+    The kill point is fixed by the reward, which holds step 3 while a file exists: polling for the checkpoint
+    alone raced a fast machine, whose run finished (and rotated checkpoint-2 away) between two polls."""
     import signal
     import time
 
     import torch
 
     values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 3, "save_every": 1}
-    values |= {"eval_every": 1, "eval_limit": 6, "eval_samples": 2, "reward": "random:0.5", "seed": 5}
+    values |= {"eval_every": 1, "eval_limit": 6, "eval_samples": 2, "reward": "holding_reward:hold", "seed": 5}
+    for arm in ("a", "b"):
+        (tmp_path / arm).mkdir()
+        (tmp_path / arm / "holding_reward.py").write_text(HOLDING_REWARD)
     straight = _tiny_setup(tmp_path / "a", **values, out=str(tmp_path / "a" / "run"))
     _finish(_launch_two_ranks(straight, "--timeout", "120"), straight.parent / "ranks.log")
     run_a = tmp_path / "a" / "run"
@@ -382,6 +412,9 @@ def test_two_ddp_ranks_train_evaluate_save_then_killed_run_resumes_on_the_same_t
     merged = (run_a / "eval" / "step_000003.jsonl").read_text().splitlines()
     assert len(merged) == 1 + 6 * 2  # the header, then both ranks' shares: 6 problems × 2 samples
 
+    hold_file = tmp_path / "hold"
+    hold_file.touch()
+    monkeypatch.setenv("RLVR_TEST_HOLD", str(hold_file))
     killed = _tiny_setup(tmp_path / "b", **values, out=str(tmp_path / "b" / "run"))
     run_b = tmp_path / "b" / "run"
     process = _launch_two_ranks(killed, "--timeout", "120")
@@ -390,8 +423,11 @@ def test_two_ddp_ranks_train_evaluate_save_then_killed_run_resumes_on_the_same_t
     while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert marker.is_file(), (killed.parent / "ranks.log").read_text()[-3000:]
+    time.sleep(1.0)  # let rank 0 finish writing the checkpoint's other files while step 3 is held
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert not (run_b / "checkpoints" / "checkpoint-3").exists()
+    hold_file.unlink()
     _finish(_launch_two_ranks(killed, "--timeout", "120", "--resume"), killed.parent / "ranks.log")
     assert [r["step"] for r in _records(run_b)] == [0, 1, 2, 3]
     a, b = _final_weights(run_a), _final_weights(run_b)
