@@ -5,16 +5,18 @@ stacks the S policies' parameters along a leading seed dimension (``torch.func.s
 trainer's own :func:`rlvr_lab.rl.logprobs.token_logprobs` over it with ``torch.func.vmap``, so a forward (and its
 backward, through the stacked leaves) serves every seed at once. Seed ``s``'s log-probs and gradients are those of
 its own model on its own batch: bit for bit when the S batches have one shape (measured on CPU: the matrix
-products of a seed's slice are the same products as its own model's), to float rounding when shorter batches are
-padded to the longest (padding sits after every real token, so only summation order changes).
+products of a seed's slice are the same products as its own model's), except a tied embedding's gradient, whose
+lookup backward adds repeated tokens in another order under vmap (about 1e-7 relative); to float rounding when
+shorter batches are padded to the longest (padding sits after every real token, so only summation order changes).
 
-Why the trainer does not use it (``benchmarks/seeds.py``, one torch thread as the demo's workers run): on CPU the
-organism's training step is compute-bound. Its cost is linear in the rows it processes, so S seeds cost S times
-one seed whether or not they share a call: measured in the same run, one model on five times the rows takes as
-long as five calls (the bound for any stacking over seeds, which does the same products with more weights), and
-the vmapped forward + backward is slower than the sequential one (torch 2.13 has no batching rule for CPU
-attention and loops over seeds inside it). Stacking pays where a step is bound by per-call overhead rather than
-arithmetic, as a 0.66M-parameter model on a GPU would be; that was not measured here.
+Why the trainer does not use it (``benchmarks/seeds.py``, ``docs/benchmarks.md``; one torch thread as the
+demo's workers run, CPU time, 5 seeds of the demo's ``clip`` arm): on CPU the organism's training step is
+compute-bound, so S seeds cost S times one seed however they are grouped. One model on five times the rows (the
+bound of any stacking over seeds, which does the same products with S weight sets instead of one) is 1.04x the
+five seeds' update passes in turn and 1.17x their sampling, at most 1.07x a step; this vmapped path is 0.88x on the
+update (torch 2.13 has no batching rule for CPU attention and loops over seeds inside it). Stacking would pay where
+a step is bound by per-call overhead rather than arithmetic, as a 0.66M-parameter model on a GPU would be; that was
+not measured.
 """
 
 from __future__ import annotations
