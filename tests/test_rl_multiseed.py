@@ -1,5 +1,5 @@
 """Stacked seeds: seed s's log-probs, entropies and gradients from one vmapped call equal those of its own model on
-its own batch (bit for bit at one shape, to rounding when batches are padded to the longest)."""
+its own batch (to 1e-6 at one shape, bit for bit where measured; to rounding when batches are padded to the longest)."""
 
 from __future__ import annotations
 
@@ -56,22 +56,23 @@ def _stacked(models: list, batches: list[PackedBatch]) -> tuple[SeedStack, torch
     return stack, lp.detach(), h.detach()
 
 
-def test_one_shape_is_bit_identical_to_each_seed_alone() -> None:
+def test_one_shape_equals_each_seed_alone() -> None:
+    """Bit for bit on the CPU this was written on; 1e-6 allowed, since another CPU's kernels may round a batched
+    product and a single one differently."""
     models = _models(3)
     batches = [_batch(s, [4, 6, 5, 4], [7, 3, 5, 6]) for s in range(3)]  # same lengths, different tokens
     logprobs, entropies, grads = _own(models, batches)
     stack, lp, h = _stacked(models, batches)
     assert stack.seeds == 3
     for s in range(3):
-        assert torch.equal(lp[s], logprobs[s])
-        assert torch.equal(h[s], entropies[s])
+        torch.testing.assert_close(lp[s], logprobs[s], atol=1e-6, rtol=0)
+        torch.testing.assert_close(h[s], entropies[s], atol=1e-6, rtol=0)
         for name, value in stack.params.items():
-            if name == EMBED:  # the lookup's backward adds repeated tokens' rows in another order under vmap
-                torch.testing.assert_close(value.grad[s], grads[s][name], atol=1e-5, rtol=0)
-            else:
-                assert torch.equal(value.grad[s], grads[s][name]), name
+            # the embedding's lookup backward adds repeated tokens' rows in another order under vmap
+            atol = 1e-5 if name == EMBED else 1e-6
+            torch.testing.assert_close(value.grad[s], grads[s][name], atol=atol, rtol=0, msg=name)
     assert "lm_head.weight" not in stack.params  # tied: the head's gradient lands on the stacked embedding
-    assert not torch.equal(lp[0], lp[1])  # the seeds' policies really differ
+    assert (lp[0] - lp[1]).abs().max() > 1e-2  # the seeds' policies really differ: a mixed-up seed would fail
 
 
 def test_padded_batches_match_each_seed_alone_to_rounding() -> None:
