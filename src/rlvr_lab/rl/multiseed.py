@@ -12,11 +12,11 @@ shorter batches are padded to the longest (padding sits after every real token, 
 Why the trainer does not use it (``benchmarks/seeds.py``, ``docs/benchmarks.md``; one torch thread as the
 demo's workers run, CPU time, 5 seeds of the demo's ``clip`` arm): on CPU the organism's training step is
 compute-bound, so S seeds cost S times one seed however they are grouped. One model on five times the rows (the
-bound of any stacking over seeds, which does the same products with S weight sets instead of one) is 1.04x the
-five seeds' update passes in turn and 1.17x their sampling, at most 1.07x a step; this vmapped path is 0.88x on the
-update (torch 2.13 has no batching rule for CPU attention and loops over seeds inside it). Stacking would pay where
-a step is bound by per-call overhead rather than arithmetic, as a 0.66M-parameter model on a GPU would be; that was
-not measured.
+bound of any stacking over seeds, which does the same products with S weight sets instead of one) is 1.04-1.07x
+the five seeds' update passes in turn and 1.17-1.21x their sampling, at most 1.07-1.10x a step (two runs); this
+vmapped path is 0.88-0.91x on the update (torch 2.13 has no batching rule for CPU attention and loops over seeds
+inside it). Stacking would pay where a step is bound by per-call overhead rather than arithmetic, as a
+0.66M-parameter model on a GPU would be; that was not measured.
 """
 
 from __future__ import annotations
