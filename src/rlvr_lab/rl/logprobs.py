@@ -94,6 +94,7 @@ def token_logprobs(
     with_entropy: bool = False,
     dtype: torch.dtype = torch.float32,
     entropy_grad: bool = True,
+    first: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(log π(c_t | prefix) (B, C), entropy of π at each completion position (B, C) or None)``.
 
@@ -104,9 +105,14 @@ def token_logprobs(
 
     ``dtype`` other than the model's runs the forward under ``torch.autocast`` in that dtype (bfloat16 training:
     the weights and optimiser state stay float32, matrix products run in bfloat16); the log-softmax is float32.
+
+    ``first``: the earliest logit column computed (default: the one before this batch's earliest completion token);
+    a caller mapping this function over several batches with ``torch.func.vmap`` passes one for all of them, since
+    a traced batch's values cannot choose a shape.
     """
     T = batch.input_ids.shape[1]
-    first = int(batch.prompt_lengths.min()) - 1  # the earliest logit column any completion needs
+    if first is None:
+        first = int(batch.prompt_lengths.min()) - 1  # the earliest logit column any completion needs
     device = batch.input_ids.device.type
     with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
         out = model(input_ids=batch.input_ids, logits_to_keep=T - first, use_cache=False)
