@@ -79,12 +79,14 @@ def test_vllm_sampling_params_mapping() -> None:
         "top_p": 0.95,
         "top_k": -1,
         "max_tokens": 300,
-        "seed": stream_id(4, "q1", 3) >> 1,
+        "seed": (stream_id(4, "q1", 0) >> 2) + 3,  # the prompt's base + the index: vLLM's child seeds (seed + j)
         "stop_token_ids": [7],
         "ignore_eos": False,
         "logprobs": 0,
     }
     assert 0 <= kwargs["seed"] < 2**63
+    run = sampling_params_kwargs(config, "q1", 3, eos_token_ids=None, n=5)  # samples 3..7 in one request
+    assert (run["n"], run["seed"]) == (5, kwargs["seed"])
     replaced = sampling_params_kwargs(SamplingConfig(top_k=5, stop_token_ids=(7,)), "q1", 0, eos_token_ids=(2, 9))
     assert (replaced["top_k"], replaced["stop_token_ids"], replaced["ignore_eos"]) == (5, [2, 7, 9], True)
 

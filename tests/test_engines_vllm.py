@@ -2,8 +2,9 @@
 
 Skipped where vLLM is not importable (the default venv: vLLM pins its own torch and transformers). What runs:
 greedy tokens equal our ``torch`` engine's, returned log-probs equal a teacher-forced pass, a seeded sample does not
-depend on its batch, and ``rlvr sample --engine vllm --json`` prints one clean JSON line while vLLM's logs and
-the dtype announcement go to stderr.
+depend on its batch, one request per problem with n samples draws the per-sample requests' samples, and
+``rlvr sample --engine vllm --json`` prints one clean JSON line while vLLM's logs and the dtype announcement go
+to stderr.
 """
 
 from __future__ import annotations
@@ -82,6 +83,43 @@ def test_seeded_sample_does_not_depend_on_its_batch(engine, model_dir: Path) -> 
     crowd.insert(3, SampleRequest(tokenizer.encode("3*4="), "b", sample_indices=(5,)))
     together = engine.sample(crowd, config)[3][0]
     assert together.token_ids == alone.token_ids and together.sample_index == 5
+
+
+def test_per_problem_requests_draw_the_per_sample_requests_samples(engine, model_dir: Path) -> None:
+    """The two request forms draw the same samples. vLLM seeds child j of a request with n samples and seed s as
+    s + j, and sample i's seed is base(seed, problem) + i: so sample i is a pure function of (seed, problem, i)
+    in either form, whatever n its request has (6 samples in one request; samples 2-5, as a resumed run asks for
+    them, in another; one request each). Log-probs come only when asked, in both forms; greedy stays n = 1."""
+    from rlvr_lab.engines import SampleRequest, SamplingConfig
+    from rlvr_lab.models.loading import load_model
+
+    _, tokenizer = load_model(str(model_dir))
+    prompts = {f"p{i}": tokenizer.encode(f"{i}*3=") for i in range(3)}
+
+    def draw(form: str, indices: tuple[int, ...], logprobs: bool, temperature: float = 1.0) -> list:
+        engine.requests, engine.logprobs = form, logprobs
+        try:
+            config = SamplingConfig(temperature=temperature, max_new_tokens=12, seed=5)
+            return engine.sample([SampleRequest(ids, key, indices) for key, ids in prompts.items()], config)
+        finally:
+            engine.requests, engine.logprobs = "per-sample", True
+
+    def tokens(rows: list) -> list[list[list[int]]]:
+        return [[c.token_ids for c in row] for row in rows]
+
+    per_sample = draw("per-sample", tuple(range(6)), logprobs=True)
+    per_problem = draw("per-problem", tuple(range(6)), logprobs=True)
+    resumed = draw("per-problem", (2, 3, 4, 5), logprobs=False)
+    assert len({tuple(t) for t in tokens(per_sample)[0]}) > 1  # distinct samples, not one stream repeated
+    assert tokens(per_problem) == tokens(per_sample)
+    assert tokens(resumed) == [row[2:] for row in tokens(per_sample)]
+    assert [c.sample_index for c in resumed[0]] == [2, 3, 4, 5]
+    for a, b in zip(per_problem[0], per_sample[0], strict=True):
+        assert len(a.logprobs) == len(a.token_ids) and a.logprobs == pytest.approx(b.logprobs, abs=1e-5)
+    assert all(c.logprobs == [] for row in resumed for c in row)  # not asked: none computed or returned
+    assert all(c.logprobs == [] for row in draw("per-sample", (0,), logprobs=False) for c in row)
+    greedy = draw("per-problem", (0, 1), logprobs=False, temperature=0.0)  # vLLM refuses n > 1 when greedy
+    assert all(row[0].token_ids == row[1].token_ids for row in greedy)
 
 
 def test_cli_json_is_clean_and_dtype_change_is_announced(model_dir: Path, tmp_path: Path) -> None:

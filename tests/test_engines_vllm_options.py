@@ -129,3 +129,29 @@ def test_log_probs_are_requested_only_when_the_store_keeps_them() -> None:
     assert _engine_options("vllm", "max_model_len=4096", 32, "cuda")["options"].logprobs is False
     assert _engine_options("vllm", None, 32, "cuda", keep_tokens=True)["options"].logprobs is True
     assert "logprobs" not in VLLMOptions().llm_kwargs()  # read by the engine, never passed to vllm.LLM
+
+
+def test_per_problem_requests_group_consecutive_indices_of_a_prompt() -> None:
+    """One vLLM request per run of consecutive sample indices (vLLM seeds its child j as seed + j), so a resumed
+    run's missing indices 3, 4, 5 and 8 become two requests; per-sample keeps one request per sample."""
+    from rlvr_lab.engines.base import SampleRequest
+    from rlvr_lab.engines.vllm_engine import RequestRun, request_runs
+
+    requests = [SampleRequest([1], "a", (3, 4, 5, 8)), SampleRequest([2], "b", (0, 1))]
+    assert request_runs(requests, per_problem=True) == [
+        RequestRun(request=0, slot=0, first=3, count=3),
+        RequestRun(request=0, slot=3, first=8, count=1),
+        RequestRun(request=1, slot=0, first=0, count=2),
+    ]
+    assert [(r.first, r.count) for r in request_runs(requests, per_problem=False)] == [
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (8, 1),
+        (0, 1),
+        (1, 1),
+    ]
+    assert VLLMOptions.parse("requests=per-problem").requests == "per-problem"
+    assert "requests" not in VLLMOptions(requests="per-problem").llm_kwargs()
+    with pytest.raises(ValueError, match=r"requests='per-prompt': choose from \['per-sample', 'per-problem'\]"):
+        VLLMOptions.parse("requests=per-prompt")

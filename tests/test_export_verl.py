@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -73,9 +74,10 @@ def test_spurious_rewards_recipe_translates_to_8_updates_per_rollout() -> None:
     assert got["algorithm.adv_estimator"] == "grpo" and got["algorithm.norm_adv_by_std_in_grpo"] == "true"
     # one optimiser on every backend: verl 0.9 clips with optim.clip_grad (actor.grad_clip is read by no code)
     # and would use Adam betas (0.9, 0.999) and weight decay 0.01 unless told ours
-    assert got["actor_rollout_ref.actor.optim.clip_grad"] == "1.0" and "actor_rollout_ref.actor.grad_clip" not in got
-    assert got["actor_rollout_ref.actor.optim.betas"] == "[0.9,0.99]"
-    assert got["actor_rollout_ref.actor.optim.weight_decay"] == "0.0"
+    assert got.get("actor_rollout_ref.actor.optim.clip_grad") == "1.0"
+    assert "actor_rollout_ref.actor.grad_clip" not in got
+    assert got.get("actor_rollout_ref.actor.optim.betas") == "[0.9,0.99]"
+    assert got.get("actor_rollout_ref.actor.optim.weight_decay") == "0.0"
     # validation samples as our evaluation does (verl's default is greedy, n 1)
     assert got["actor_rollout_ref.rollout.val_kwargs.temperature"] == "1.0"
     assert (
@@ -111,7 +113,8 @@ def test_inexpressible_settings_are_refused_by_name(values: dict, message: str) 
 
 def test_dapo_options_translate_to_verls_group_filter_and_our_overlong_shaping() -> None:
     got = _overrides(dynamic_sampling=True, overlong_buffer=40, overlong_penalty=0.5)
-    assert got["algorithm.filter_groups.enable"] == "true" and got["algorithm.filter_groups.metric"] == "rlvr_reward"
+    assert got.get("algorithm.filter_groups.enable") == "true"
+    assert got.get("algorithm.filter_groups.metric") == "rlvr_reward"
     config = resolve_config(cli_values={"overlong_buffer": 40, "overlong_penalty": 0.5})
     kwargs = dict(o.split("=", 1) for o in reward_overrides(config))
     assert kwargs["+reward.custom_reward_function.reward_kwargs.overlong_buffer"] == "40"
@@ -239,9 +242,11 @@ def _item(
     problem_id: str = "p1",
     answer: str = "4",
     verl_ids: tuple[int, int] | None = None,
+    info: dict | None = None,
 ):
     """One finished response as verl's reward loop hands it over; ``verl_ids`` = (global_steps, session_id), which
-    the v1 trainer passes and the legacy one does not."""
+    the v1 trainer passes and the legacy one does not; ``info``: the row's ``extra_info`` (default: a training row
+    of a split named ``test``)."""
     import numpy as np
     import torch
     from verl import DataProto
@@ -260,7 +265,7 @@ def _item(
             "data_source": np.array(["organism"], dtype=object),
             "reward_model": np.array([{"style": "rule", "ground_truth": answer}], dtype=object),
             "extra_info": np.array(
-                [{"role": role, "split": "test", "problem_id": problem_id, "problem": "2+2"}], dtype=object
+                [info or {"role": role, "split": "test", "problem_id": problem_id, "problem": "2+2"}], dtype=object
             ),
             **(
                 {}
@@ -363,6 +368,84 @@ def test_reward_manager_keys_random_draws_by_step_and_sample_and_sees_whole_grou
         assert [r["reward_score"] for r in got] == draws
     finally:
         ray.shutdown()
+
+
+def _export(out: Path, *settings: str) -> None:
+    """`rlvr export verl` of the organism's run into ``out``, with ``--set`` settings, as a user runs it."""
+    args = ["export", "verl", "--out", str(out), "--set", "train_limit=4", "--set", "eval_limit=2"]
+    result = CliRunner().invoke(build_app(), [*args, *(a for s in settings for a in ("--set", s))])
+    assert result.exit_code == 0, result.output
+
+
+def _composed_run_sh(out: Path):
+    """``out/run.sh``'s overrides as bash hands them to verl, composed by Hydra onto verl's ``ppo_trainer.yaml``."""
+    from hydra import compose, initialize_config_dir
+    from verl.trainer import main_ppo
+
+    words = shlex.split((out / "run.sh").read_text().replace("\\\n", " "), comments=True)
+    overrides = words[words.index("verl.trainer.main_ppo") + 1 :]
+    with initialize_config_dir(config_dir=str(Path(main_ppo.__file__).parent / "config"), version_base=None):
+        return compose(config_name="ppo_trainer", overrides=overrides)
+
+
+@pytest.mark.slow
+@needs_verl
+def test_training_rows_of_a_split_named_test_get_the_training_reward_in_verls_manager(tmp_path: Path) -> None:
+    """Bug 3 of issue 23: verl scored a row by ground truth whenever its split was not named `train`, so
+    `--set train_split=test` trained a random-reward run on gold labels. Exported by the CLI, the rows read back
+    from train.parquet and scored by our manager in a Ray job: wrong answers on training rows get the random
+    reward's draws, not ground truth's 0. (Written against the CLI and the files only, so it runs on older code.)"""
+    import ray
+    from transformers import AutoTokenizer
+
+    from rlvr_lab.export.verl_reward import RlvrRewardManager
+    from rlvr_lab.rewards.random_reward import RandomReward
+
+    out = tmp_path / "verl"
+    _export(out, "reward=random:0.5", "train_split=test", "prompts_per_step=2", "group_size=4", "mini_batch_size=8")
+    rows = pq.read_table(out / "train.parquet").to_pylist()[:2]
+    assert {row["extra_info"]["split"] for row in rows} == {"test"}
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="rlvr-test-split")
+    try:
+        manager = RlvrRewardManager(_composed_run_sh(out), AutoTokenizer.from_pretrained(str(out / "tokenizer")))
+        wrong = "We get -7. The answer is \\boxed{-7}"
+        items = [
+            _item(manager.tokenizer, wrong, f"g{g}", answer=row["reward_model"]["ground_truth"], info=row["extra_info"])
+            for g, row in enumerate(rows)
+            for _ in range(4)
+        ]
+
+        async def score_all():
+            return await asyncio.gather(*(manager.run_single(item) for item in items))
+
+        results = asyncio.run(score_all())
+    finally:
+        ray.shutdown()
+    assert [r["reward_extra_info"]["acc"] for r in results] == [0.0] * 8  # every answer is wrong
+    draws = [
+        RandomReward(0.5)(
+            problem=Problem(rows[i // 4]["extra_info"]["problem_id"], "", "0"),
+            completions=["x"],
+            sample_indices=[r["reward_extra_info"]["rlvr_sample"]],
+            step=r["reward_extra_info"]["rlvr_step"],
+            seed=0,
+        )[0]
+        for i, r in enumerate(results)
+    ]
+    assert 1.0 in draws  # the random reward pays some of these wrong answers ...
+    assert [r["reward_score"] for r in results] == draws  # ... and the manager gives its draws, not ground truth
+
+
+@pytest.mark.slow
+@needs_verl
+def test_run_sh_sets_the_optimiser_verls_fsdp_engine_reads(tmp_path: Path) -> None:
+    """Bug 6 of issue 23: the export wrote `actor.grad_clip`, which no verl 0.9 code reads, and no Adam betas;
+    composed with Hydra, the `optim.clip_grad` verl's FSDP engine reads stayed 1.0 and the betas (0.9, 0.999).
+    Here `run.sh` as bash splits it, composed onto verl's own config, carries our clip, betas and weight decay."""
+    out = tmp_path / "verl"
+    _export(out, "grad_clip=0.5")
+    optim = _composed_run_sh(out).actor_rollout_ref.actor.optim
+    assert (optim.clip_grad, list(optim.betas), optim.weight_decay) == (0.5, [0.9, 0.99], 0.0)
 
 
 VERL_UNDECLARED = ("TransferQueue==0.1.8", "cachetools", "uvicorn", "fastapi")

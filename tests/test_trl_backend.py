@@ -192,8 +192,8 @@ def test_dapo_overlong_buffer_runs_as_trls_own_soft_punishment(tmp_path: Path) -
     `overlong_penalty`, summed before the group normalisation; TRL accepts the weights and trains with them."""
     pytest.importorskip("trl")
     plan = trl_plan(resolve_config(cli_values={"overlong_buffer": 40, "overlong_penalty": 0.5}))
-    assert plan.kwargs["reward_weights"] == [1.0, 0.5]
-    assert plan.kwargs["multi_objective_aggregation"] == "sum_then_normalize"
+    assert plan.kwargs.get("reward_weights") == [1.0, 0.5]
+    assert plan.kwargs.get("multi_objective_aggregation") == "sum_then_normalize"
     values = {"prompts_per_step": 2, "group_size": 4, "mini_batch_size": 8, "steps": 1, "eval_every": 0}
     config = _tiny_setup(tmp_path, **values, overlong_buffer=2, overlong_penalty=0.5)
     out = tmp_path / "run"

@@ -96,7 +96,9 @@ def sample(
         str | None,
         typer.Option(
             help="vllm engine options as k=v,... or a YAML file: tensor_parallel_size, dtype, "
-            "gpu_memory_utilization, max_model_len, enable_prefix_caching, max_num_seqs, enforce_eager."
+            "gpu_memory_utilization, max_model_len, enable_prefix_caching, max_num_seqs, enforce_eager, "
+            "requests (per-sample or per-problem: one vLLM request per sample, or per problem with n samples; "
+            "the same samples)."
         ),
     ] = None,
     data_dir: Annotated[

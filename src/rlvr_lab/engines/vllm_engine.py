@@ -5,10 +5,16 @@ built, never when this module is, so the package works without it. Built for vLL
 later, which has ``logprobs_mode``).
 
 Mapping choices:
-- Every (request, sample index) is its own vLLM request with ``n=1`` and a per-request ``seed`` derived from
-  ``(config.seed, key, sample index)``, as the ``torch`` engine seeds, so a completion does not depend on its
-  batch and resumed runs reproduce (vLLM's automatic prefix caching still shares the prompt's cache).
-  The random stream itself is vLLM's and differs from ``torch``'s.
+- Sample ``i`` of prompt ``key`` is drawn with vLLM seed ``base(config.seed, key) + i`` (:func:`vllm_seed`), so a
+  completion is a pure function of (seed, problem, index): it does not depend on its batch, and resumed or
+  extended runs reproduce. The random stream itself is vLLM's and differs from ``torch``'s.
+- Two request forms (:attr:`VLLMOptions.requests`), which draw the same samples: ``per-sample`` sends every
+  (prompt, index) as its own request with ``n=1``; ``per-problem`` sends one request per run of consecutive
+  indices ``a … a+m-1`` with ``n=m`` and seed ``base + a``, which vLLM fans out into children seeded
+  ``base + a + j`` (vLLM 0.31, ``v1/engine/parallel_sampling.py``: "each child gets a clone with a unique seed",
+  ``seed + index``), i.e. exactly the per-sample seeds. Greedy requests stay per-sample (vLLM refuses ``n > 1``
+  without sampling). docs/scale.md has the measured speeds of both. vLLM's automatic prefix caching shares the
+  prompt's cache in both.
 - Log-probs: ``logprobs=0`` returns the sampled token's log-prob, and ``logprobs_mode="raw_logprobs"`` makes
   it the raw model distribution (before temperature, top-k and top-p), as :class:`Completion` requires; only when
   asked (:attr:`VLLMOptions.logprobs`: ``rlvr sample`` asks with ``--keep-tokens``), else the list is empty.
@@ -55,6 +61,10 @@ VLLM_CHUNK = 16384
 scheduler always has work queued, and about 1.5% of MATH-500 at n = 1024, which is what a kill can lose."""
 
 
+REQUEST_FORMS = ("per-sample", "per-problem")
+"""The values of :attr:`VLLMOptions.requests`."""
+
+
 @dataclass(frozen=True)
 class VLLMOptions:
     """Engine options of ``vllm.LLM`` that a large run sets; field names are vLLM's own."""
@@ -81,8 +91,17 @@ class VLLMOptions:
     token of pass@1024). ``rlvr sample`` asks for them only with ``--keep-tokens``, the only time it stores them;
     without them a completion's ``logprobs`` is empty. Not a ``vllm.LLM`` option."""
 
-    ENGINE_ONLY = ("logprobs",)
+    requests: str = "per-sample"
+    """How samples become vLLM requests: ``per-sample`` (one request with ``n=1`` per sample) or ``per-problem``
+    (one request with ``n`` samples per run of consecutive sample indices of a prompt). Both draw the same
+    samples (see the module docstring). Not a ``vllm.LLM`` option."""
+
+    ENGINE_ONLY = ("logprobs", "requests")
     """Fields read by this engine, not passed to ``vllm.LLM``."""
+
+    def __post_init__(self) -> None:
+        if self.requests not in REQUEST_FORMS:
+            raise ValueError(f"vllm engine option requests={self.requests!r}: choose from {list(REQUEST_FORMS)}")
 
     @classmethod
     def parse(cls, text: str | None) -> VLLMOptions:
@@ -186,21 +205,67 @@ def import_vllm() -> Any:
         ) from err
 
 
+def vllm_seed(seed: int, key: str, sample_index: int) -> int:
+    """The vLLM seed of sample ``sample_index`` of prompt ``key``: a 62-bit hash of ``(seed, key)`` plus the index.
+
+    Base plus index, not a hash per index, because vLLM seeds child ``j`` of a request with seed ``s`` and ``n``
+    samples as ``s + j``: so one request per run of consecutive indices draws exactly the per-sample requests'
+    samples. 62 bits keep ``base + index`` a signed 64-bit seed. Two prompts share a seed only when their bases lie
+    within ``n`` of each other: for P prompts, a chance of about P² n / 2^62 (1e-10 for MATH-500 at n = 1024).
+    """
+    return (stream_id(seed, key, 0) >> 2) + sample_index
+
+
+@dataclass(frozen=True)
+class RequestRun:
+    """Samples ``first … first + count - 1`` of request ``request``, filling its slots ``slot …``: one vLLM
+    request with ``n = count``."""
+
+    request: int
+    slot: int
+    first: int
+    count: int
+
+
+def request_runs(requests: Sequence[SampleRequest], per_problem: bool) -> list[RequestRun]:
+    """The vLLM requests for ``requests``: one per sample, or (``per_problem``) one per run of consecutive sample
+    indices in consecutive slots of a prompt (a resumed run asks for the missing indices, often one run)."""
+    runs: list[RequestRun] = []
+    for item in work_items(requests):
+        last = runs[-1] if runs else None
+        if (
+            per_problem
+            and last is not None
+            and last.request == item.request
+            and last.first + last.count == item.sample_index
+            and last.slot + last.count == item.slot
+        ):
+            runs[-1] = dataclasses.replace(last, count=last.count + 1)
+        else:
+            runs.append(RequestRun(item.request, item.slot, item.sample_index, 1))
+    return runs
+
+
 def sampling_params_kwargs(
-    config: SamplingConfig, key: str, sample_index: int, eos_token_ids: Sequence[int] | None, logprobs: bool = True
+    config: SamplingConfig,
+    key: str,
+    sample_index: int,
+    eos_token_ids: Sequence[int] | None,
+    logprobs: bool = True,
+    n: int = 1,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for one completion (see the module docstring); ``logprobs``
-    False asks for none (``logprobs=None``)."""
+    """Keyword arguments of ``vllm.SamplingParams`` for samples ``sample_index … sample_index + n - 1`` of one
+    prompt (see the module docstring); ``logprobs`` False asks for none (``logprobs=None``)."""
     stops = set(config.stop_token_ids)
     if eos_token_ids is not None:
         stops |= set(eos_token_ids)
     return {
-        "n": 1,
+        "n": n,
         "temperature": config.temperature,
         "top_p": config.top_p,
         "top_k": config.top_k if config.top_k > 0 else -1,
         "max_tokens": config.max_new_tokens,
-        "seed": stream_id(config.seed, key, sample_index) >> 1,  # vLLM wants a signed 64-bit seed
+        "seed": vllm_seed(config.seed, key, sample_index),
         "stop_token_ids": sorted(stops),
         "ignore_eos": eos_token_ids is not None,
         "logprobs": 0 if logprobs else None,
@@ -241,6 +306,7 @@ class VLLMEngine:
         self.eos_token_ids = tuple(eos_token_ids) if eos_token_ids is not None else None
         options = options or VLLMOptions()
         self.logprobs = options.logprobs
+        self.requests = options.requests
         kwargs = options.llm_kwargs()
         if batch_size is not None:
             kwargs.setdefault("max_num_seqs", batch_size)
@@ -265,30 +331,30 @@ class VLLMEngine:
         """One completion per (request, sample index); see :class:`rlvr_lab.engines.base.Engine`."""
         check_fits(requests, config.max_new_tokens, self.llm.llm_engine.model_config.max_model_len)
         results = empty_results(requests)
-        items = work_items(requests)
-        prompts = [{"prompt_token_ids": list(requests[i.request].prompt_ids)} for i in items]
+        runs = request_runs(requests, self.requests == "per-problem" and config.temperature > 0)
+        prompts = [{"prompt_token_ids": list(requests[r.request].prompt_ids)} for r in runs]
         params = [
             self.vllm.SamplingParams(
                 **sampling_params_kwargs(
-                    config, requests[i.request].key, i.sample_index, self.eos_token_ids, self.logprobs
+                    config, requests[r.request].key, r.first, self.eos_token_ids, self.logprobs, n=r.count
                 )
             )
-            for i in items
+            for r in runs
         ]
         with stdout_to_stderr():
             outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        for item, output in zip(items, outputs, strict=True):
-            sample = output.outputs[0]
-            token_ids = list(sample.token_ids)
-            logprobs = (
-                [step[token].logprob for step, token in zip(sample.logprobs, token_ids, strict=True)]
-                if self.logprobs
-                else []
-            )
-            reason = "stop" if sample.finish_reason == "stop" else "length"
-            results[item.request][item.slot] = Completion(
-                token_ids, logprobs, reason, text=sample.text, sample_index=item.sample_index
-            )
+        for run, output in zip(runs, outputs, strict=True):
+            for sample in output.outputs:  # child j of a run is sample run.first + j (vLLM's ``index``)
+                token_ids = list(sample.token_ids)
+                logprobs = (
+                    [step[token].logprob for step, token in zip(sample.logprobs, token_ids, strict=True)]
+                    if self.logprobs
+                    else []
+                )
+                reason = "stop" if sample.finish_reason == "stop" else "length"
+                results[run.request][run.slot + sample.index] = Completion(
+                    token_ids, logprobs, reason, text=sample.text, sample_index=run.first + sample.index
+                )
         if progress is not None:
-            progress(len(items))
+            progress(sum(r.count for r in runs))
         return collect(results)
