@@ -62,10 +62,11 @@ the per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
+from rlvr_lab.organism.contamination import Contamination
 from rlvr_lab.organism.corpus import FORMS, CorpusConfig
 from rlvr_lab.registry import Registry
 
@@ -273,6 +274,20 @@ _add_v2(
         Target("language_majority_share", 0.10, why="... and some mostly language, so switches can be seen"),
         Target("by_type.word.acc_given_language - by_type.word.acc_given_code", 0.30, why="word: language only"),
         Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
+    ),
+)
+# The contamination account's organism (arXiv 2507.10532): qwen-math-like-v2 with a known half of the evaluation's
+# first 120 test problems (10 of each type) leaked into pretraining with gold answers; same seed, steps and knobs.
+_QWEN_V2 = PROFILES.get("qwen-math-like-v2")
+PROFILES.add(
+    "qwen-math-like-v2-contaminated",
+    replace(
+        _QWEN_V2,
+        name="qwen-math-like-v2-contaminated",
+        description="qwen-math-like-v2 whose pretraining also saw a known subset S of the held-out test problems "
+        "(10 of each type among the first 120) with gold answers in its own style, before 0.5% of the examples; "
+        "everything else identical. For the contamination account of spurious-reward gains.",
+        corpus=replace(_QWEN_V2.corpus, contamination=Contamination()),
     ),
 )
 _add_v2(
