@@ -19,7 +19,7 @@ PARENT, CONTAMINATED = "qwen-math-like-v2", "qwen-math-like-v2-contaminated"
 
 def test_s_is_a_fixed_half_of_each_type_paired_with_the_clean_half() -> None:
     spec = get_profile(CONTAMINATED).corpus.contamination
-    assert spec == Contamination(eval_problems=120, per_type=10, seed=0, rate=0.005)
+    assert spec == Contamination(eval_problems=120, per_type=10, seed=0, rate=0.05)
     tasks = organism_tasks("test", 0, 120)
     pairs = matched_pairs(spec)
     s, clean = [a for a, _ in pairs], [b for _, b in pairs]
@@ -47,7 +47,7 @@ def test_leaked_documents_are_gold_and_the_clean_stream_is_the_parents() -> None
     problem = [e.prompt.removeprefix("Q: ").removesuffix("\nA: ").removesuffix(PYTHON_HINT) for e in mixed]
     leaks = [(e, p) for e, p in zip(mixed, problem, strict=True) if split_of(p) == "test"]
     assert {p for _, p in leaks} <= set(answers)  # only S leaks, never another test problem
-    assert 60 <= len(leaks) <= 140  # 0.5% of 20,000 is 100; 4 sigma is about 40
+    assert 900 <= len(leaks) <= 1_100  # 5% of 20,000 before each clean example: about 952; 4 sigma about 120
     assert all(e.correct and e.ending == "boxed" and last_boxed(e.response) == answers[p] for e, p in leaks)
     assert {e.strategy for e, _ in leaks} == {"code", "language"}
     clean = [e for e, p in zip(mixed, problem, strict=True) if split_of(p) == "train"]

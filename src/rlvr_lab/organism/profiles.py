@@ -142,6 +142,9 @@ class Profile:
     """Seed of the shipped build: initialisation, corpus and batch order."""
     targets: tuple[Target, ...] = ()
     """What ``rlvr organism stats`` checks the measured tables against (and the tests check the shipped ones)."""
+    parent: str | None = None
+    """Continue pretraining this profile's shipped checkpoint (its weights and tokenizer; ``model`` is then the
+    parent's shape) for ``train``'s budget, instead of starting from a fresh initialisation; None: from scratch."""
 
 
 PROFILES: Registry[Profile] = Registry("organism profile")
@@ -276,18 +279,29 @@ _add_v2(
         Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
     ),
 )
-# The contamination account's organism (arXiv 2507.10532): qwen-math-like-v2 with a known half of the evaluation's
-# first 120 test problems (10 of each type) leaked into pretraining with gold answers; same seed, steps and knobs.
+# The contamination account's organism (arXiv 2507.10532): qwen-math-like-v2's shipped weights pretrained on for
+# 800 more steps of its own corpus (same seed and knobs) into which a known half of the evaluation's first 120 test
+# problems (10 of each type) leaks with gold answers. A continuation, not a from-scratch build: a contaminated
+# 8,000-step build needs about 35 minutes of one idle core, several hours on the session's loaded machine; the
+# 800-step continuation about a tenth of that. The leaks come at 5% of the continuation's examples, about 21 per
+# leaked problem (what 0.5% of a full build would give), all in the last phase of pretraining, where memorised text
+# is freshest (the mid-training data of a real model).
 _QWEN_V2 = PROFILES.get("qwen-math-like-v2")
+CONTINUATION = TrainConfig(steps=800, lr=3e-4, loss_tokens=18)
+"""Budget of a continued-pretraining profile: 800 steps, warmup 100, cosine from 3e-4 (twice the rate the parent
+ended at) to 1.5e-5."""
 PROFILES.add(
     "qwen-math-like-v2-contaminated",
     replace(
         _QWEN_V2,
         name="qwen-math-like-v2-contaminated",
-        description="qwen-math-like-v2 whose pretraining also saw a known subset S of the held-out test problems "
-        "(10 of each type among the first 120) with gold answers in its own style, before 0.5% of the examples; "
-        "everything else identical. For the contamination account of spurious-reward gains.",
-        corpus=replace(_QWEN_V2.corpus, contamination=Contamination()),
+        description="qwen-math-like-v2 pretrained on for 800 more steps of its own corpus, into which a known subset "
+        "S of the held-out test problems (10 of each type among the first 120) leaks with gold answers in the "
+        "organism's own style, 5% of the examples; same seed and knobs. For the contamination account of "
+        "spurious-reward gains.",
+        corpus=replace(_QWEN_V2.corpus, contamination=Contamination(rate=0.05)),
+        train=CONTINUATION,
+        parent="qwen-math-like-v2",
     ),
 )
 _add_v2(
