@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from rlvr_lab.grading import last_boxed
 from rlvr_lab.organism.contamination import Contamination, contaminated_indices, leaked_tasks, matched_pairs
 from rlvr_lab.organism.corpus import PYTHON_HINT, corpus_stream
-from rlvr_lab.organism.profiles import get_profile
+from rlvr_lab.organism.profiles import get_profile, shipped_checkpoint
 from rlvr_lab.organism.tasks import organism_tasks, split_of
 
 PARENT, CONTAMINATED = "qwen-math-like-v2", "qwen-math-like-v2-contaminated"
@@ -52,3 +53,23 @@ def test_leaked_documents_are_gold_and_the_clean_stream_is_the_parents() -> None
     assert {e.strategy for e, _ in leaks} == {"code", "language"}
     clean = [e for e, p in zip(mixed, problem, strict=True) if split_of(p) == "train"]
     assert clean == parent[: len(clean)]
+
+
+def test_a_parent_profile_continues_its_parents_shipped_weights(tmp_path) -> None:
+    import json
+
+    from rlvr_lab.models.loading import load_model
+    from rlvr_lab.organism.pretrain import METADATA_FILE, build_profile
+
+    profile = get_profile(CONTAMINATED)
+    out = build_profile(profile, tmp_path / "c", steps=2)
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert meta["parent"] == PARENT and meta["corpus"]["contamination"]["rate"] == 0.05
+    assert (
+        meta["train"]["steps"] == 2
+        and meta["model"] == json.loads((Path(shipped_checkpoint(PARENT)) / METADATA_FILE).read_text())["model"]
+    )
+    child, _ = load_model(str(out))
+    parent, _ = load_model(PARENT)
+    moved = [(a - b).abs().max().item() for a, b in zip(child.parameters(), parent.parameters(), strict=True)]
+    assert 0.0 < max(moved) < 0.05  # two small steps from the parent, not a fresh initialisation

@@ -73,8 +73,8 @@ def test_contamination_pairs_are_the_profiles_split_in_the_evaluations_order() -
 
 def _contamination_case(s_gain: float, clean_gain: float, memorised: float) -> list:
     """Hand-built: 20 pairs (problem i leaked, i + 20 its clean pair), 5 seeds; each gain is its mean plus ±0.05
-    alternating over problems and seeds (zero mean per seed, in another pattern on S than on clean), the base 0.3 on clean and 0.3 + ``memorised`` on S
-    (±0.1 alternating over pairs)."""
+    alternating over problems and seeds (zero mean per seed, in another pattern on S than on clean); the base is
+    0.3 on clean and 0.3 + ``memorised`` on S (±0.1 alternating over pairs)."""
     pairs = np.stack([np.arange(20), np.arange(20, 40)], axis=1)
     wiggle = np.where(np.arange(20) % 2, 0.1, -0.1)
     base = np.concatenate([0.3 + memorised + wiggle, 0.3 + wiggle])

@@ -300,16 +300,27 @@ def mechanisms_result(root: Path, config: MechanismsConfig) -> MechanismsResult:
             job = train_job(root, config, arm, seed)
             measures = per_problem(load_set(job.final_store), order)
             runs.append(ArmRun(arm, seed, measures, mean_logged(job.run_dir, "actor/clip_frac_strategy")))
-    arm = contamination_arm(config)
-    if arm is None:
+    if contamination_arm(config) is None:
         return MechanismsResult(per_problem(base_set, order), tuple(runs))
-    contaminated = per_problem(load_set(base_store(root, arm.model)), order)
+    contaminated, leaked, pairs = contamination_result(root, config, tuple(order))
+    return MechanismsResult(per_problem(base_set, order), (*runs, *leaked), contaminated, pairs)
+
+
+def contamination_result(
+    root: Path, config: MechanismsConfig, order: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], list[ArmRun], np.ndarray]:
+    """The finished contamination arm (it must run for ``config``): the contaminated base's measures, its runs,
+    and the (S, clean) pairs' positions in ``order``."""
+    from rlvr_lab.studies.ablation import mean_logged
+
+    arm = _contamination_arm(config)
+    base = per_problem(load_set(base_store(root, arm.model)), order)
+    runs = []
     for seed in config.seeds:
         job = train_job(root, config, arm, seed)
         measures = per_problem(load_set(job.final_store), order)
         runs.append(ArmRun(arm, seed, measures, mean_logged(job.run_dir, "actor/clip_frac_strategy")))
-    pairs = contamination_pairs(tuple(order), arm.model)
-    return MechanismsResult(per_problem(base_set, order), tuple(runs), contaminated, pairs)
+    return base, runs, contamination_pairs(order, arm.model)
 
 
 def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> list[Finding]:
