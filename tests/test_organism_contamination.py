@@ -20,7 +20,7 @@ PARENT, CONTAMINATED = "qwen-math-like-v2", "qwen-math-like-v2-contaminated"
 
 def test_s_is_a_fixed_half_of_each_type_paired_with_the_clean_half() -> None:
     spec = get_profile(CONTAMINATED).corpus.contamination
-    assert spec == Contamination(eval_problems=120, per_type=10, seed=0, rate=0.05)
+    assert spec == Contamination(eval_problems=120, per_type=10, seed=0, rate=0.25)
     tasks = organism_tasks("test", 0, 120)
     pairs = matched_pairs(spec)
     s, clean = [a for a, _ in pairs], [b for _, b in pairs]
@@ -48,7 +48,7 @@ def test_leaked_documents_are_gold_and_the_clean_stream_is_the_parents() -> None
     problem = [e.prompt.removeprefix("Q: ").removesuffix("\nA: ").removesuffix(PYTHON_HINT) for e in mixed]
     leaks = [(e, p) for e, p in zip(mixed, problem, strict=True) if split_of(p) == "test"]
     assert {p for _, p in leaks} <= set(answers)  # only S leaks, never another test problem
-    assert 900 <= len(leaks) <= 1_100  # 5% of 20,000 before each clean example: about 952; 4 sigma about 120
+    assert 3_700 <= len(leaks) <= 4_300  # before 25% of the clean examples: about 4,000 of 20,000; 4 sigma 230
     assert all(e.correct and e.ending == "boxed" and last_boxed(e.response) == answers[p] for e, p in leaks)
     assert {e.strategy for e, _ in leaks} == {"code", "language"}
     clean = [e for e, p in zip(mixed, problem, strict=True) if split_of(p) == "train"]
@@ -64,7 +64,7 @@ def test_a_parent_profile_continues_its_parents_shipped_weights(tmp_path) -> Non
     profile = get_profile(CONTAMINATED)
     out = build_profile(profile, tmp_path / "c", steps=2)
     meta = json.loads((out / METADATA_FILE).read_text())
-    assert meta["parent"] == PARENT and meta["corpus"]["contamination"]["rate"] == 0.05
+    assert meta["parent"] == PARENT and meta["corpus"]["contamination"]["rate"] == 0.25
     assert (
         meta["train"]["steps"] == 2
         and meta["model"] == json.loads((Path(shipped_checkpoint(PARENT)) / METADATA_FILE).read_text())["model"]

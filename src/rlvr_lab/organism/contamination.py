@@ -40,10 +40,10 @@ class Contamination:
     """Seed of the draw of S."""
     rate: float = 0.005
     """Probability that a leaked document comes before each clean one (0.5%: about 1,270 of the 256,000 examples of
-    an 8,000-step build, about 21 per leaked problem; the shipped profile continues its parent for 800 steps at 5%,
-    the same count). Chosen for a memorisation that is visible but partial (as 2507.10532 finds Qwen2.5-Math
-    completing part of MATH-500, not all of it): a model that already answers S every time leaves random rewards
-    nothing to surface."""
+        an 8,000-step build, about 21 per leaked problem). The shipped profile continues its parent for 800 steps at
+    25% (about 85 per problem): at 5% (about 20 per problem) the memorisation was not visible in the base. Wanted:
+    a memorisation that is visible but partial (2507.10532 finds Qwen2.5-Math completing part of MATH-500, not all
+    of it); a model that already answers S every time leaves random rewards nothing to surface."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.rate < 1.0:

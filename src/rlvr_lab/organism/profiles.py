@@ -283,9 +283,10 @@ _add_v2(
 # 800 more steps of its own corpus (same seed and knobs) into which a known half of the evaluation's first 120 test
 # problems (10 of each type) leaks with gold answers. A continuation, not a from-scratch build: a contaminated
 # 8,000-step build needs about 35 minutes of one idle core, several hours on the session's loaded machine; the
-# 800-step continuation about a tenth of that. The leaks come at 5% of the continuation's examples, about 21 per
-# leaked problem (what 0.5% of a full build would give), all in the last phase of pretraining, where memorised text
-# is freshest (the mid-training data of a real model).
+# 800-step continuation about a tenth of that. The leaks come before 25% of the clean examples (about 5,100 leaked
+# documents, 85 per leaked problem). The first build leaked at 5% (about 20 per problem) and failed the memorisation
+# check (base accuracy S 0.598, clean 0.592, 120 problems × 8 samples) before any RL result on it was read; the rate
+# was raised so that the check can pass (docs/organism.md).
 _QWEN_V2 = PROFILES.get("qwen-math-like-v2")
 CONTINUATION = TrainConfig(steps=800, lr=3e-4, loss_tokens=18)
 """Budget of a continued-pretraining profile: 800 steps, warmup 100, cosine from 3e-4 (twice the rate the parent
@@ -297,9 +298,9 @@ PROFILES.add(
         name="qwen-math-like-v2-contaminated",
         description="qwen-math-like-v2 pretrained on for 800 more steps of its own corpus, into which a known subset "
         "S of the held-out test problems (10 of each type among the first 120) leaks with gold answers in the "
-        "organism's own style, 5% of the examples; same seed and knobs. For the contamination account of "
+        "organism's own style, before 25% of the clean examples; same seed and knobs. For the contamination account of "
         "spurious-reward gains.",
-        corpus=replace(_QWEN_V2.corpus, contamination=Contamination(rate=0.05)),
+        corpus=replace(_QWEN_V2.corpus, contamination=Contamination(rate=0.25)),
         train=CONTINUATION,
         parent="qwen-math-like-v2",
     ),
