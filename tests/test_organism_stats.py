@@ -31,7 +31,14 @@ def test_profiles_are_shipped_small_and_resolve_by_name(name: str) -> None:
 
 def test_unknown_names_are_not_shipped() -> None:
     assert shipped_checkpoint("gpt2") is None
-    assert PROFILES.names() == ["llama-like-v2", "olmo-like", "olmo-like-v2", "qwen-math-like", "qwen-math-like-v2"]
+    assert PROFILES.names() == [
+        "llama-like-v2",
+        "olmo-like",
+        "olmo-like-v2",
+        "qwen-math-like",
+        "qwen-math-like-v2",
+        "qwen-math-like-v2-contaminated",
+    ]
 
 
 def test_pass_ks_are_powers_of_two_and_n() -> None:

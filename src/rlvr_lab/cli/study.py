@@ -368,14 +368,22 @@ def spurious_mechanisms(
     problems: Annotated[int, typer.Option(help="Held-out problems of every evaluation.")] = 120,
     samples: Annotated[int, typer.Option(help="Samples per problem of every evaluation.")] = 8,
     workers: Annotated[int, typer.Option(help="Worker processes (one torch thread each).")] = 2,
+    contamination: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the contamination arm (random reward on qwen-math-like-v2-contaminated, on the same seeds) "
+            "when that profile is shipped and the evaluation holds its (S, clean) pairs."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of the tables.")] = False,
 ) -> None:
     """The competing explanations of spurious-reward gains on the organism, each with its prediction fixed in
     rlvr_lab/studies/mechanisms.py before the runs: the clip account over a grid of learning rate × updates per
     rollout (clip and no-clip on the same seeds, each cell with its strategy-token clip fraction; predicted: clip −
     base > 0 only at or above 1% of strategy tokens clipped), asymmetric clipping (clip-high against clip-low:
-    entropy and code frequency move apart), and the format split of every accuracy change (boxed rate against
-    accuracy given a box). The contamination account needs a new organism build and is reported as not run.
+    entropy and code frequency move apart), the format split of every accuracy change (boxed rate against
+    accuracy given a box), and contamination (an organism that saw half of the evaluation's problems with their
+    answers, trained with random reward: gains concentrated on those problems, or on clean ones too).
 
     Writes OUT/mechanisms.json (findings, predictions against verdicts, every run) and OUT/mechanisms.md.
     """
@@ -384,6 +392,7 @@ def spurious_mechanisms(
     from rlvr_lab.studies.markdown import markdown_table
     from rlvr_lab.studies.mechanisms import (
         MechanismsConfig,
+        contamination_table,
         grid_table,
         mechanism_findings,
         mechanism_jobs,
@@ -403,6 +412,7 @@ def spurious_mechanisms(
             seeds=tuple(range(seeds)),
             training=TrainingSettings(steps=steps),
             evaluation=EvalSettings(problems=problems, samples=samples),
+            contamination=contamination,
         )
         config = dataclasses.replace(config, asymmetric_lr=config.lrs[0])
         run_jobs(mechanism_jobs(out, config), workers=workers, threads=1)
@@ -412,10 +422,9 @@ def spurious_mechanisms(
     found = mechanism_findings(result, config)
     record = summary(result, config, found)
     (out / "mechanisms.json").write_text(json.dumps(record, indent=2) + "\n")
-    markdown = "\n".join(
-        markdown_table(t)
-        for t in (findings_table(found, "Spurious-reward mechanisms: findings"), grid_table(result, config))
-    )
+    tables = (findings_table(found, "Spurious-reward mechanisms: findings"), grid_table(result, config))
+    leaked = contamination_table(result, config, found)
+    markdown = "\n".join(markdown_table(t) for t in (*tables, *([leaked] if leaked else [])))
     (out / "mechanisms.md").write_text(markdown)
     typer.echo(json.dumps(record, indent=2) if as_json else markdown)
 

@@ -42,9 +42,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from rlvr_lab.organism.contamination import Contamination, leaked_tasks
 from rlvr_lab.organism.tasks import KINDS, PHRASINGS, WORDS, Task, task_stream
 from rlvr_lab.prompts import PLACEHOLDER, PROMPTS
 
@@ -89,6 +90,9 @@ class CorpusConfig:
     """v2: share of prompts ending with :data:`PYTHON_HINT`."""
     hint_shift: float = 0.0
     """v2: added to the code logit of a hinted prompt."""
+    contamination: Contamination | None = None
+    """Test problems leaked into the stream with their gold answers (:mod:`rlvr_lab.organism.contamination`);
+    None: a clean corpus."""
 
     def __post_init__(self) -> None:
         preference = self.code_preference
@@ -119,7 +123,7 @@ class CorpusConfig:
             "lead_ins": self.lead_ins,
             "hint_share": self.hint_share,
             "hint_shift": self.hint_shift,
-        }
+        } | ({} if self.contamination is None else {"contamination": self.contamination.to_dict()})
 
     def phrases(self) -> tuple[str, ...]:
         """The v2 pieces the tokenizer adds as whole tokens (none for a v1 corpus, whose tokenizer stays v1's)."""
@@ -264,8 +268,22 @@ def write_example(task: Task, config: CorpusConfig, rng: random.Random, hinted: 
     return Example(task.kind, PROMPT_TEMPLATE.format(problem=problem), response, strategy, correct, ending)
 
 
+def gold(config: CorpusConfig) -> CorpusConfig:
+    """``config`` with no slip of any kind: every solution correct and boxed, in the profile's strategy mix and
+    style (how a leaked test problem's worked solution is written)."""
+    zero = _zero_rates()
+    return replace(config, code_error=zero, language_error=zero, format_slip=zero, contamination=None)
+
+
 def corpus_stream(config: CorpusConfig, seed: int) -> Iterator[Example]:
-    """An endless, seeded stream of examples over train-split problems, problem types in round-robin order."""
+    """An endless, seeded stream of examples over train-split problems, problem types in round-robin order; with
+    ``config.contamination``, a leaked test problem's gold solution comes before a clean example at its rate,
+    drawn by a generator of its own, so the clean examples are exactly those of the clean corpus."""
     rng = random.Random(f"organism-corpus:{seed}")
+    spec = config.contamination
+    leaked, leak_rng = (leaked_tasks(spec), random.Random(f"organism-contamination:{seed}")) if spec else ([], rng)
+    leak_config = gold(config)
     for task in task_stream("train", seed):
+        if spec is not None and leak_rng.random() < spec.rate:
+            yield write_example(leak_rng.choice(leaked), leak_config, leak_rng)
         yield write_example(task, config, rng)

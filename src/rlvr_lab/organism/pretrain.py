@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr_lab.models.loading import tiny_llama
+from rlvr_lab.models.loading import load_model, tiny_llama
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
 from rlvr_lab.organism.corpus import CorpusConfig, Example, corpus_stream
-from rlvr_lab.organism.profiles import Profile
+from rlvr_lab.organism.profiles import Profile, shipped_checkpoint
 from rlvr_lab.organism.tokenizer import build_organism_tokenizer
 
 METADATA_FILE = "rlvr_organism.json"
@@ -191,9 +191,27 @@ def checkpoint_metadata(
 def build_profile(
     profile: Profile, out: Path, seed: int | None = None, steps: int | None = None, progress: ProgressFn | None = None
 ) -> Path:
-    """Pretrain ``profile`` (optionally with another seed or step budget) and save the checkpoint to ``out``."""
+    """Pretrain ``profile`` (optionally with another seed or step budget) and save the checkpoint to ``out``; a
+    profile with a ``parent`` continues that profile's shipped checkpoint instead of a fresh model."""
     seed = profile.seed if seed is None else seed
     train = profile.train if steps is None else replace(profile.train, steps=steps)
-    model, tokenizer, losses = pretrain(profile.corpus, profile.model, train, seed, progress)
+    if profile.parent is None:
+        model, tokenizer, losses = pretrain(profile.corpus, profile.model, train, seed, progress)
+    else:
+        model, tokenizer, losses = continue_pretraining(profile.parent, profile.corpus, train, seed, progress)
     metadata = checkpoint_metadata(profile.name, seed, profile.corpus, profile.model, train, losses[-1])
+    if profile.parent is not None:
+        metadata["parent"] = profile.parent
     return save_checkpoint(model, tokenizer, out, metadata)
+
+
+def continue_pretraining(
+    parent: str, corpus: CorpusConfig, train: TrainConfig, seed: int, progress: ProgressFn | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[float]]:
+    """The shipped checkpoint of profile ``parent``, trained for ``train``'s budget on ``corpus``'s stream."""
+    where = shipped_checkpoint(parent)
+    if where is None:
+        raise FileNotFoundError(f"profile {parent!r} has no shipped checkpoint to continue; build it first")
+    with torch_threads(train.threads):
+        model, tokenizer = load_model(str(where))
+        return model, tokenizer, fit(model, tokenizer, corpus, train, seed, progress)

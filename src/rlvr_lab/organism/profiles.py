@@ -62,10 +62,11 @@ the per-type error rates, so per-problem accuracies spread from 0 to 1 and pass@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rlvr_lab.organism.config import ModelConfig, TrainConfig
+from rlvr_lab.organism.contamination import Contamination
 from rlvr_lab.organism.corpus import FORMS, CorpusConfig
 from rlvr_lab.registry import Registry
 
@@ -141,6 +142,9 @@ class Profile:
     """Seed of the shipped build: initialisation, corpus and batch order."""
     targets: tuple[Target, ...] = ()
     """What ``rlvr organism stats`` checks the measured tables against (and the tests check the shipped ones)."""
+    parent: str | None = None
+    """Continue pretraining this profile's shipped checkpoint (its weights and tokenizer; ``model`` is then the
+    parent's shape) for ``train``'s budget, instead of starting from a fresh initialisation; None: from scratch."""
 
 
 PROFILES: Registry[Profile] = Registry("organism profile")
@@ -273,6 +277,32 @@ _add_v2(
         Target("language_majority_share", 0.10, why="... and some mostly language, so switches can be seen"),
         Target("by_type.word.acc_given_language - by_type.word.acc_given_code", 0.30, why="word: language only"),
         Target("by_type.word.acc_given_code", high=0.15, why="a code-collapsed policy loses word problems"),
+    ),
+)
+# The contamination account's organism (arXiv 2507.10532): qwen-math-like-v2's shipped weights pretrained on for
+# 800 more steps of its own corpus (same seed and knobs) into which a known half of the evaluation's first 120 test
+# problems (10 of each type) leaks with gold answers. A continuation, not a from-scratch build: a contaminated
+# 8,000-step build needs about 35 minutes of one idle core, several hours on the session's loaded machine; the
+# 800-step continuation about a tenth of that. The leaks come before 25% of the clean examples (about 5,100 leaked
+# documents, 85 per leaked problem). The first build leaked at 5% (about 20 per problem) and failed the memorisation
+# check (base accuracy S 0.598, clean 0.592, 120 problems × 8 samples) before any RL result on it was read; the rate
+# was raised so that the check can pass (docs/organism.md).
+_QWEN_V2 = PROFILES.get("qwen-math-like-v2")
+CONTINUATION = TrainConfig(steps=800, lr=3e-4, loss_tokens=18)
+"""Budget of a continued-pretraining profile: 800 steps, warmup 100, cosine from 3e-4 (twice the rate the parent
+ended at) to 1.5e-5."""
+PROFILES.add(
+    "qwen-math-like-v2-contaminated",
+    replace(
+        _QWEN_V2,
+        name="qwen-math-like-v2-contaminated",
+        description="qwen-math-like-v2 pretrained on for 800 more steps of its own corpus, into which a known subset "
+        "S of the held-out test problems (10 of each type among the first 120) leaks with gold answers in the "
+        "organism's own style, before 25% of the clean examples; same seed and knobs. For the contamination account of "
+        "spurious-reward gains.",
+        corpus=replace(_QWEN_V2.corpus, contamination=Contamination(rate=0.25)),
+        train=CONTINUATION,
+        parent="qwen-math-like-v2",
     ),
 )
 _add_v2(

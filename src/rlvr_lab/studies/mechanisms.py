@@ -22,9 +22,18 @@ study:
   per problem into a boxed-rate term and an accuracy-given-a-box term (``acc = boxed · acc|boxed + unboxed-correct``,
   each change split at the midpoint). *Prediction of the format account*: the boxed-rate term carries the change.
 - **contamination** (arXiv 2507.10532: Qwen2.5-Math shows signs of having memorised MATH-500; on clean synthetic
-  arithmetic only correct rewards help) needs an organism profile that saw a known subset of the test problems
-  with their answers in pretraining (a new build, about 20 minutes of one core). It is not built in this version;
-  the report says so rather than leaving the account out.
+  arithmetic only correct rewards help): ``qwen-math-like-v2-contaminated`` saw a known subset S of the
+  evaluation's test problems with their gold answers in pretraining (:mod:`rlvr_lab.organism.contamination`: 10 of
+  each type among the first 120, fixed by seed 0, each paired with a clean problem of its type). It is trained with
+  random reward and ``clip`` at lr :attr:`MechanismsConfig.contamination_lr` × :attr:`~MechanismsConfig.
+  contamination_updates` updates per rollout (the on-policy control's rate for the parent profile, where noise
+  alone moves accuracy by under a point, and the grid's most updates per rollout, where the clamp binds most), on
+  the study's seeds, each run paired with the contaminated base on the same problems. *Prediction of the
+  contamination account* (primary): the gain on S minus the gain on its clean pair is positive (interval excludes
+  0); secondary, the gain on S is positive. *Prediction of the clip account* (primary of its own family, on this
+  organism): the gain on the clean problems is positive too. *Validity check*, fixed with them: the base answers S
+  more often than the clean pairs (memorisation visible); if not, the test is void and the report says so.
+  :func:`contamination_reading` turns the three verdicts into the account the organism supports.
 
 Every comparison is a training claim over seeds × problems (:func:`~rlvr_lab.studies.paired.over_seeds_and_problems`:
 a t interval, no verdict with one seed); within each account one comparison is primary (named in
@@ -47,7 +56,7 @@ from rlvr_lab.report import Table
 from rlvr_lab.studies import settings
 from rlvr_lab.studies.evaluation import load_set
 from rlvr_lab.studies.jobs import SampleJob, TrainJob
-from rlvr_lab.studies.paired import over_seeds_and_problems
+from rlvr_lab.studies.paired import over_problems, over_seeds_and_problems
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings, base_eval_job, base_store, slug
 from rlvr_lab.studies.verdict import Claim, Finding, correct
 
@@ -58,10 +67,15 @@ ASYMMETRIC: dict[str, tuple[float, float]] = {"clip-high": (0.2, 0.1), "clip-low
 CLIP_ACCOUNT = "clip-bias concentration (Shao et al., 2025)"
 ENTROPY_ACCOUNT = "asymmetric clipping moves entropy (arXiv 2509.26114)"
 FORMAT_ACCOUNT = "format learning"
-NOT_RUN = {
-    "contamination (arXiv 2507.10532)": "not run: needs an organism profile pretrained on a known subset of the test "
-    "problems with their answers (a new build, about 20 minutes of one core)"
-}
+CONTAMINATION_ACCOUNT = "contamination (arXiv 2507.10532)"
+CONTAMINATION_CHECK = "contamination check: memorisation visible in the base"
+CLIP_ON_CLEAN = "clip-bias account on the contaminated organism"
+"""Family of the clip account's prediction on the contaminated organism (its own primary, apart from the grid's)."""
+CONTAMINATED_PROFILE = "qwen-math-like-v2-contaminated"
+CONCENTRATES = "random-reward gain on S − gain on its clean pair > 0 (gains concentrate on the leaked problems)"
+GAIN_ON_S = "random-reward gain on the leaked problems S > 0"
+GAIN_ON_CLEAN = "random-reward gain on the clean problems > 0 (the clip bias owes nothing to the problems)"
+MEMORISED = "the base answers S more often than the clean problems of the same types"
 
 
 @dataclass(frozen=True)
@@ -77,13 +91,19 @@ class MechanismsConfig:
     """Optimiser updates per rollout of the grid (16 prompts × 8: mini-batches of 32 and 8)."""
     asymmetric_lr: float = 3e-4
     asymmetric_updates: int = 16
+    contamination: bool = True
+    """Run the contamination arm (when ``contaminated_profile`` has a shipped checkpoint and the evaluation holds
+    at least two (S, clean) pairs)."""
+    contaminated_profile: str = CONTAMINATED_PROFILE
+    contamination_lr: float = 3e-4
+    contamination_updates: int = 16
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     evaluation: EvalSettings = field(default_factory=EvalSettings)
 
     def __post_init__(self) -> None:
         rollout = 16 * 8
-        for u in (*self.updates, self.asymmetric_updates):
+        for u in (*self.updates, self.asymmetric_updates, self.contamination_updates):
             if u < 1 or rollout % u:
                 raise ValueError(f"updates per rollout must divide the rollout of {rollout}, got {u}")
         if not self.seeds or not self.lrs:
@@ -99,6 +119,8 @@ class Arm:
     updates: int
     clip: str = "clip"
     eps: tuple[float, float] = (0.2, 0.2)
+    model: str = ""
+    """The profile trained (empty: the study's ``profile``)."""
 
     @property
     def label(self) -> str:
@@ -116,15 +138,63 @@ def arms(config: MechanismsConfig) -> list[Arm]:
     return grid + asym
 
 
+def contamination_arm(config: MechanismsConfig) -> Arm | None:
+    """The contamination arm, or None when it is switched off, its profile has no shipped checkpoint, or the
+    evaluation holds fewer than two (S, clean) pairs (:func:`contamination_pairs`); :func:`not_run` says which."""
+    return None if contamination_skipped(config) else _contamination_arm(config)
+
+
+def _contamination_arm(config: MechanismsConfig) -> Arm:
+    return Arm("contaminated", config.contamination_lr, config.contamination_updates, model=config.contaminated_profile)
+
+
+def contamination_skipped(config: MechanismsConfig) -> str:
+    """Why the contamination arm does not run ("" when it runs)."""
+    from rlvr_lab.organism.profiles import PROFILES, shipped_checkpoint
+
+    if not config.contamination:
+        return "not run: switched off (--no-contamination)"
+    name = config.contaminated_profile
+    if name not in PROFILES or shipped_checkpoint(name) is None:
+        return f"not run: profile {name!r} has no shipped checkpoint (rlvr organism build --profile {name})"
+    ids = tuple(p.id for p in _eval_problems(config))
+    if len(contamination_pairs(ids, config.contaminated_profile)) < 2:
+        return f"not run: the first {len(ids)} evaluation problems hold fewer than two (S, clean) pairs"
+    return ""
+
+
+def _eval_problems(config: MechanismsConfig) -> list[Any]:
+    from rlvr_lab.organism.tasks import organism_problems
+
+    return organism_problems("test", 0, config.evaluation.problems)
+
+
+def contamination_pairs(order: tuple[str, ...], profile: str) -> np.ndarray:
+    """(K, 2) positions in ``order`` (problem ids of the evaluation) of each (S, clean) pair of ``profile``'s
+    contamination (:func:`rlvr_lab.organism.contamination.matched_pairs`) whose two problems are both evaluated."""
+    from rlvr_lab.organism.contamination import matched_pairs
+    from rlvr_lab.organism.profiles import get_profile
+    from rlvr_lab.organism.tasks import organism_problems
+
+    spec = get_profile(profile).corpus.contamination
+    if spec is None:
+        raise ValueError(f"profile {profile!r} has no contamination (corpus.contamination is None)")
+    ids = [p.id for p in organism_problems("test", 0, spec.eval_problems)]
+    where = {pid: i for i, pid in enumerate(order)}
+    pairs = [(where[ids[a]], where[ids[b]]) for a, b in matched_pairs(spec) if ids[a] in where and ids[b] in where]
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
 def train_job(root: Path, config: MechanismsConfig, arm: Arm, seed: int) -> TrainJob:
     """The run of ``arm`` with ``seed`` (preset ``clip``'s 16 × 8 rollout with the arm's mini-batch, clamp and ε)."""
     training = dataclasses.replace(config.training, lr=arm.lr)
-    out = Path(root) / "runs" / slug(config.profile) / slug(f"{arm.name}-lr{arm.lr:g}-u{arm.updates}") / f"s{seed}"
+    model = arm.model or config.profile
+    out = Path(root) / "runs" / slug(model) / slug(f"{arm.name}-lr{arm.lr:g}-u{arm.updates}") / f"s{seed}"
     job = settings.train_job(
-        f"mechanisms {config.profile} {arm.label} s{seed}",
+        f"mechanisms {model} {arm.label} s{seed}",
         training,
         config.evaluation,
-        model=config.profile,
+        model=model,
         reward=config.reward,
         preset="clip",
         seed=seed,
@@ -137,9 +207,14 @@ def train_job(root: Path, config: MechanismsConfig, arm: Arm, seed: int) -> Trai
 
 
 def mechanism_jobs(root: Path, config: MechanismsConfig) -> list[SampleJob | TrainJob]:
-    """The base evaluation, then every arm on every seed."""
+    """The base evaluation, then every arm on every seed; with the contamination arm, its base and its runs."""
     runs = [train_job(root, config, arm, seed) for arm in arms(config) for seed in config.seeds]
-    return [base_eval_job(root, config.profile, config.training, config.evaluation), *runs]
+    jobs: list[SampleJob | TrainJob] = [base_eval_job(root, config.profile, config.training, config.evaluation), *runs]
+    arm = contamination_arm(config)
+    if arm is not None:
+        jobs.append(base_eval_job(root, arm.model, config.training, config.evaluation))
+        jobs += [train_job(root, config, arm, seed) for seed in config.seeds]
+    return jobs
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -204,6 +279,10 @@ class ArmRun:
 class MechanismsResult:
     base: dict[str, np.ndarray]
     runs: tuple[ArmRun, ...]
+    contaminated_base: dict[str, np.ndarray] | None = None
+    """The contaminated profile's base evaluation (None: the arm did not run)."""
+    pairs: np.ndarray | None = None
+    """(K, 2) positions of the (S, clean) pairs in the evaluation's problem order."""
 
     def of(self, arm: Arm) -> dict[int, ArmRun]:
         return {r.seed: r for r in self.runs if r.arm == arm}
@@ -221,7 +300,27 @@ def mechanisms_result(root: Path, config: MechanismsConfig) -> MechanismsResult:
             job = train_job(root, config, arm, seed)
             measures = per_problem(load_set(job.final_store), order)
             runs.append(ArmRun(arm, seed, measures, mean_logged(job.run_dir, "actor/clip_frac_strategy")))
-    return MechanismsResult(per_problem(base_set, order), tuple(runs))
+    if contamination_arm(config) is None:
+        return MechanismsResult(per_problem(base_set, order), tuple(runs))
+    contaminated, leaked, pairs = contamination_result(root, config, tuple(order))
+    return MechanismsResult(per_problem(base_set, order), (*runs, *leaked), contaminated, pairs)
+
+
+def contamination_result(
+    root: Path, config: MechanismsConfig, order: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], list[ArmRun], np.ndarray]:
+    """The finished contamination arm (it must run for ``config``): the contaminated base's measures, its runs,
+    and the (S, clean) pairs' positions in ``order``."""
+    from rlvr_lab.studies.ablation import mean_logged
+
+    arm = _contamination_arm(config)
+    base = per_problem(load_set(base_store(root, arm.model)), order)
+    runs = []
+    for seed in config.seeds:
+        job = train_job(root, config, arm, seed)
+        measures = per_problem(load_set(job.final_store), order)
+        runs.append(ArmRun(arm, seed, measures, mean_logged(job.run_dir, "actor/clip_frac_strategy")))
+    return base, runs, contamination_pairs(order, arm.model)
 
 
 def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> list[Finding]:
@@ -280,7 +379,58 @@ def mechanism_findings(result: MechanismsResult, config: MechanismsConfig) -> li
                 role="primary" if (arm, j) == (top, 0) else "secondary",
             )
             out.append(over_seeds_and_problems(claim, {s: parts[j] for s, parts in split.items()}, term))
+    arm = contamination_arm(config)
+    if arm is not None and result.contaminated_base is not None and result.pairs is not None:
+        after = {s: r.measures["accuracy"] for s, r in result.of(arm).items()}
+        out += contamination_findings(result.contaminated_base["accuracy"], after, result.pairs)
     return correct(out)
+
+
+def contamination_findings(base: np.ndarray, after: dict[int, np.ndarray], pairs: np.ndarray) -> list[Finding]:
+    """The contamination arm's findings (module docstring), uncorrected: the validity check (base accuracy, S −
+    clean, over the pairs), the contamination account's S − clean gain (primary) and gain on S, and the clip
+    account's gain on clean problems. ``base`` and each ``after[seed]`` are (P,) accuracies in the evaluation's
+    order; ``pairs`` (K, 2) the positions of each (S, clean) pair."""
+    s, c = pairs[:, 0], pairs[:, 1]
+    gains = {seed: np.asarray(a, dtype=np.float64) - base for seed, a in after.items()}
+    check = Claim(CONTAMINATION_CHECK, MEMORISED, "base accuracy, S − clean, matched pairs")
+    concentrates = Claim(
+        CONTAMINATION_ACCOUNT, CONCENTRATES, "Δ accuracy (trained − base) on S − on its clean pair, per seed and pair"
+    )
+    on_s = Claim(CONTAMINATION_ACCOUNT, GAIN_ON_S, "Δ accuracy (trained − base) on S, per seed", role="secondary")
+    on_clean = Claim(
+        CLIP_ACCOUNT, GAIN_ON_CLEAN, "Δ accuracy (trained − base) on clean, per seed", family=CLIP_ON_CLEAN
+    )
+    return [
+        over_problems(check, base[c], base[s], f"S {base[s].mean():.3f}, clean {base[c].mean():.3f}"),
+        over_seeds_and_problems(concentrates, {k: g[s] - g[c] for k, g in gains.items()}, "S − clean gain"),
+        over_seeds_and_problems(on_s, {k: g[s] for k, g in gains.items()}, "gain on S"),
+        over_seeds_and_problems(on_clean, {k: g[c] for k, g in gains.items()}, "gain on clean"),
+    ]
+
+
+def contamination_reading(found: list[Finding]) -> str:
+    """Which account the contamination arm supports, from the verdicts of :func:`contamination_findings` (after
+    :func:`~rlvr_lab.studies.verdict.correct`): void when memorisation is not visible in the base; contamination
+    when gains concentrate on S and none shows on clean problems; clip when clean problems gain and S no more;
+    both or neither otherwise. Empty when the arm did not run."""
+    verdicts = {f.claim.claim: f for f in found}
+    if MEMORISED not in verdicts:
+        return ""
+    check, conc, clean = (verdicts[k] for k in (MEMORISED, CONCENTRATES, GAIN_ON_CLEAN))
+    said = f"(S − clean gain {conc.observed()} {conc.verdict}; gain on clean {clean.observed()} {clean.verdict})"
+    if check.verdict != "reproduced":
+        return (
+            f"void: the contaminated base does not answer S more often than clean problems ({check.observed()}, "
+            f"{check.verdict}), so the memorisation the account needs is not visible {said}"
+        )
+    if conc.verdict == "reproduced" and clean.verdict != "reproduced":
+        return f"contamination: gains concentrate on the leaked problems and none shows on clean ones {said}"
+    if clean.verdict == "reproduced" and conc.verdict != "reproduced":
+        return f"clip: clean problems gain and the leaked ones no more {said}"
+    if clean.verdict == "reproduced":
+        return f"both: clean problems gain, and the leaked ones more {said}"
+    return f"neither: no gain on clean problems and none concentrated on the leaked ones {said}"
 
 
 def predictions(found: list[Finding]) -> list[dict[str, Any]]:
@@ -295,6 +445,8 @@ def predictions(found: list[Finding]) -> list[dict[str, Any]]:
             wanted = "reproduced"
         elif f.claim.paper == FORMAT_ACCOUNT:
             wanted = "reproduced" if "boxed-rate term" in f.claim.claim else "not reproduced"
+        elif f.claim.paper in (CONTAMINATION_ACCOUNT, CONTAMINATION_CHECK) or f.claim.family_name == CLIP_ON_CLEAN:
+            wanted = "reproduced"  # each account's own prediction; the check is the test's precondition
         else:
             continue
         held = (f.verdict == "reproduced") == (wanted == "reproduced") and "no verdict" not in f.verdict
@@ -330,7 +482,8 @@ def summary(result: MechanismsResult, config: MechanismsConfig, found: list[Find
         "clip_fraction_threshold": CLIP_FRACTION_THRESHOLD,
         "findings": [f.as_dict() for f in found],
         "predictions": predictions(found),
-        "not_run": NOT_RUN,
+        "not_run": {CONTAMINATION_ACCOUNT: why} if (why := contamination_skipped(config)) else {},
+        "contamination": contamination_summary(result, config, found),
         "arms": [
             {
                 "arm": dataclasses.asdict(r.arm),
@@ -341,3 +494,52 @@ def summary(result: MechanismsResult, config: MechanismsConfig, found: list[Find
             for r in result.runs
         ],
     }
+
+
+def _contamination_means(result: MechanismsResult, config: MechanismsConfig) -> dict[str, tuple[float, float]]:
+    """(base, trained: mean over seeds) accuracy on S and on clean; empty when the arm did not run."""
+    arm = contamination_arm(config)
+    if arm is None or result.contaminated_base is None or result.pairs is None:
+        return {}
+    base, runs = result.contaminated_base["accuracy"], list(result.of(arm).values())
+    out = {}
+    for j, name in enumerate(("S", "clean")):
+        where = result.pairs[:, j]
+        out[name] = (float(base[where].mean()), float(np.mean([r.measures["accuracy"][where].mean() for r in runs])))
+    return out
+
+
+def contamination_summary(result: MechanismsResult, config: MechanismsConfig, found: list[Finding]) -> dict[str, Any]:
+    """The contamination arm in ``mechanisms.json``: its profile and schedule, the pairs, base and trained accuracy
+    on S and clean, and :func:`contamination_reading`; or why it did not run."""
+    means = _contamination_means(result, config)
+    if not means or result.pairs is None:
+        return {"run": False, "why": contamination_skipped(config) or "no evaluation of the arm"}
+    ids = tuple(p.id for p in _eval_problems(config))
+    return {
+        "run": True,
+        "profile": config.contaminated_profile,
+        "lr": config.contamination_lr,
+        "updates": config.contamination_updates,
+        "pairs": [[ids[a], ids[b]] for a, b in result.pairs.tolist()],
+        "accuracy": {name: {"base": b, "trained": t, "gain": t - b} for name, (b, t) in means.items()},
+        "reading": contamination_reading(found),
+    }
+
+
+def contamination_table(result: MechanismsResult, config: MechanismsConfig, found: list[Finding]) -> Table | None:
+    """Base and trained accuracy on S, on clean and their difference (None when the arm did not run)."""
+    means = _contamination_means(result, config)
+    if not means or result.pairs is None:
+        return None
+    (sb, st), (cb, ct) = means["S"], means["clean"]
+    rows = (("S (leaked)", len(result.pairs), sb, st, st - sb), ("clean", len(result.pairs), cb, ct, ct - cb),
+            ("S − clean", len(result.pairs), sb - cb, st - ct, (st - sb) - (ct - cb)))  # fmt: skip
+    note = (
+        f"{config.contaminated_profile} trained with {config.reward}, clip, lr {config.contamination_lr:g} × "
+        f"{config.contamination_updates} updates per rollout, {config.training.steps} steps, {len(config.seeds)} "
+        f"seeds; accuracy on the final held-out evaluation, trained: mean over seeds. Reading: "
+        f"{contamination_reading(found)}"
+    )
+    columns = ("problems", "pairs", "base acc.", "trained acc.", "gain")
+    return Table("Contamination arm: leaked problems against clean ones", columns, rows, note)
