@@ -108,6 +108,27 @@ QUICK_SIZES = AuditSizes(
 decide: 2 seeds give one degree of freedom, t = 12.7); the same arms and code paths."""
 
 
+def sized(sizes: AuditSizes, settings: Sequence[str]) -> AuditSizes:
+    """``sizes`` with ``KEY=VALUE`` settings applied (``rlvr audit --set``): each key a field of
+    :class:`AuditSizes`, each value a positive integer. Why: the quick sizes fit the organisms; a 135M model on a
+    CPU needs smaller ones (docs/audit.md), and a size is the only thing a user should change, not the code path."""
+    known = [f.name for f in dataclasses.fields(AuditSizes)]
+    values: dict[str, int] = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise ValueError(f"--set {setting!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"--set {setting!r}: {key} must be a positive integer")
+        values[key] = value
+    return dataclasses.replace(sizes, **values)
+
+
 @dataclass(frozen=True)
 class AuditConfig:
     """Everything the audit runs; saved as ``DIR/audit.yaml``."""
@@ -223,6 +244,17 @@ def eval_problems(config: AuditConfig, limit: int) -> ProblemSet:
     return ProblemSet(claim.eval_split, limit, benchmark=claim.eval_data)
 
 
+def check_data(config: AuditConfig) -> None:
+    """Read the evaluation and training problems once before any job starts, so that a benchmark that is not on
+    this machine (GSM8K or MATH without ``RLVR_DATA_DIR``) stops the audit with the loader's one-line error
+    (:class:`~rlvr_lab.runtime.data.ProblemSourceError`: where it looked, how to provide it) instead of failing
+    inside the first worker job."""
+    s = config.sizes
+    claim = config.claimed.config()
+    eval_problems(config, max(s.eval_problems, s.boundary_problems)).load()
+    ProblemSet(claim.train_split, train_problems(config), claim.train_data).load()
+
+
 def eval_sampling(config: AuditConfig, n: int) -> SamplingConfig:
     claim = config.claimed.config()
     temperature = claim.eval_temperature or GREEDY_REPLACEMENT
@@ -318,8 +350,10 @@ def build_config(
     workers: int = 2,
     threads: int = 1,
     nproc: int = 1,
+    settings: Sequence[str] = (),
 ) -> AuditConfig:
-    """The audit of ``spec`` (see :func:`resolve_claim`) as the command line asks for it."""
+    """The audit of ``spec`` (see :func:`resolve_claim`) as the command line asks for it (``settings``: the
+    ``--set KEY=VALUE`` sizes, applied over the quick or full sizes and before ``--k``)."""
     claimed = resolve_claim(spec)
     notes: list[str] = []
     if models:
@@ -332,7 +366,7 @@ def build_config(
     count = seeds if seeds is not None else (QUICK_SEEDS if quick else 5)
     if count < 1:
         raise ValueError(f"--seeds must be >= 1, got {count}")
-    sizes = QUICK_SIZES if quick else FULL_SIZES
+    sizes = sized(QUICK_SIZES if quick else FULL_SIZES, settings)
     if largest_k is not None:
         if largest_k < 1:
             raise ValueError(f"--k must be >= 1, got {largest_k}")

@@ -26,7 +26,16 @@ from rich.console import Console
 
 from rlvr_lab.metrics import GradedSamples, pass_at_k_matrix
 from rlvr_lab.report import Plot, ReportInputs, Section, Table, TrainingRun, load_run, write_report
-from rlvr_lab.studies.audit import CLAIMED, AuditConfig, audit_jobs, base_store, boundary_store, eval_problems, run_dir
+from rlvr_lab.studies.audit import (
+    CLAIMED,
+    AuditConfig,
+    audit_jobs,
+    base_store,
+    boundary_store,
+    check_data,
+    eval_problems,
+    run_dir,
+)
 from rlvr_lab.studies.audit_checks import PRIMARY, Check, ModelData, audit_checks, gain_is_real
 from rlvr_lab.studies.demo import kept_timings
 from rlvr_lab.studies.evaluation import ProblemSet, load_set
@@ -277,6 +286,7 @@ def run_audit(config: AuditConfig, out: Path, console: Console | None = None) ->
     console = console or Console(stderr=True)
     started = time.monotonic()
     root = Path(out)
+    check_data(config)
     check_saved_config(config, root)
     jobs = audit_jobs(config, root)
     console.print(
