@@ -235,6 +235,8 @@ def test_a_tiny_audit_end_to_end_and_resumed(tmp_path: Path) -> None:
         assert check["seeds"] == 2 and check["verdict"] in ("reproduced", "not significant", "opposite")
     html = result.report.read_text()
     assert html.index("Audit: is the gain real?") < html.index("Audited:") < html.index("<img")
+    assert html.count("<img") == 3 and html.index("Training runs") > html.index("<img")  # checks, pass@k, arms
+    assert len(json.loads(result.summary.read_text())["runs"]) == len(config.arms) * 2
     started = time.monotonic()
     again = run_audit(config, tmp_path)
     assert time.monotonic() - started < first / 2
@@ -295,6 +297,7 @@ def test_a_tiny_audit_through_trl_prints_nothing_on_stdout(tmp_path: Path, capfd
     for arm in config.arms:
         folder = run_dir(tmp_path, "qwen-math-like-v2", arm, 0)
         assert json.loads((folder / "model" / "rlvr_train.json").read_text())["backend"] == "trl"
+        assert not (folder / "checkpoints").exists()  # a finished run's checkpoint duplicates model/
         steps = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
         updates = {s["optim/updates"] for s in steps if "optim/updates" in s}
         assert updates == ({1} if arm == "on-policy" else {4}), arm
