@@ -273,23 +273,19 @@ def test_a_tiny_audit_through_trl_prints_nothing_on_stdout(tmp_path: Path, capfd
     TRL's, the on-policy arm makes one update per rollout, and nothing reaches stdout (transformers prints its log
     dicts there, which broke ``rlvr audit --backend trl --json``'s one JSON object)."""
     pytest.importorskip("trl", reason="the trl extra is not installed")
-    import dataclasses
-
     from rlvr_lab.studies.audit import run_dir
     from rlvr_lab.studies.audit_run import run_audit
 
-    config = build_config("organism-ground-truth", models=("qwen-math-like-v2",), seeds=1, backend="trl", workers=2)
-    tiny = AuditSizes(
-        eval_problems=8,
-        eval_samples=2,
-        boundary_problems=8,
+    sizes = ("eval_problems=8", "eval_samples=2", "boundary_problems=8", "steps=2", "train_problems=16", "votes=2")
+    config = build_config(
+        "organism-ground-truth",
+        models=("qwen-math-like-v2",),
+        seeds=1,
+        backend="trl",
+        quick=True,
         largest_k=4,
-        steps=2,
-        train_problems=16,
-        curve_problems=2,
-        votes=2,
+        settings=(*sizes, "curve_problems=2"),
     )
-    config = dataclasses.replace(config, sizes=tiny)
     record = run_audit(config, tmp_path).record
     assert capfd.readouterr().out == ""
     assert {c["family"] for c in record["checks"]} == {"controls", "families", "clip ablation", "large k", "soundness"}
