@@ -160,6 +160,33 @@ def test_dry_run_prices_every_arm_before_anything_runs(tmp_path: Path) -> None:
     assert 0 < plan["cpu_seconds"] < 3600 and not Path("unused").exists()
 
 
+def test_set_changes_a_size_and_refuses_what_is_not_one() -> None:
+    """``--set KEY=VALUE`` sizes the audit (a 135M model on a CPU needs smaller sizes than the quick ones)."""
+    config = build_config("organism-ground-truth", quick=True, settings=("steps=2", "eval_problems=8"), largest_k=4)
+    assert (config.sizes.steps, config.sizes.eval_problems, config.sizes.largest_k) == (2, 8, 4)
+    assert config.sizes.eval_samples == 8 and len(config.seeds) == 3  # the rest stays quick
+    small = _dry_run("organism-ground-truth", "--quick", "--set", "steps=2")
+    full = _dry_run("organism-ground-truth", "--quick")
+    assert small["cpu_seconds"] < full["cpu_seconds"]
+    for bad in ("step=2", "steps=0", "steps", "steps=two"):
+        with pytest.raises(ValueError, match="--set"):
+            build_config("organism-ground-truth", quick=True, settings=(bad,))
+    result = CliRunner().invoke(build_app(), ["audit", "organism-ground-truth", "--set", "votes=-1", "--out", "x"])
+    assert result.exit_code == 1 and "votes must be a positive integer" in result.output
+
+
+def test_a_benchmark_that_is_not_here_stops_the_audit_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    """The SmolLM2 claim reads GSM8K: without the data the audit stops before any job, naming where it looked."""
+    for name, value in (("RLVR_CACHE_DIR", str(tmp_path / "cache")), ("HF_HUB_OFFLINE", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RLVR_DATA_DIR", raising=False)
+    claim = Path(__file__).parents[1] / "docs" / "audit" / "smollm2-gsm8k.yaml"
+    args = ["audit", str(claim), "--model", "qwen-math-like-v2", "--seeds", "1", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 1 and "gsm8k" in result.output and "RLVR_DATA_DIR" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "runs").exists()
+
+
 def test_dry_run_of_a_7b_recipe_on_8_gpus(tmp_path: Path) -> None:
     """The Spurious Rewards schedule on Qwen2.5-Math-7B: one arm's GPU-hours follow the stated FLOP formula."""
     path = tmp_path / "spurious.yaml"
@@ -208,6 +235,8 @@ def test_a_tiny_audit_end_to_end_and_resumed(tmp_path: Path) -> None:
         assert check["seeds"] == 2 and check["verdict"] in ("reproduced", "not significant", "opposite")
     html = result.report.read_text()
     assert html.index("Audit: is the gain real?") < html.index("Audited:") < html.index("<img")
+    assert html.count("<img") == 3 and html.index("Training runs") > html.index("<img")  # checks, pass@k, arms
+    assert len(json.loads(result.summary.read_text())["runs"]) == len(config.arms) * 2
     started = time.monotonic()
     again = run_audit(config, tmp_path)
     assert time.monotonic() - started < first / 2
@@ -236,3 +265,35 @@ def test_dry_run_of_the_spurious_rewards_recipe_on_8_gpus() -> None:
     assert any(s["stage"] == "large k claimed (k = 8)" for s in plan["stages"])
     assert any("one at a time" in note for note in plan["notes"])
     assert 1000 < plan["total_gpu_hours"] < 5000 and plan["gpus"] == 8
+
+
+@pytest.mark.slow
+def test_a_tiny_audit_through_trl_prints_nothing_on_stdout(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Every arm trained by TRL's GRPOTrainer (2 rollouts, one seed) in the audit's worker processes: the runs are
+    TRL's, the on-policy arm makes one update per rollout, and nothing reaches stdout (transformers prints its log
+    dicts there, which broke ``rlvr audit --backend trl --json``'s one JSON object)."""
+    pytest.importorskip("trl", reason="the trl extra is not installed")
+    from rlvr_lab.studies.audit import run_dir
+    from rlvr_lab.studies.audit_run import run_audit
+
+    sizes = ("eval_problems=8", "eval_samples=2", "boundary_problems=8", "steps=2", "train_problems=16", "votes=2")
+    config = build_config(
+        "organism-ground-truth",
+        models=("qwen-math-like-v2",),
+        seeds=1,
+        backend="trl",
+        quick=True,
+        largest_k=4,
+        settings=(*sizes, "curve_problems=2"),
+    )
+    record = run_audit(config, tmp_path).record
+    assert capfd.readouterr().out == ""
+    assert {c["family"] for c in record["checks"]} == {"controls", "families", "clip ablation", "large k", "soundness"}
+    assert all(c["verdict"] == NO_VERDICT and c["seeds"] == 1 for c in record["checks"])
+    for arm in config.arms:
+        folder = run_dir(tmp_path, "qwen-math-like-v2", arm, 0)
+        assert json.loads((folder / "model" / "rlvr_train.json").read_text())["backend"] == "trl"
+        assert not (folder / "checkpoints").exists()  # a finished run's checkpoint duplicates model/
+        steps = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        updates = {s["optim/updates"] for s in steps if "optim/updates" in s}
+        assert updates == ({1} if arm == "on-policy" else {4}), arm

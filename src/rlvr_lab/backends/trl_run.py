@@ -47,7 +47,7 @@ import trl
 from accelerate.state import PartialState
 from accelerate.utils import gather_object
 from datasets import Dataset
-from transformers import TrainerCallback
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from rlvr_lab.analysis.strategy import is_code, strategy_token_counts
@@ -247,10 +247,19 @@ class RlvrCallback(TrainerCallback):
     """Writes our ``metrics.jsonl`` / ``problems.jsonl`` once per rollout and runs held-out evaluation."""
 
     def __init__(
-        self, trainer: RlvrGRPOTrainer, config: TrainConfig, plan: TRLPlan, run_dir: Path, start: int, evaluate_fn: Any
+        self,
+        trainer: RlvrGRPOTrainer,
+        config: TrainConfig,
+        plan: TRLPlan,
+        run_dir: Path,
+        start: int,
+        evaluate_fn: Any,
+        verbose: bool = True,
     ) -> None:
         self.trainer, self.config, self.plan, self.run_dir = trainer, config, plan, run_dir
         self.evaluate_fn = evaluate_fn
+        self.verbose = verbose
+        """One stderr line per rollout (off with ``show_progress=False``, as our own trainer is then silent)."""
         self.start = start
         self.updates: list[dict[str, float]] = []
         self.logger = (
@@ -303,6 +312,7 @@ class RlvrCallback(TrainerCallback):
         if self.logger is not None:  # the main process
             self.logger.log(record)
             append_jsonl(self.run_dir / PROBLEM_LOG, {"step": step, "accuracy": rollout.problem_accuracy()})
+        if self.logger is not None and self.verbose:
             print(
                 f"step {step}/{self.config.steps} reward {record['reward/mean']:.3f} "
                 f"acc {record['train/accuracy']:.3f} ({elapsed:.1f}s)",
@@ -439,7 +449,12 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     def run_eval(step: int) -> dict[str, float]:
         return evaluate_on_all_ranks(trainer, engine_for, held_out, reward.grader, step)
 
-    trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval))
+    trainer.add_callback(RlvrCallback(trainer, config, plan, run_dir, start, run_eval, verbose=show_progress))
+    # transformers prints every log dict to stdout (print, or tqdm.write beside its bar): that breaks the one JSON
+    # object of ``--json`` (``rlvr train --backend trl --json``, ``rlvr audit --backend trl --json``). Our callback's
+    # line per rollout, on stderr, is the progress.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
         # Every rank: under ZeRO-3 saving gathers the shards, a collective (on rank 0 alone it hangs the run).

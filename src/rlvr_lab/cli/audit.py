@@ -53,6 +53,15 @@ def audit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print every arm's cost (CPU time, GPU-hours) and stop.")
     ] = False,
+    sizes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A size, KEY=VALUE (repeatable): eval_problems, eval_samples, boundary_problems, largest_k, steps, "
+            "train_problems, curve_problems or votes; applied over the --quick (or full) sizes.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (one per core is fastest on the organisms).")] = 2,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     threads: Threads = None,
@@ -87,6 +96,7 @@ def audit(
             workers,
             use_threads(threads, announce=False) or 1,
             nproc,
+            tuple(sizes or ()),
         )
         costs = audit_costs(config, out)
     except (ValueError, FileNotFoundError) as error:
@@ -120,12 +130,13 @@ def audit(
             for note in config.notes:
                 typer.echo(f"note: {note}")
         return
+    from rlvr_lab.runtime.data import ProblemSourceError
     from rlvr_lab.studies.audit_run import run_audit
 
     typer.echo(plan, err=True)
     try:
         result = run_audit(config, out)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ProblemSourceError) as error:
         raise fail(error) from None
     record = result.record
     if json_out:

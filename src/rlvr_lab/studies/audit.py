@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,27 @@ QUICK_SIZES = AuditSizes(
 )
 """The quick audit: fewer steps, problems and samples, 3 seeds (the fewest with which the t interval over seeds can
 decide: 2 seeds give one degree of freedom, t = 12.7); the same arms and code paths."""
+
+
+def sized(sizes: AuditSizes, settings: Sequence[str]) -> AuditSizes:
+    """``sizes`` with ``KEY=VALUE`` settings applied (``rlvr audit --set``): each key a field of
+    :class:`AuditSizes`, each value a positive integer. Why: the quick sizes fit the organisms; a 135M model on a
+    CPU needs smaller ones (docs/audit.md), and a size is the only thing a user should change, not the code path."""
+    known = [f.name for f in dataclasses.fields(AuditSizes)]
+    values: dict[str, int] = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise ValueError(f"--set {setting!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"--set {setting!r}: {key} must be a positive integer")
+        values[key] = value
+    return dataclasses.replace(sizes, **values)
 
 
 @dataclass(frozen=True)
@@ -223,10 +245,36 @@ def eval_problems(config: AuditConfig, limit: int) -> ProblemSet:
     return ProblemSet(claim.eval_split, limit, benchmark=claim.eval_data)
 
 
+def check_data(config: AuditConfig) -> None:
+    """Read the evaluation and training problems once before any job starts, so that a benchmark that is not on
+    this machine (GSM8K or MATH without ``RLVR_DATA_DIR``) stops the audit with the loader's one-line error
+    (:class:`~rlvr_lab.runtime.data.ProblemSourceError`: where it looked, how to provide it) instead of failing
+    inside the first worker job."""
+    s = config.sizes
+    claim = config.claimed.config()
+    eval_problems(config, max(s.eval_problems, s.boundary_problems)).load()
+    ProblemSet(claim.train_split, train_problems(config), claim.train_data).load()
+
+
 def eval_sampling(config: AuditConfig, n: int) -> SamplingConfig:
     claim = config.claimed.config()
     temperature = claim.eval_temperature or GREEDY_REPLACEMENT
     return SamplingConfig(n=n, temperature=temperature, max_new_tokens=claim.max_new_tokens, seed=BASE_SEED)
+
+
+@dataclass(frozen=True)
+class AuditTrainJob(TrainJob):
+    """One arm's run, whose checkpoints are deleted once it is finished (its final policy saved and graded).
+
+    Why: the trainer checkpoints at the last step (model, optimiser state, RNG) and then saves the same weights as
+    ``model/``; once ``model/`` and the graded final evaluation exist, :meth:`finished` is true and the checkpoint
+    is never read again. On SmolLM2-135M that is 1.6 GB per run (fp32 weights and two AdamW moments), 29 GB for
+    the 18 runs of a quick audit. A run killed before it finished keeps its checkpoint and resumes from it.
+    """
+
+    def run(self) -> None:
+        super().run()
+        shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
 
 
 def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
@@ -279,7 +327,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
         )
         for arm in config.arms:
             for seed in config.seeds:
-                job = TrainJob(
+                job = AuditTrainJob(
                     name=f"train {model} {arm} s{seed}",
                     phase="training",
                     config=train_config(config, root, model, arm, seed),
@@ -318,8 +366,10 @@ def build_config(
     workers: int = 2,
     threads: int = 1,
     nproc: int = 1,
+    settings: Sequence[str] = (),
 ) -> AuditConfig:
-    """The audit of ``spec`` (see :func:`resolve_claim`) as the command line asks for it."""
+    """The audit of ``spec`` (see :func:`resolve_claim`) as the command line asks for it (``settings``: the
+    ``--set KEY=VALUE`` sizes, applied over the quick or full sizes and before ``--k``)."""
     claimed = resolve_claim(spec)
     notes: list[str] = []
     if models:
@@ -332,7 +382,7 @@ def build_config(
     count = seeds if seeds is not None else (QUICK_SEEDS if quick else 5)
     if count < 1:
         raise ValueError(f"--seeds must be >= 1, got {count}")
-    sizes = QUICK_SIZES if quick else FULL_SIZES
+    sizes = sized(QUICK_SIZES if quick else FULL_SIZES, settings)
     if largest_k is not None:
         if largest_k < 1:
             raise ValueError(f"--k must be >= 1, got {largest_k}")
