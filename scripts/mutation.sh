@@ -57,9 +57,10 @@ setup_venv() {
   local venv=$1 packages=$2
   [ -x "$venv/bin/mutmut" ] && return
   [ -x "$packages/bin/python" ] || die "no $packages: run \`make setup\` first (or set MAIN_VENV)"
-  "$packages/bin/python" -c 'import sys; print(sys._base_executable)' | xargs -I{} {} -m venv "$venv"
+  local base site main
+  base=$("$packages/bin/python" -c 'import sys; print(sys._base_executable)')  # the same Python as the packages
+  "$base" -m venv "$venv"
   "$venv/bin/pip" install -q "mutmut==$MUTMUT_VERSION"
-  local site main
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   main=$("$packages/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   # A plain path line: .venv's own .pth files (the editable install of this repo) are not read, so the tests
