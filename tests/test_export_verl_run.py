@@ -80,21 +80,23 @@ def _verl_argv(script: Path, tmp: Path) -> list[str]:
     return done.stdout.decode().split("\0")[:-1]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, str], list[str]]:
-    tmp = tmp_path_factory.mktemp("verl")
-    out = tmp / "export"
-    payload = export_verl(_config(tmp), TARGET, out)
-    argv = _verl_argv(out / "run.sh", tmp)
-    return out, payload, dict(a.split("=", 1) for a in argv[2:]), argv
+def test_the_recipe_exported_to_files_holds_its_values(tmp_path: Path) -> None:
+    """One export (into a folder whose parent does not exist yet), every file read back. One test, not a fixture
+    shared by several: scripts/mutation.sh's mutmut runs, for a mutant, only the tests that call its function."""
+    out = tmp_path / "new" / "export"
+    payload = export_verl(_config(tmp_path), TARGET, out)
+    argv = _verl_argv(out / "run.sh", tmp_path)
+    _check_run_sh(out, payload, dict(a.split("=", 1) for a in argv[2:]), argv)
+    _check_export_json(out, payload)
+    _check_parquet_files(out)
+    _check_tokenizer_folder(out)
 
 
-def test_run_sh_hands_verl_the_recipes_values(exported: tuple) -> None:
-    out, payload, got, argv = exported
-    root = out.parent
+def _check_run_sh(out: Path, payload: dict, got: dict[str, str], argv: list[str]) -> None:
+    root = out.parent.parent
     assert argv[:2] == ["-m", "verl.trainer.main_ppo"] and argv[2:] == payload["overrides"]
     assert (out / "run.sh").read_text().startswith("#!/usr/bin/env bash\nset -euo pipefail\npython3 -m ")
-    assert (out / "run.sh").stat().st_mode & stat.S_IXUSR
+    assert stat.S_IMODE((out / "run.sh").stat().st_mode) == 0o755
     actor, rollout = "actor_rollout_ref.actor", "actor_rollout_ref.rollout"
     expected = {
         # the recipe: preset clip (16 prompts × 8, mini-batches of 32 = 4 prompts, one epoch), 50 steps, lr 2e-4,
@@ -160,10 +162,10 @@ def test_run_sh_hands_verl_the_recipes_values(exported: tuple) -> None:
     assert "algorithm.filter_groups.enable" not in got  # no dynamic sampling in this recipe
 
 
-def test_export_json_records_the_config_the_target_and_the_counts(exported: tuple) -> None:
-    out, payload, _, _ = exported
-    assert json.loads((out / "export.json").read_text()) == payload
-    assert payload["config"] == _config(out.parent).to_dict()
+def _check_export_json(out: Path, payload: dict) -> None:
+    text = (out / "export.json").read_text()
+    assert json.loads(text) == payload and text.splitlines()[1] == '  "config": {' and text.endswith("}\n")
+    assert payload["config"] == _config(out.parent.parent).to_dict()
     assert payload["target"] == {
         "n_gpus_per_node": 2,
         "nnodes": 3,
@@ -177,10 +179,9 @@ def test_export_json_records_the_config_the_target_and_the_counts(exported: tupl
     assert (payload["train_problems"], payload["val_problems"], payload["updates_per_rollout"]) == (6, 3, 4)
 
 
-def test_the_parquet_files_hold_the_splits_with_their_roles(exported: tuple) -> None:
+def _check_parquet_files(out: Path) -> None:
     """Training rows from the organism's train split, validation rows from its test split; the reward manager
     scores a row by the training signal exactly when it sits in train.parquet."""
-    out = exported[0]
     train = pq.read_table(out / "train.parquet").to_pylist()
     val = pq.read_table(out / "val.parquet").to_pylist()
     assert train[0] == {
@@ -206,10 +207,9 @@ def test_the_parquet_files_hold_the_splits_with_their_roles(exported: tuple) -> 
     )
 
 
-def test_the_tokenizer_folder_renders_the_prompt_as_plain_text(exported: tuple) -> None:
+def _check_tokenizer_folder(out: Path) -> None:
     """The organism's tokenizer has no chat template and verl applies one always: the export's copy joins the
     messages as the plain rendering does, so verl's prompt is the one our trainer samples from."""
-    out = exported[0]
     tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
     assert tokenizer.chat_template == IDENTITY_CHAT_TEMPLATE
     prompt = pq.read_table(out / "train.parquet").to_pylist()[0]["prompt"]
@@ -218,9 +218,11 @@ def test_the_tokenizer_folder_renders_the_prompt_as_plain_text(exported: tuple) 
     assert tokenizer.apply_chat_template(two, tokenize=False) == "S\n\nU"
 
 
-def test_a_tokenizer_with_a_chat_template_is_used_as_is_only_for_chat_prompts(exported: tuple, tmp_path: Path) -> None:
+def test_a_tokenizer_with_a_chat_template_is_used_as_is_only_for_chat_prompts(tmp_path: Path) -> None:
+    from rlvr_lab.models.specs import resolve_model_dir
+
     chat = tmp_path / "chat-model"
-    tokenizer = AutoTokenizer.from_pretrained(exported[0] / "tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir("qwen-math-like-v2"))
     tokenizer.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
     tokenizer.save_pretrained(chat)
     assert _tokenizer_folder(str(chat), PROMPTS.get("qwen-boxed"), tmp_path / "a") is None
@@ -235,9 +237,12 @@ def test_a_benchmark_is_read_from_the_data_folder_given(tmp_path: Path) -> None:
     (data / "math500").mkdir(parents=True)
     rows = [{"problem": f"{i}+{i}?", "answer": str(2 * i), "unique_id": f"q{i}"} for i in range(4)]
     (data / "math500" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = _config(tmp_path, eval_data="math500", eval_split="test", eval_limit=2, prompt="qwen-boxed")
+    both = {"train_data": "math500", "train_split": "test", "train_limit": 3, "eval_data": "math500"}
+    config = _config(tmp_path, **both, eval_split="test", eval_limit=2, prompt="qwen-boxed")
     payload = export_verl(config, VerlTarget(), tmp_path / "out", data_dir=data)
     val = pq.read_table(tmp_path / "out" / "val.parquet").to_pylist()
+    train = pq.read_table(tmp_path / "out" / "train.parquet").to_pylist()
+    assert [r["extra_info"]["problem_id"] for r in train] == ["q0", "q1", "q2"]  # from the folder given
     assert payload["val_problems"] == 2 and [r["reward_model"]["ground_truth"] for r in val] == ["0", "2"]
     assert val[1]["prompt"][-1]["content"].startswith("1+1?")
     assert val[0]["prompt"][0]["role"] == "system"  # qwen-boxed's instruction as the system message
@@ -246,11 +251,19 @@ def test_a_benchmark_is_read_from_the_data_folder_given(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "error", "message"),
     [
-        ({"advantage": "reinforce_pp"}, VerlExportError, "no exact verl counterpart"),
+        ({"advantage": "reinforce_pp"}, VerlExportError, "no exact verl counterpart .*: use grpo, dr_grpo or rloo$"),
         ({"advantage": "none"}, VerlExportError, "advantage='none'"),
-        ({"one_shot": "org-train-00000"}, VerlExportError, "one_shot"),
+        (
+            {"one_shot": "org-train-00000"},
+            VerlExportError,
+            "^one_shot: verl has no one-shot sampler; repeat the problem in a problem file instead$",
+        ),
         ({"lr_schedule": "linear"}, VerlExportError, "lr_schedule='linear'"),
-        ({"mini_batch_size": 4}, VerlExportError, "mini_batch_size=4 is not a whole number of groups of 8"),
+        (
+            {"mini_batch_size": 4},
+            VerlExportError,
+            "mini_batch_size=4 is not a whole number of groups of 8: verl counts mini-batches in prompts$",
+        ),
         ({"reward": "no-such-reward"}, ValueError, "no-such-reward"),
     ],
 )
@@ -285,3 +298,10 @@ def test_no_clip_greedy_validation_and_the_other_estimators() -> None:
 def test_the_command_line_quotes_each_override_for_the_shell_one_per_line() -> None:
     text = command_line(["a=1", "b=x y", "c='q'"])
     assert text == ("python3 -m verl.trainer.main_ppo \\\n    a=1 \\\n    'b=x y' \\\n    'c='\"'\"'q'\"'\"''\n")
+
+
+def test_a_row_role_other_than_train_or_validation_is_refused() -> None:
+    from rlvr_lab.export.verl import verl_rows
+
+    with pytest.raises(ValueError, match=r"role must be one of \('train', 'validation'\), got 'test'"):
+        verl_rows([], PROMPTS.get("none"), "test", "x", "test")
