@@ -294,6 +294,50 @@ def test_the_bwrap_command_line_asks_for_each_documented_protection(tmp_path: Pa
     assert options.index("--ro-bind") < options.index("--bind")  # the work dir is bound over the read-only root
 
 
+SETPRIV = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--no-new-privs"]
+"""Root drops to nobody (uid 65534) with no groups, no capabilities and no way back."""
+BWRAP_TAIL = [
+    "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    "--die-with-parent", "--new-session",
+    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", "16777216", "--tmpfs", "/tmp",
+    "--bind", "/w/d", "/tmp/work", "--chdir", "/tmp/work",
+    "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp/work",
+    "--setenv", "TMPDIR", "/tmp/work", "--setenv", "LANG", "C.UTF-8", "--",
+]  # fmt: skip
+SPACES = ["--net", "--pid", "--ipc", "--uts", "--mount", "--fork", "--kill-child", "--mount-proc"]
+UNSHARE_SCRIPT = (
+    'set -e; work="$1"; shift; mount --bind "$work" /tmp; for d in /var/tmp /dev/shm /run/lock; do '
+    'if [ -d "$d" ]; then mount -t tmpfs -o size=1m,mode=755 tmpfs "$d"; fi; done; cd /tmp; exec "$@"'
+)
+
+
+@pytest.mark.parametrize(
+    ("backend", "root", "argv", "work"),
+    [
+        ("bwrap", True, ["bwrap", *BWRAP_TAIL, *SETPRIV, "py", "-I"], "/tmp/work"),
+        ("bwrap", False, ["bwrap", "--unshare-user", *BWRAP_TAIL, "py", "-I"], "/tmp/work"),
+        ("unshare", True, ["unshare", *SPACES, "sh", "-c", UNSHARE_SCRIPT, "sh", "/w/d", *SETPRIV, "py", "-I"], "/tmp"),
+        ("unshare", False, ["unshare", "--user", "--map-root-user", *SPACES, "py", "-I"], "/w/d"),
+        ("plain", True, [*SETPRIV, "py", "-I"], "/w/d"),
+        ("plain", False, ["py", "-I"], "/w/d"),
+    ],
+)
+def test_the_exact_command_line_of_each_backend_for_root_and_for_a_user(
+    backend: str, root: bool, argv: list[str], work: str
+) -> None:
+    """Written out by hand for both users, so a branch this machine's user never takes is checked too: as a user,
+    bwrap and unshare open a user namespace and nothing drops privileges; as root, the program runs as nobody and
+    unshare mounts the work directory over /tmp."""
+    assert _command(backend, Path("/w/d"), ["py", "-I"], root=root) == (argv, work)
+
+
+def test_the_command_line_asks_the_system_who_runs_it_when_not_told() -> None:
+    for backend in BACKENDS:
+        asked = _command(backend, Path("/w/d"), ["py"])
+        assert asked == _command(backend, Path("/w/d"), ["py"], root=os.geteuid() == 0)
+        assert asked != _command(backend, Path("/w/d"), ["py"], root=os.geteuid() != 0)
+
+
 def test_protections_name_the_backend_and_each_protection() -> None:
     report = protections()
     assert report["backend"] in BACKENDS

@@ -3,8 +3,9 @@
 Runs the real command, then checks what a reader gets: the HTML report with every section, ``summary.json`` with
 the spurious-rewards table (12 rows, rates in [0, 1]), the clipping ablation (4 presets × 2 seeds, clip fractions
 exactly 0 for the on-policy presets), the boundary study (pass@k up to 64, a 3 × 3 perplexity matrix, two switch
-tables), ``demo.yaml`` and the Markdown tables. A second run of the same command finds every job finished and
-writes the same tables.
+tables), ``demo.yaml`` and the Markdown tables, whose every cell is the run's own number and whose layout is the
+docs page's (docs/demo/README.md, the full demo's tables). A second run of the same command finds every job
+finished and writes the same tables.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typer.testing import CliRunner
 from rlvr_lab.cli import build_app
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PRESETS = ["clip", "no-clip", "on-policy-batch", "small-rollout"]
 
@@ -158,3 +161,85 @@ def test_a_second_run_resumes_everything(demo_dir: Path) -> None:
     phases = [row[0] for row in timing["rows"] if row[1] is not None]
     assert [after["timings_s"][p] for p in phases] == [before["timings_s"][p] for p in phases]
     assert all(before["timings_s"][p] > 0 for p in phases)
+
+
+def _markdown_tables(text: str) -> list[dict]:
+    """The tables of a ``README_table.md``: a bold title, a header row, an alignment row, the rows, an italic note."""
+    tables = []
+    for block in re.split(r"\n(?=\*\*[^\n]*\*\*\n)", text.strip()):
+        lines = [line for line in block.strip().split("\n") if line]
+        title, header, align, *rest = lines
+        assert title.startswith("**") and title.endswith("**"), title
+        notes = [line for line in rest if line.startswith("*")]
+        rows = [line for line in rest if line.startswith("|")]
+        assert len(notes) + len(rows) == len(rest) and len(notes) <= 1, block
+
+        def cells(line: str) -> list[str]:
+            assert line.startswith("| ") and line.endswith(" |"), line
+            return [c.replace("\\|", "|") for c in re.split(r" (?<!\\)\| ", line[2:-2])]
+
+        tables.append(
+            {
+                "title": title[2:-2],
+                "columns": cells(header),
+                "align": align,
+                "rows": [cells(row) for row in rows],
+                "note": notes[0][1:-1] if notes else "",
+            }
+        )
+    return tables
+
+
+def _shows(text: str, value: object) -> bool:
+    """Whether a Markdown cell shows ``value`` at the table's precision (3 decimals, or 2 significant digits
+    below 0.001; an em dash for missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return text == "—"
+    if isinstance(value, float):
+        number = float(text)
+        return abs(number - value) <= (
+            0.05 * abs(value) if 0 < abs(value) < 0.001 else 0.0005 + 1e-12
+        )  # half-even ties
+    return text == str(value)
+
+
+def test_the_markdown_tables_are_the_runs_own_numbers_in_the_docs_pages_layout(demo_dir: Path) -> None:
+    """The table the docs page shows, recomputed at the quick size: README_table.md holds, cell for cell, the
+    numbers of the run's own summary.json (the table is made from the results, not typed), each finding's
+    observed effect and interval are those of its record, and the layout (tables, titles, header, alignment,
+    note) is the one of docs/demo/README.md."""
+    summary = _summary(demo_dir)
+    written = _markdown_tables((demo_dir / "README_table.md").read_text())
+    recorded = {t["title"]: t for t in summary["tables"]}
+    for table in written:
+        source = recorded[table["title"]]
+        assert table["columns"] == source["columns"], table["title"]
+        assert len(table["rows"]) == len(source["rows"]) > 0, table["title"]
+        for shown, values in zip(table["rows"], source["rows"], strict=True):
+            assert len(shown) == len(values) and all(map(_shows, shown, values)), (shown, values)
+        numeric = [any(isinstance(r[i], int | float) for r in source["rows"]) for i in range(len(source["columns"]))]
+        assert table["align"] == "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+    findings = next(t for t in written if t["title"].startswith("Findings"))
+    assert len(findings["rows"]) == len(summary["findings"]) == 15
+    at = {name: findings["columns"].index(name) for name in ("claim", "observed", "verdict", "role")}
+    for row, finding in zip(findings["rows"], summary["findings"], strict=True):
+        effect, low, high = map(float, re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", row[at["observed"]]).groups())
+        assert [
+            abs(a - b) <= 0.0005 + 1e-12
+            for a, b in ((effect, finding["effect"]), (low, finding["low"]), (high, finding["high"]))
+        ] == [True] * 3
+        assert (row[at["claim"]], row[at["verdict"]]) == (finding["claim"], finding["verdict"])
+        assert row[at["role"]].startswith(finding["role"])
+    page = (ROOT / "docs" / "demo" / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- demo-table:start -->\n", "<!-- demo-table:end -->"
+    shown = _markdown_tables(page[page.index(start) + len(start) : page.index(end)])
+    assert [t["title"] for t in shown] == [t["title"] for t in written]
+    assert all(t["note"] for t in shown) == all(t["note"] for t in written)
+    # The page's tables are the last full demo's; while the page says they were judged by an earlier rule (whose
+    # tables lacked the role, MDE and seeds columns), only the layout is compared, then the columns too.
+    if "Judged by the earlier rule" not in page:  # the pass@k columns' k follow the run's size
+
+        def layout(columns: list[str]) -> list[str]:
+            return [c for c in columns if not re.fullmatch(r"pass@\d+", c) or c == "pass@1"]
+
+        assert [layout(t["columns"]) for t in shown] == [layout(t["columns"]) for t in written]

@@ -231,6 +231,7 @@ def test_verl_validates_the_export(tmp_path: Path, preset: str) -> None:
     assert report["rows"] == 8
     assert report["reward_manager"] == "rlvr_lab.export.verl_reward.RlvrRewardManager"
     assert report["updates_per_rollout"] == config.schedule().updates_per_rollout == 4
+    assert isinstance(report["updates_per_rollout"], int)  # a whole number of updates, as verl counts them
     assert {"prompt", "reward_model", "extra_info"} <= set(report["first_keys"])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr_lab.grading.extract import extract_answer, truncated_box
+from rlvr_lab.grading.extract import boxed_answer, extract_answer, last_boxed, truncated_box
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,10 @@ def test_a_box_cut_at_the_start_gives_no_answer() -> None:
 )
 def test_answer_wrappings_are_stripped_in_pairs(inner: str, answer: str | None) -> None:
     assert extract_answer(f"<answer>{inner}</answer>", fallbacks=("answer_tag",)).answer == answer
+
+
+def test_the_last_box_and_a_bare_argument_that_ends_the_text() -> None:
+    assert last_boxed("\\boxed 7") == "7"  # no space or $ after the argument: it runs to the end
+    assert last_boxed("\\boxed\\fbox{3}") == "3"  # \fbox starts where \boxed ends: it is the last box
+    assert boxed_answer("\\fbox{5}") == "5"  # math-verify reads \boxed only: the box fallback finds \fbox
+    assert boxed_answer("no box here") is None

@@ -84,3 +84,44 @@ def test_evaluation_noise_only_gives_no_verdict() -> None:
     assert finding.verdict == NO_VERDICT == "evaluation noise only: no verdict" and not finding.reproduced
     row = findings_table([finding]).rows[0]
     assert row[7] == NO_VERDICT and row[4] == "+0.100 [+0.050, +0.150]"
+
+
+def test_holm_accepts_0_and_1_and_caps_each_adjusted_p_at_1() -> None:
+    assert holm([0.0, 1.0]) == [0.0, 1.0]  # the closed interval [0, 1]: both ends are p-values
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # 2 × 0.6 = 1.2 is capped at 1, and 0.7 then carries the running 1
+
+
+def test_correct_gives_primary_findings_their_own_p_as_adjusted_p() -> None:
+    primary, minor = Claim("P", "main", "Δ"), Claim("P", "minor", "Δ", role="secondary")
+    found = correct([_finding(primary, 0.03), _finding(minor, 0.2)])
+    assert found[0].adjusted_p == 0.03 and found[1].adjusted_p == 0.2
+
+
+def test_the_findings_table_prints_each_findings_numbers_in_the_documented_columns() -> None:
+    """Every cell written out by hand: the columns (the same in every study's table and in the demo's
+    ``README_table.md``), p-values at two significant figures or ``< 0.001``, the MDE rounded to 3 places, empty
+    (None) when unknown, and the note that states the rule."""
+    strong = Finding(Claim("P", "c1", "Δ acc"), 0.1234, 0.01, 0.2, "t over 3 seeds", "s0 +0.1", 0.0004, mde=0.12345)
+    edge = Finding(Claim("P", "c2", "Δ code", role="secondary"), 0.02, -0.01, 0.05, "bootstrap", p_value=0.001)
+    quiet = Finding(Claim("Q", "c3", "Δ", direction=-1), -0.1, -0.2, -0.05, "bootstrap")
+    table = findings_table(correct([strong, edge, quiet]))
+    assert table.title == "Findings: what the organism reproduces"
+    assert findings_table([], title="T").title == "T"
+    assert table.columns == (
+        "paper", "claim", "role", "effect", "observed", "interval", "MDE", "verdict", "per seed / per arm"
+    )  # fmt: skip
+    assert table.rows == (
+        ("P", "c1", "primary (p = < 0.001)", "Δ acc", "+0.123 [+0.010, +0.200]", "t over 3 seeds", 0.123,
+         "reproduced", "s0 +0.1"),
+        ("P", "c2", "secondary (Holm p = 0.001)", "Δ code", "+0.020 [-0.010, +0.050]", "bootstrap", None,
+         "not significant", ""),
+        ("Q", "c3", "primary", "Δ", "-0.100 [-0.200, -0.050]", "bootstrap", None, "reproduced", ""),
+    )  # fmt: skip
+    assert table.note == (
+        "effect [95% interval]; reproduced: the interval excludes 0 on the paper's side and p < 0.05 (Holm-adjusted "
+        "within the claim family for secondary comparisons), opposite: the same on the other side, not significant: "
+        "otherwise; evaluation noise only: no verdict where the interval ignores seed-to-seed variation; MDE: "
+        "minimum detectable effect at 80% power (criteria in rlvr_lab/studies/findings.py, fixed before the runs)"
+    )
+    secondary = Finding(Claim("P", "c", "Δ", role="secondary"), 0.1, 0.05, 0.15, "b")
+    assert secondary.role_text() == "secondary"  # never corrected: no Holm p to print

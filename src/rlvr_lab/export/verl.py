@@ -92,10 +92,12 @@ from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.tasks.problem import Problem
 
 IDENTITY_CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ message['content'] }}{% if not loop.last %}\n\n{% endif %}{% endfor %}"
+    "{% for message in messages %}{{ message['content'] }}{% if not loop.last %}{{ '\\n\\n' }}{% endif %}{% endfor %}"
 )
 """Joins the messages as the plain rendering does (parts separated by a blank line), for tokenizers that have no
-chat template: verl applies one unconditionally."""
+chat template: verl applies one unconditionally. The blank line is a Jinja string: transformers compiles chat
+templates with ``trim_blocks``, which drops the first newline after a block tag (a literal ``\\n\\n`` there
+rendered as one newline, so verl's prompt differed from ours)."""
 
 NEVER_BINDS = 1e9
 """A clip bound no ratio reaches."""

@@ -88,10 +88,10 @@ def _last_macro(text: str) -> tuple[int, int]:
     return best
 
 
-def _braced_group(text: str, open_at: int, end: int | None = None) -> str | None:
-    """Content of the group whose ``{`` is at ``open_at``, or None if it does not close before ``end``."""
+def _braced_group(text: str, open_at: int) -> str | None:
+    """Content of the group whose ``{`` is at ``open_at``, or None if it never closes."""
     depth = 0
-    for match in _BRACE_OR_ESCAPE.finditer(text, open_at, len(text) if end is None else end):
+    for match in _BRACE_OR_ESCAPE.finditer(text, open_at):
         token = match.group()
         if token == "{":
             depth += 1

@@ -110,9 +110,10 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _drop_privileges() -> list[str]:
-    """The ``setpriv`` prefix that turns root into nobody; empty when not root."""
-    if not _is_root():
+def _drop_privileges(root: bool | None = None) -> list[str]:
+    """The ``setpriv`` prefix that turns root into nobody; empty when not root (``root``: this process's euid is 0,
+    asked of the system when None)."""
+    if not (_is_root() if root is None else root):
         return []
     return [
         "setpriv",
@@ -129,10 +130,13 @@ def _environment(home: str) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
 
 
-def _command(backend: str, workdir: Path, python: list[str]) -> tuple[list[str], str]:
+def _command(backend: str, workdir: Path, python: list[str], root: bool | None = None) -> tuple[list[str], str]:
     """The argv that runs ``python`` (an argv) in ``workdir`` under ``backend``, and the work directory as the
-    program sees it."""
+    program sees it. ``root`` (asked of the system when None) is a parameter so that the command lines of both
+    users can be checked on one machine."""
     work = str(workdir)
+    root = _is_root() if root is None else root
+    drop = _drop_privileges(root)
     if backend == "bwrap":
         # The work directory is bound at a fixed path in the private /tmp: bound at its host path, its parents
         # would be root-only directories bwrap creates, so the program (nobody) could use it as its cwd but not
@@ -140,7 +144,7 @@ def _command(backend: str, workdir: Path, python: list[str]) -> tuple[list[str],
         inner = BWRAP_WORKDIR
         env = _environment(inner)
         setenv = [arg for key, value in env.items() for arg in ("--setenv", key, value)]
-        user = [] if _is_root() else ["--unshare-user"]
+        user = [] if root else ["--unshare-user"]
         return [
             "bwrap",
             *user,
@@ -158,14 +162,14 @@ def _command(backend: str, workdir: Path, python: list[str]) -> tuple[list[str],
             "--bind", work, inner,
             "--chdir", inner,
             "--clearenv", *setenv,
-            "--", *_drop_privileges(), *python,
+            "--", *drop, *python,
         ], inner  # fmt: skip
     if backend == "unshare":
         spaces = ["--net", "--pid", "--ipc", "--uts", "--mount", "--fork", "--kill-child", "--mount-proc"]
-        if _is_root():
-            return ["unshare", *spaces, "sh", "-c", _UNSHARE_SCRIPT, "sh", work, *_drop_privileges(), *python], "/tmp"
+        if root:
+            return ["unshare", *spaces, "sh", "-c", _UNSHARE_SCRIPT, "sh", work, *drop, *python], "/tmp"
         return ["unshare", "--user", "--map-root-user", *spaces, *python], work
-    return [*_drop_privileges(), *python], work
+    return [*drop, *python], work
 
 
 def _limits(config: SandboxConfig, backend: str) -> dict[str, int | None]:
