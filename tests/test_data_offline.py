@@ -74,7 +74,8 @@ def test_misspelt_model_offline_fails_at_once_with_the_valid_names(offline: Path
     assert code == 1 and seconds < 5.0
     assert "model 'qwen-math-lik'" in flat and "Hugging Face cache" in flat and "HF_HUB_OFFLINE=1" in flat
     assert (
-        "Valid names: llama-like-v2, olmo-like, olmo-like-v2, qwen-math-like, qwen-math-like-v2, smollm2-135m" in flat
+        "Valid names: llama-like-v2, olmo-like, olmo-like-v2, qwen-math-like, qwen-math-like-v2, "
+        "qwen-math-like-v2-contaminated, smollm2-135m" in flat
     )
     assert not out.exists(), "a failed start must leave no sample file"
 
