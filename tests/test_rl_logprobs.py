@@ -48,8 +48,7 @@ def _unchunked(model, batch, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Te
     first = int(batch.prompt_lengths.min()) - 1
     with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
         logits = model(input_ids=batch.input_ids, logits_to_keep=T - first).logits
-    B, kept, V = logits.shape
-    C = batch.num_completion_columns
+    B, kept, _ = logits.shape
     columns = (batch.positions - first).clamp(max=kept - 2)
     logits = logits[torch.arange(B).unsqueeze(1), columns].float()  # (B, C, V)
     lse = torch.logsumexp(logits, dim=-1)
