@@ -81,3 +81,23 @@ def test_chunked_vocabulary_pass_is_bit_identical_to_autograd(dtype: torch.dtype
     assert torch.equal(lp, ref_lp) and torch.equal(h, ref_h)
     assert all(torch.equal(a, b) for a, b in zip(g, ref_g, strict=True))
     assert any(bool(a.abs().sum() > 0) for a in g)  # the gradient did reach the weights
+
+
+def test_runs_under_vmap_over_stacked_weights() -> None:
+    """Under ``torch.func.vmap`` (rl/multiseed.py stacks seeds' weights) the log-probs and the logged entropy come
+    from plain autograd ops, which vmap can batch: the chunked function cannot run there."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    model = tiny_llama(50, hidden_size=32, num_layers=1, num_heads=2, seed=5)
+    batch = pack([[3, 4, 5], [6, 7]], [[8, 9], [10, 11, 12]], pad_id=0)
+    params, buffers = stack_module_state([model, model])
+
+    def one(p, b):
+        return token_logprobs(lambda **kw: functional_call(model, (p, b), (), kw), batch, True, entropy_grad=False)
+
+    with torch.no_grad():
+        stacked_lp, stacked_h = vmap(one)(params, buffers)
+        alone_lp, alone_h = token_logprobs(model, batch, with_entropy=True, entropy_grad=False)
+    assert stacked_lp.shape == (2, *alone_lp.shape)
+    torch.testing.assert_close(stacked_lp, torch.stack([alone_lp, alone_lp]), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(stacked_h, torch.stack([alone_h, alone_h]), atol=1e-6, rtol=1e-6)

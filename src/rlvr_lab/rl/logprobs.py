@@ -126,11 +126,17 @@ def token_logprobs(
     flat = (torch.arange(B, device=columns.device).unsqueeze(1) * kept + columns).flatten()
     rows = logits.reshape(B * kept, V)[flat]  # (B * C, V)
     ids = batch.completion_ids.flatten()
-    if with_entropy and entropy_grad and torch.is_grad_enabled():  # an entropy bonus: autograd over the vocabulary
+    # plain autograd over a float32 copy for an entropy bonus (a gradient through the entropy) and under torch.func
+    # transforms (rl/multiseed.py vmaps this function), which the chunked function's in-place writes cannot run under
+    transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
+    if transformed or (with_entropy and entropy_grad and torch.is_grad_enabled()):
         logits = rows.view(B, C, V).float()
         lse = torch.logsumexp(logits, dim=-1)  # (B, C)
         picked = logits.gather(-1, ids.view(B, C, 1)).squeeze(-1)
-        entropy = lse - (torch.softmax(logits, dim=-1) * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
+        entropy = None
+        if with_entropy:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):  # a metric only: no graph
+                entropy = lse - (torch.softmax(logits, dim=-1) * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
         return picked - lse, entropy
     logprobs, entropy = _PickedLogSoftmax.apply(rows, ids, with_entropy)
     return logprobs.view(B, C), None if entropy is None else entropy.view(B, C)
