@@ -28,11 +28,12 @@ work in the same run:
   answer) pair, timed one by one here: what no cache can avoid. Dtype plays no part.
 
 Timing: CPU seconds of the process (plus the grader's worker processes) and wall seconds, each the best of
-``--repeats``; ``--threads 1,2`` repeats every stage at each thread count, the roof timed again at each. The machine
-this was written on is shared by many processes: wall clock there measures the other tenants, CPU time the work; with
-one torch thread (the default, :mod:`rlvr_lab.runtime.threads`) CPU time is what an idle core would take. Wall seconds
-are printed too. bfloat16 rows run only where the CPU has native bfloat16 (:mod:`rlvr_lab.runtime.precision`), unless
-``--dtypes`` names it.
+``--repeats`` (the ratio of the median CPU times and our slowest run are printed beside it: ``--repeats 3`` or more
+on a shared machine); ``--threads 1,2`` repeats every stage at each thread count, the roof timed again at each. The
+machine this was written on is shared by many processes: wall clock there measures the other tenants, CPU time the
+work; with one torch thread (the default, :mod:`rlvr_lab.runtime.threads`) CPU time is what an idle core would take.
+Wall seconds are printed too. bfloat16 rows run only where the CPU has native bfloat16
+(:mod:`rlvr_lab.runtime.precision`), unless ``--dtypes`` names it.
 
     python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --batch 32,64,128,256
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections import Counter
@@ -66,21 +68,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the peers of bench_e
 
 @dataclass(frozen=True)
 class Timing:
-    """CPU seconds (this process and its grading workers) and wall seconds of one measured call."""
+    """CPU seconds (this process and its grading workers) and wall seconds of one measured call: the best of the
+    repeats, and the median and slowest CPU seconds (on a shared machine the spread says how much to trust a ratio)."""
 
     cpu: float
     wall: float
+    cpu_median: float = float("nan")
+    cpu_max: float = float("nan")
 
 
 def timed(work: Callable[[], object], repeats: int, extra_cpu: Callable[[], float] = lambda: 0.0) -> Timing:
-    """Best of ``repeats`` runs of ``work`` (CPU and wall minimised separately)."""
-    best = Timing(float("inf"), float("inf"))
+    """``repeats`` runs of ``work``: best CPU and best wall (minimised separately), median and slowest CPU."""
+    runs = []
     for _ in range(repeats):
         cpu, wall, before = time.process_time(), time.perf_counter(), extra_cpu()
         work()
-        run = Timing(time.process_time() - cpu + extra_cpu() - before, time.perf_counter() - wall)
-        best = Timing(min(best.cpu, run.cpu), min(best.wall, run.wall))
-    return best
+        runs.append(Timing(time.process_time() - cpu + extra_cpu() - before, time.perf_counter() - wall))
+    cpus = [r.cpu for r in runs]
+    return Timing(min(cpus), min(r.wall for r in runs), statistics.median(cpus), max(cpus))
 
 
 # ---------------------------------------------------------------------------------------------- the roof
@@ -168,7 +173,7 @@ class Roof:
             best = products_time(weights, rows, backward, self.repeats)
             if not plain and not backward and dtype == torch.bfloat16 and packed_bf16_linear():
                 packed = products_time(weights, rows, backward, self.repeats, packed=True)
-                best = Timing(min(best.cpu, packed.cpu), min(best.wall, packed.wall))
+                best = min(best, packed, key=lambda t: t.cpu_median)
             self.cache[key] = best
         return self.cache[key]
 
@@ -179,10 +184,13 @@ class Roof:
 
 
 def add(*timings: Timing, times: tuple[int, ...] | None = None) -> Timing:
+    """``sum(times[i] * timings[i])``, field by field (a stage's roof is a weighted sum of measured passes)."""
     weights = times or (1,) * len(timings)
     return Timing(
-        sum(t.cpu * k for t, k in zip(timings, weights, strict=True)),
-        sum(t.wall * k for t, k in zip(timings, weights, strict=True)),
+        *(
+            sum(getattr(t, name) * k for t, k in zip(timings, weights, strict=True))
+            for name in ("cpu", "wall", "cpu_median", "cpu_max")
+        )
     )
 
 
@@ -387,6 +395,10 @@ def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flop
         "peer_wall_s": None if peer is None else peer.wall,
         "fraction_of_roof": bound.cpu / ours.cpu,
         "fraction_of_roof_wall": bound.wall / ours.wall,
+        "fraction_of_roof_median": bound.cpu_median / ours.cpu_median,
+        "ours_cpu_median_s": ours.cpu_median,
+        "ours_cpu_max_s": ours.cpu_max,
+        "vs_peer_median": None if peer is None else peer.cpu_median / ours.cpu_median,
         "vs_peer": None if peer is None else peer.cpu / ours.cpu,
         "roof_gflops": None if flops is None else flops / bound.cpu / 1e9,
         "ours_gflops": None if flops is None else flops / ours.cpu / 1e9,
@@ -396,7 +408,8 @@ def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flop
 def print_table(rows: list[dict]) -> None:
     print(
         f"\n{'stage':<7} {'dtype':<9} {'thr':>3} {'work':<20} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} "
-        f"{'of roof':>7} {'(wall)':>7} {'x peer':>7} {'(wall)':>7} {'cpu s':>7} {'wall s':>7} {'tok/s':>7}"
+        f"{'of roof':>7} {'(wall)':>7} {'(med)':>7} {'x peer':>7} {'(wall)':>7} {'cpu s':>7} {'med':>7} {'max':>7} "
+        f"{'wall s':>7} {'tok/s':>7}"
     )
     for r in rows:
         gf = "-" if r["roof_gflops"] is None else f"{r['roof_gflops']:.0f}"
@@ -406,12 +419,15 @@ def print_table(rows: list[dict]) -> None:
         tokens = f"{r['tokens'] / r['ours_wall_s']:.0f}" if r.get("tokens") else "-"
         print(
             f"{r['stage']:<7} {r['dtype']:<9} {r.get('threads', '-'):>3} {r['work']:<20} {gf:>12} {of:>12} "
-            f"{r['fraction_of_roof']:>7.0%} {r.get('fraction_of_roof_wall', float('nan')):>7.0%} {peer:>7} "
-            f"{peer_wall:>7} {r['ours_cpu_s']:>7.2f} {r['ours_wall_s']:>7.2f} {tokens:>7}"
+            f"{r['fraction_of_roof']:>7.0%} {r.get('fraction_of_roof_wall', float('nan')):>7.0%} "
+            f"{r.get('fraction_of_roof_median', float('nan')):>7.0%} {peer:>7} {peer_wall:>7} {r['ours_cpu_s']:>7.2f} "
+            f"{r.get('ours_cpu_median_s', float('nan')):>7.2f} {r.get('ours_cpu_max_s', float('nan')):>7.2f} "
+            f"{r['ours_wall_s']:>7.2f} {tokens:>7}"
         )
     print(
-        "(best of the repeats; 'of roof' = bare-product time / stage time, CPU then wall; 'x peer' = peer time / "
-        "our time, CPU then wall; tok/s = tokens / wall second)"
+        "(best of the repeats; 'of roof' = bare-product time / stage time, CPU then wall, then the ratio of the median "
+        "CPU times; 'x peer' = peer time / our time, CPU then wall; cpu s = our CPU seconds, best, median and slowest "
+        "of the repeats; tok/s = tokens / wall second)"
     )
     for key in sorted({(r["dtype"], r.get("threads")) for r in rows if r["stage"] == "sample"}, key=str):
         runs = [r for r in rows if r["stage"] == "sample" and (r["dtype"], r.get("threads")) == key]

@@ -124,15 +124,71 @@ def token_logprobs(
     # contiguous values (and its backward adds them back row by row), where a gather along dim 1 with an index
     # expanded to (B, C, V) reads one int64 per logit both ways, and converting first would copy every kept column
     flat = (torch.arange(B, device=columns.device).unsqueeze(1) * kept + columns).flatten()
-    logits = logits.reshape(B * kept, V)[flat].view(B, C, V).float()  # (B, C, V)
-    lse = torch.logsumexp(logits, dim=-1)  # (B, C)
-    picked = logits.gather(-1, batch.completion_ids.unsqueeze(-1)).squeeze(-1)  # (B, C)
-    entropy = None
-    if with_entropy:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):  # a metric only: no (B, C, V) graph
-            probs = torch.softmax(logits, dim=-1)
-            entropy = lse - (probs * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
-    return picked - lse, entropy
+    rows = logits.reshape(B * kept, V)[flat]  # (B * C, V)
+    ids = batch.completion_ids.flatten()
+    # plain autograd over a float32 copy for an entropy bonus (a gradient through the entropy) and under torch.func
+    # transforms (rl/multiseed.py vmaps this function), which the chunked function's in-place writes cannot run under
+    transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
+    if transformed or (with_entropy and entropy_grad and torch.is_grad_enabled()):
+        logits = rows.view(B, C, V).float()
+        lse = torch.logsumexp(logits, dim=-1)  # (B, C)
+        picked = logits.gather(-1, ids.view(B, C, 1)).squeeze(-1)
+        entropy = None
+        if with_entropy:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and entropy_grad):  # a metric only: no graph
+                entropy = lse - (torch.softmax(logits, dim=-1) * logits).sum(dim=-1)  # H = logsumexp(z) - Σ p z
+        return picked - lse, entropy
+    logprobs, entropy = _PickedLogSoftmax.apply(rows, ids, with_entropy)
+    return logprobs.view(B, C), None if entropy is None else entropy.view(B, C)
+
+
+VOCAB_CHUNK_BYTES = 2**21
+"""float32 logits converted at a time by :class:`_PickedLogSoftmax` (2 MiB: a few rows of a 49k vocabulary, which
+stay in a core's L2 cache through the passes over them)."""
+
+
+class _PickedLogSoftmax(torch.autograd.Function):
+    """``log softmax(z)[y]`` of each row of ``z`` ``(N, V)``, and optionally its entropy (no gradient), with float32
+    statistics computed a few rows at a time.
+
+    Why: the autograd graph of ``z.float()``, ``logsumexp`` and ``gather`` keeps a float32 copy of every kept logit
+    (for 16 x 64 SmolLM2 positions, 200 MB) and walks it several times in memory, forward and backward. Here each
+    chunk of rows is converted, reduced and dropped while it sits in the cache, and the backward recomputes
+    ``exp(z - lse)`` from the saved logits in their own dtype. The arithmetic is autograd's own, op for op
+    (``logsumexp``'s backward ``grad * exp(z - lse)``, ``gather``'s ``scatter_add_``, the cast back to the logits'
+    dtype), so values and gradients are bit-identical to the unchunked graph (``tests/test_rl_logprobs.py``).
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, ids: torch.Tensor, with_entropy: bool):  # type: ignore[override]
+        N, V = logits.shape
+        step = max(1, VOCAB_CHUNK_BYTES // (4 * V))
+        lse = logits.new_empty(N, dtype=torch.float32)
+        picked = torch.empty_like(lse)
+        entropy = torch.empty_like(lse) if with_entropy else None
+        for start in range(0, N, step):
+            x = logits[start : start + step].float()
+            lse[start : start + step] = torch.logsumexp(x, dim=-1)
+            picked[start : start + step] = x.gather(-1, ids[start : start + step, None]).squeeze(-1)
+            if entropy is not None:
+                entropy[start : start + step] = lse[start : start + step] - (torch.softmax(x, dim=-1) * x).sum(-1)
+        ctx.save_for_backward(logits, ids, lse)
+        if entropy is not None:
+            ctx.mark_non_differentiable(entropy)
+        return picked - lse, entropy
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor, _entropy_grad: torch.Tensor | None):  # type: ignore[override]
+        logits, ids, lse = ctx.saved_tensors
+        N, V = logits.shape
+        step = max(1, VOCAB_CHUNK_BYTES // (4 * V))
+        out = torch.empty_like(logits)
+        for start in range(0, N, step):
+            part = slice(start, start + step)
+            x = logits[part].float()
+            d = (-grad[part]).unsqueeze(-1) * (x - lse[part].unsqueeze(-1)).exp()  # logsumexp's backward
+            out[part] = d.scatter_add_(-1, ids[part, None], grad[part, None])  # gather's backward, then the cast
+        return out, None, None
 
 
 def pack_logprobs(logprobs: Sequence[Sequence[float]], columns: int) -> torch.Tensor:
