@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rlvr_lab.backends.trl_config import UnsupportedByTRL, trl_plan
+from rlvr_lab.backends import Launch
+from rlvr_lab.backends.trl_config import ZERO3_CONFIG, UnsupportedByTRL, launch_kwargs, trl_plan
 from rlvr_lab.rl.config import resolve_config
 
 VALUES = {
@@ -113,6 +114,12 @@ def test_world_size_refusal() -> None:
             3,
             "mini_batch_size=8 does not split over 3 ranks: choose a multiple of the world size",
         ),
+        (
+            {"dynamic_sampling": True},
+            1,
+            "dynamic_sampling=True: TRL's GRPOTrainer has no group filter (DAPO's dynamic sampling); use "
+            "--backend rlvr, or `rlvr export verl` (verl's algorithm.filter_groups)",
+        ),
     ],
 )
 def test_refusals_say_what_would_work(values: dict, world_size: int, message: str) -> None:
@@ -127,3 +134,71 @@ def test_one_rank_by_default_and_a_prime_per_rank_batch_takes_micro_batches_of_o
     )
     plan = trl_plan(config)
     assert plan.world_size == 1 and plan.kwargs["per_device_train_batch_size"] == 1  # 3 has no divisor in [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("device", "launch", "expected"),
+    [
+        (
+            "cpu",
+            Launch(),
+            {"use_cpu": True, "bf16": False, "ddp_timeout": 1800, "use_vllm": False, "vllm_mode": "colocate"},
+        ),
+        (
+            "cuda",
+            Launch(nproc=8, vllm="colocate", timeout=600, vllm_gpu_memory_utilization=0.3, vllm_sleep=True),
+            {
+                "use_cpu": False,
+                "bf16": True,
+                "ddp_timeout": 600,
+                "use_vllm": True,
+                "vllm_mode": "colocate",
+                "vllm_gpu_memory_utilization": 0.3,
+                "vllm_enable_sleep_mode": True,
+            },
+        ),
+        (
+            "cuda",
+            Launch(nproc=4, vllm="server", vllm_server="http://host:8000"),
+            {
+                "use_cpu": False,
+                "bf16": True,
+                "ddp_timeout": 1800,
+                "use_vllm": True,
+                "vllm_mode": "server",
+                "vllm_server_base_url": "http://host:8000",
+            },
+        ),
+        (
+            "cuda",
+            Launch(nproc=8, strategy="zero3", timeout=3600),
+            {
+                "use_cpu": False,
+                "bf16": True,
+                "ddp_timeout": 3600,
+                "use_vllm": False,
+                "vllm_mode": "colocate",
+                "gradient_checkpointing": True,
+                "deepspeed": ZERO3_CONFIG,
+            },
+        ),
+        (
+            "cpu",
+            Launch(nproc=2, strategy="zero3", timeout=90),
+            {
+                "use_cpu": False,  # DeepSpeed's CPU accelerator runs the ranks, not accelerate's use_cpu
+                "bf16": False,
+                "ddp_timeout": 90,
+                "use_vllm": False,
+                "vllm_mode": "colocate",
+                "gradient_checkpointing": True,
+                "deepspeed": ZERO3_CONFIG,
+                "accelerator_config": {"use_configured_state": True},
+            },
+        ),
+    ],
+)
+def test_launch_arguments_for_each_place_a_run_goes(device: str, launch: Launch, expected: dict) -> None:
+    """The GRPOConfig arguments that depend on the launch, whole: device and precision, the process group's
+    timeout, vLLM's mode and knobs, ZeRO-3's DeepSpeed config (and on the CPU, accelerate's state kept)."""
+    assert launch_kwargs(resolve_config(cli_values={"device": device}), launch) == expected

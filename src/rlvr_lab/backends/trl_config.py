@@ -213,12 +213,9 @@ def trl_plan(config: TrainConfig, world_size: int = 1) -> TRLPlan:
     s = config.schedule()
     per_rank_mini = s.mini_batch_size // world_size
     micro = _largest_divisor_at_most(per_rank_mini, config.micro_batch_size or per_rank_mini)
+    # The rollout is a whole number of mini-batches and a mini-batch splits over the ranks (both refused above
+    # otherwise), so a rank's rows are a whole number of its micro-batches.
     rows_per_rank = s.rollout_size // world_size
-    if rows_per_rank % micro:
-        raise UnsupportedByTRL(
-            f"the rollout of {s.rollout_size} completions does not split into micro-batches of {micro} on "
-            f"{world_size} ranks; choose prompts_per_step × group_size a multiple of {micro * world_size}"
-        )
     kwargs = _grpo_kwargs(config, micro, per_rank_mini // micro, rows_per_rank // micro)
     return TRLPlan(
         kwargs=kwargs,
