@@ -11,6 +11,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -349,3 +351,25 @@ def test_bad_config_raises() -> None:
         SandboxConfig(backend="docker")
     with pytest.raises(ValueError, match="timeout_s"):
         SandboxConfig(timeout_s=0)
+
+
+def test_an_interpreter_under_tmp_is_replaced_by_the_one_it_was_made_from(tmp_path: Path) -> None:
+    """The namespace backends give the program a private /tmp, which hides a venv kept there (a fresh clone under
+    /tmp failed every sandbox test with "setpriv: failed to execute .../.venv/bin/python3"): the interpreter the venv
+    links to runs the harness instead; site-packages from a hidden venv are refused by name."""
+    from rlvr_lab.grading.sandbox import sandbox_python
+
+    real = os.path.realpath(sys.executable)
+    assert not real.startswith("/tmp/")
+    venv = Path(tempfile.mkdtemp(prefix="venv-", dir="/tmp"))
+    try:
+        (venv / "python3").symlink_to(real)
+        link = str(venv / "python3")
+        assert sandbox_python("bwrap", site_packages=False, executable=link) == real
+        assert sandbox_python("unshare", site_packages=False, executable=link) == real
+        assert sandbox_python("plain", site_packages=True, executable=link) == link  # plain shares the host's /tmp
+        assert sandbox_python("bwrap", site_packages=False, executable=real) == real
+        with pytest.raises(RuntimeError, match=r"private /tmp, which hides this interpreter .* outside /tmp"):
+            sandbox_python("bwrap", site_packages=True, executable=link)
+    finally:
+        shutil.rmtree(venv)

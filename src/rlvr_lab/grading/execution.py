@@ -21,7 +21,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +41,7 @@ from rlvr_lab.grading.sandbox import (
     _workdir,
     protections,
     resolve_backend,
+    sandbox_python,
 )
 from rlvr_lab.grading.verdict import CodeStatus
 
@@ -128,7 +128,8 @@ def run_program(
         }
     ).encode()
     read_fd, write_fd = os.pipe()
-    python = [sys.executable, "-I", "-B", *([] if config.site_packages else ["-S"]), "-c", HARNESS, str(write_fd)]
+    interpreter = sandbox_python(backend, config.site_packages)
+    python = [interpreter, "-I", "-B", *([] if config.site_packages else ["-S"]), "-c", HARNESS, str(write_fd)]
     command, inside = _command(backend, workdir, python)
     started = time.monotonic()
     timed_out = False

@@ -194,13 +194,33 @@ def _workdir(base: Path, name: str) -> Path:
     return path
 
 
+def sandbox_python(backend: str, site_packages: bool, executable: str = sys.executable) -> str:
+    """The interpreter the sandboxed program runs under. The namespace backends give the program its own ``/tmp``,
+    which hides an interpreter that lives there (a clone or venv under ``/tmp``): then the interpreter the venv was
+    made from, which runs the harness as well because it needs only the standard library (``-S``). A program that
+    asks for site-packages cannot have them from a hidden venv: refused, naming what to do."""
+    if backend == "plain" or not Path(executable).is_relative_to("/tmp"):
+        return executable
+    real = os.path.realpath(executable)
+    if site_packages or Path(real).is_relative_to("/tmp"):
+        raise RuntimeError(
+            f"the {backend} sandbox gives programs a private /tmp, which hides this interpreter ({executable}); "
+            "put the project (and its .venv) outside /tmp, or use --sandbox plain"
+        )
+    return real
+
+
 @cache
 def _probe(backend: str) -> str:
     """Empty if ``backend`` can run the harness's python here, else why not."""
     with tempfile.TemporaryDirectory(prefix="rlvr-probe-") as base:
         Path(base).chmod(0o711)
         workdir = _workdir(Path(base), "probe")
-        command, _ = _command(backend, workdir, [sys.executable, "-I", "-c", "import math"])
+        try:
+            interpreter = sandbox_python(backend, site_packages=False)
+        except RuntimeError as error:
+            return str(error)
+        command, _ = _command(backend, workdir, [interpreter, "-I", "-S", "-c", "import math"])
         try:
             done = subprocess.run(
                 command, capture_output=True, timeout=PROBE_TIMEOUT_S, env=_environment(str(workdir)), cwd=workdir
