@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import itertools
 import math
-import sys
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -306,12 +307,8 @@ def field_docs(cls: type | None = None) -> dict[str, str]:
         from rlvr_lab.rl.losses import LossConfig
 
         return {**field_docs(TrainConfig), **field_docs(LossConfig)}
-    # The class's own module file, parsed: inspect.getsource would search sys.modules with hasattr, which makes
-    # transformers' lazy modules import themselves (2 s of start-up for a command that fails at once).
-    source = Path(sys.modules[cls.__module__].__file__ or "").read_text(encoding="utf-8")
-    body = next(
-        node.body for node in ast.parse(source).body if isinstance(node, ast.ClassDef) and node.name == cls.__name__
-    )
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, after in itertools.pairwise(body):
         named = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
