@@ -53,6 +53,21 @@ def test_trl_reward_scores_groups_like_trl_calls_it() -> None:
     assert pickle.loads(pickle.dumps(reward)).reward == reward.reward
 
 
+def test_trl_reward_grades_with_the_runs_fallbacks() -> None:
+    """A model that does not box (SmolLM2) is graded by the run's fallbacks in TRL too: reward and accuracy."""
+    rows = trl_rows(PROBLEMS[1:2], lambda p: p.prompt)
+    kwargs = {key: [row[key] for row in rows for _ in range(3)] for key in ("problem_id", "problem", "answer")}
+    completions = ["1+1 is 2. The answer is 2.", r"\boxed{3}", "I think 5"]
+    boxed_only = TRLReward("ground_truth", group_size=3)
+    assert boxed_only(prompts=["Q"] * 3, completions=completions, **kwargs) == [0, 0, 0]
+    lenient = TRLReward("ground_truth", group_size=3, fallbacks=("answer_is",))
+    assert lenient(prompts=["Q"] * 3, completions=completions, **kwargs) == [1, 0, 0]
+    assert lenient.grader.config.fallbacks == ("answer_is",)
+    copy = pickle.loads(pickle.dumps(lenient))  # each rank rebuilds its grader: with the same fallbacks
+    assert copy(prompts=["Q"] * 3, completions=completions, **kwargs) == [1, 0, 0]
+    boxed_only.close(), lenient.close(), copy.close()
+
+
 def test_trl_grpo_trainer_trains_with_our_rewards(tmp_path) -> None:
     trl = pytest.importorskip("trl")
     from datasets import Dataset

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from rlvr_lab.cli import build_app
 from rlvr_lab.metrics.significance import sign_test
-from rlvr_lab.studies.audit import CLAIMED, AuditSizes, build_config, train_config
+from rlvr_lab.studies.audit import CLAIMED, AuditSizes, audit_jobs, build_config, train_config
 from rlvr_lab.studies.audit_checks import ModelData, audit_checks, gain_is_real
 from rlvr_lab.studies.audit_claim import resolve_claim
 from rlvr_lab.studies.verdict import NO_VERDICT
@@ -142,6 +142,23 @@ def test_a_config_file_is_a_claim_and_one_family_is_said(tmp_path: Path) -> None
     path.write_text("model: qwen-math-like-v2\nrewrd: random:0.5\n")
     with pytest.raises(ValueError, match="rewrd"):
         resolve_claim(str(path))
+
+
+def test_a_claim_graded_with_fallbacks_grades_every_arm_and_base_sample_the_same_way(tmp_path: Path) -> None:
+    """SmolLM2 does not box its answers: a claim with ``fallbacks`` must grade the base, the label store, every
+    run (reward and evaluation) and the large-k samples by that one rule, or the audit compares two rules."""
+    path = tmp_path / "claim.yaml"
+    path.write_text("model: qwen-math-like-v2\nreward: ground_truth\nfallbacks: answer_is,last_number\nsteps: 2\n")
+    config = build_config(str(path), models=("qwen-math-like-v2",), seeds=2)
+    jobs = audit_jobs(config, tmp_path / "audit")
+    samples = [job for job in jobs if hasattr(job, "store")]
+    trains = [job for job in jobs if hasattr(job, "config")]
+    assert len(samples) == 5 and len(trains) == 2 * len(config.arms)  # base eval and votes; large k: base, 2 seeds
+    assert {job.fallbacks for job in samples} == {("answer_is", "last_number")}
+    assert {job.config.answer_fallbacks() for job in trains} == {("answer_is", "last_number")}
+    path.write_text("model: qwen-math-like-v2\nfallbacks: answer_is,boxed\n")
+    with pytest.raises(ValueError, match="^fallbacks: 'boxed' is always tried first"):
+        resolve_claim(str(path)).config()
 
 
 def _dry_run(*args: str) -> dict:

@@ -206,6 +206,21 @@ def test_incorrect_labels_drop_problems_the_base_model_gets_right(grader: Grader
     assert [p.id for p in select_problems(both, PROBLEMS)] == ["p1"]
 
 
+def test_labels_are_read_with_the_graders_fallbacks(tmp_path: Path) -> None:
+    """A model that writes "The answer is 5" instead of boxing: its label store is read by the rule the reward
+    grades by, so the base's wrong majority answer becomes the incorrect label only when the grader reads it."""
+    store = _write_store(
+        tmp_path / "plain.jsonl",
+        [("p1", 0, "The answer is 5."), ("p1", 1, "The answer is 5."), ("p1", 2, "so 4"), ("p2", 0, "7")],
+    )
+    with Grader(GradingConfig(workers=1, fallbacks=("answer_is",))) as lenient:
+        reward = build_reward(f"incorrect:store={store}", lenient)
+        assert [p.id for p in select_problems(reward, PROBLEMS)] == ["p1"]
+        assert score(reward, ["It is 4. The answer is 5.", r"\boxed{4}"], PROBLEMS[0]) == [1.0, 0.0]
+    with Grader(GradingConfig(workers=1)) as boxed_only:  # nothing boxed: no label, nothing to train on
+        assert select_problems(build_reward(f"incorrect:store={store}", boxed_only), PROBLEMS) == []
+
+
 def test_majority_helpers() -> None:
     assert majority_answer([None, " 3", "4", "3 ", ""]) == "3"
     assert majority_answer([None, ""]) is None

@@ -25,7 +25,7 @@ from rlvr_lab.organism.tokenizer import build_char_tokenizer
 from rlvr_lab.rl.algorithms import options_for
 from rlvr_lab.rl.config import TrainConfig, resolve_config
 from rlvr_lab.rl.logger import STEP_KEYS
-from rlvr_lab.rl.trainer import train
+from rlvr_lab.rl.trainer import setup_run, train
 
 TIMING = ("perf/step_time", "perf/rollout_time", "perf/update_time", "perf/tokens_per_s", "perf/samples_per_s")
 
@@ -199,3 +199,15 @@ def test_one_shot_fills_every_slot_and_tensorboard_logs(assets: Path, tmp_path: 
     problems = json.loads((run / "problems.jsonl").read_text().splitlines()[0])
     assert list(problems["accuracy"]) == ["q05"]
     assert list((run / "tb").glob("events.out.tfevents.*"))
+
+
+def test_the_runs_fallbacks_grade_its_rewards_and_evaluations(assets: Path, tmp_path: Path) -> None:
+    """``fallbacks`` reaches the one grader a run shares between its reward and its held-out evaluations."""
+    run = setup_run(_config(assets, tmp_path / "run", reward="ground_truth", fallbacks="answer_is,last_number"), False)
+    with run.grader:
+        assert run.grader.config.fallbacks == ("answer_is", "last_number")
+        two = next(p for p in run.held_out.problems if p.answer == "2")
+        call = {"problem": two, "sample_indices": [0, 1, 2], "step": 0, "seed": 0}
+        assert run.reward(completions=["so 1+1 is 2", "The answer is 2.", r"\boxed{3}"], **call) == [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="^fallbacks: unknown"):
+        _config(assets, tmp_path / "bad", fallbacks="last_numbr")

@@ -71,10 +71,10 @@ def process_index() -> int:
     return PartialState().process_index
 
 
-def node_share_grading() -> GradingConfig:
+def node_share_grading(fallbacks: tuple[str, ...] = ()) -> GradingConfig:
     """Grading workers for one rank: the node's cores divided among the ranks on it (at least one)."""
     local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return GradingConfig(workers=max(1, available_cpus() // local_ranks))
+    return GradingConfig(workers=max(1, available_cpus() // local_ranks), fallbacks=fallbacks)
 
 
 class TRLReward:
@@ -84,7 +84,14 @@ class TRLReward:
     keys); it is ``num_iterations × steps_per_generation / gradient_accumulation_steps`` of the ``GRPOConfig``.
     """
 
-    def __init__(self, reward: str | RewardFn, group_size: int, seed: int = 0, updates_per_rollout: int = 1) -> None:
+    def __init__(
+        self,
+        reward: str | RewardFn,
+        group_size: int,
+        seed: int = 0,
+        updates_per_rollout: int = 1,
+        fallbacks: tuple[str, ...] = (),
+    ) -> None:
         if group_size < 1 or updates_per_rollout < 1:
             raise ValueError(
                 f"group_size and updates_per_rollout must be >= 1, got {group_size}, {updates_per_rollout}"
@@ -93,6 +100,8 @@ class TRLReward:
         self.group_size = group_size
         self.seed = seed
         self.updates_per_rollout = updates_per_rollout
+        self.fallbacks = fallbacks
+        """Answer extractors after the boxed answer (the run's ``fallbacks``), for the reward and accuracy alike."""
         self.label = reward if isinstance(reward, str) else type(reward).__name__
         self.__name__ = f"rlvr:{self.label}"
         self._grader: Grader | None = None
@@ -104,7 +113,7 @@ class TRLReward:
     def reward(self) -> RewardFn:
         """The reward, built on first use with this process's grader (grading rewards start its workers lazily)."""
         if self._reward is None:
-            self._grader = Grader(node_share_grading())
+            self._grader = Grader(node_share_grading(self.fallbacks))
             atexit.register(self.close)
             self._reward = build_reward(str(self.spec), self._grader)
         return self._reward
@@ -114,7 +123,7 @@ class TRLReward:
         """This process's grader (the trainer measures accuracy with it too)."""
         self.reward  # noqa: B018  (builds the reward and its grader on first use)
         if self._grader is None:  # a reward object was given: grading still needs a grader of our own
-            self._grader = Grader(node_share_grading())
+            self._grader = Grader(node_share_grading(self.fallbacks))
             atexit.register(self.close)
         return self._grader
 

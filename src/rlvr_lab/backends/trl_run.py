@@ -416,7 +416,9 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
     partitioned = hasattr(next(model.parameters()), "ds_id")  # DeepSpeed tags the parameters zero.Init made
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    reward = TRLReward(config.reward, config.group_size, config.seed, plan.updates_per_rollout)
+    reward = TRLReward(
+        config.reward, config.group_size, config.seed, plan.updates_per_rollout, config.answer_fallbacks()
+    )
     reward.check_layout(plan)
     train_problems, eval_problems = run_problems(config, reward.reward)
     template = resolve_template(config.prompt)

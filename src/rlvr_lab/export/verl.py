@@ -71,8 +71,8 @@ checkpoints``                    ``hf_model`` so every checkpoint holds HF weigh
 Refused, naming the option, rather than approximated: ``advantage: reinforce_pp`` (verl's
 ``reinforce_plus_plus`` whitens token-level returns over the batch, which weights long responses more than our
 per-response batch normalisation), ``advantage: none``, ``lr_schedule`` other than constant (verl's warmup-then-
-cosine has its own floor), ``one_shot`` (repeat the problem in the problem file instead), and a mini-batch that is
-not a whole number of groups.
+cosine has its own floor), ``one_shot`` (repeat the problem in the problem file instead), ``fallbacks`` (the
+exported reward grades the boxed answer only), and a mini-batch that is not a whole number of groups.
 """
 
 from __future__ import annotations
@@ -183,6 +183,11 @@ def _check_expressible(config: TrainConfig) -> None:
         raise VerlExportError(f"lr_schedule={config.lr_schedule!r}: export supports a constant rate after warmup")
     if config.one_shot:
         raise VerlExportError("one_shot: verl has no one-shot sampler; repeat the problem in a problem file instead")
+    if config.fallbacks:
+        raise VerlExportError(
+            f"fallbacks={config.fallbacks!r}: the exported reward grades the boxed answer only; train with "
+            "--backend rlvr or trl, or prompt the model to box its answer"
+        )
     if config.mini_batch_size % config.group_size:
         raise VerlExportError(
             f"mini_batch_size={config.mini_batch_size} is not a whole number of groups of {config.group_size}: "

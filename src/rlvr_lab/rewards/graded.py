@@ -133,12 +133,15 @@ LABEL_STORE_HINT = (
 """How to make the sample store that ``incorrect`` and offline ``majority_vote`` read, for errors and help."""
 
 
-def _store_labels(name: str, arg: str | None) -> dict[str, str]:
+def _store_labels(name: str, arg: str | None, grader: Grader | None) -> dict[str, str]:
+    """The store's majority labels, its answers extracted with ``grader``'s fallbacks (the rule the reward grades
+    by: a label read by another rule would mark as wrong an answer the grader reads as the label)."""
     args = parse_args(name, arg, ("store", "votes"))
     if "store" not in args:
         raise ValueError(f"reward {name!r} needs a sample store: {name}:store=PATH[,votes=K]. {LABEL_STORE_HINT}")
     votes = int(args["votes"]) if "votes" in args else None
-    return majority_labels(store_answers(Path(args["store"])), votes)
+    fallbacks = grader.config.fallbacks if grader is not None else ()
+    return majority_labels(store_answers(Path(args["store"]), fallbacks), votes)
 
 
 @REWARDS.register("ground_truth")
@@ -153,10 +156,10 @@ def make_majority_vote(arg: str | None, grader: Grader | None) -> OnlineMajority
     """``majority_vote`` (online, the group's majority) or ``majority_vote:store=PATH[,votes=K]`` (offline)."""
     if not arg:
         return OnlineMajorityReward(grader)
-    return LabelReward(_store_labels("majority_vote", arg), drop_correct_labels=False, grader=grader)
+    return LabelReward(_store_labels("majority_vote", arg, grader), drop_correct_labels=False, grader=grader)
 
 
 @REWARDS.register("incorrect")
 def make_incorrect(arg: str | None, grader: Grader | None) -> LabelReward:
     """``incorrect:store=PATH[,votes=K]``: the base model's most frequent answer where it is wrong."""
-    return LabelReward(_store_labels("incorrect", arg), drop_correct_labels=True, grader=grader)
+    return LabelReward(_store_labels("incorrect", arg, grader), drop_correct_labels=True, grader=grader)

@@ -26,14 +26,17 @@ def majority_answer(answers: Iterable[str | None]) -> str | None:
     return next(a for a in votes if counts[a] == top)
 
 
-def store_answers(path: Path) -> dict[str, list[str | None]]:
-    """Extracted answers per problem id from a sample store, in ``sample_idx`` order."""
+def store_answers(path: Path, fallbacks: tuple[str, ...] = ()) -> dict[str, list[str | None]]:
+    """Extracted answers per problem id from a sample store, in ``sample_idx`` order (``fallbacks`` as in
+    :func:`~rlvr_lab.grading.extract.extract_answer`)."""
     from rlvr_lab.store import iter_sample_batches
 
     extracted: list[tuple[str, int, str | None]] = []
     for table in iter_sample_batches(Path(path), columns=[]):  # texts are dropped batch by batch, answers kept
         columns = (table.column(name).to_pylist() for name in ("problem_id", "sample_idx", "completion"))
-        extracted.extend((pid, idx, extract_answer(text or "").answer) for pid, idx, text in zip(*columns, strict=True))
+        extracted.extend(
+            (pid, idx, extract_answer(text or "", fallbacks).answer) for pid, idx, text in zip(*columns, strict=True)
+        )
     answers: dict[str, list[str | None]] = {}
     for problem_id, _, answer in sorted(extracted, key=lambda row: row[:2]):
         answers.setdefault(problem_id, []).append(answer)

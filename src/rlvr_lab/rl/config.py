@@ -74,6 +74,10 @@ class TrainConfig:
     The store of incorrect (and of majority_vote:store=PATH) holds the base model's samples on the training
     problems: rlvr sample --model qwen-math-like --problems organism --split train --template organism --n 8
     --out labels.jsonl."""
+    fallbacks: str = ""
+    """Answer extractors tried in order when a completion has no \\boxed{} (comma-separated: answer_is, answer_tag,
+    last_number), for the reward, its label stores and every evaluation of the run alike, as rlvr grade --fallbacks.
+    Empty (both papers' rule): the boxed answer only. For models that do not box, such as SmolLM2-135M."""
     advantage: str = "grpo"
     """Advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax (greedy baseline), gae (PPO critic), none."""
 
@@ -174,6 +178,7 @@ class TrainConfig:
         LR_SCHEDULES.get(self.lr_schedule)
         self.schedule()
         self.loss()
+        self.answer_fallbacks()
         positive = ("steps", "max_new_tokens", "engine_batch_size", "eval_samples", "save_every", "keep_checkpoints")
         for name in positive:
             if getattr(self, name) < 1:
@@ -221,6 +226,16 @@ class TrainConfig:
     def needs_reference(self) -> bool:
         """Whether a frozen copy of the initial model is kept."""
         return self.kl_coef > 0 or self.track_ref_kl
+
+    def answer_fallbacks(self) -> tuple[str, ...]:
+        """``fallbacks`` as the grader takes them; an unknown or repeated name is a ``ValueError`` naming the field."""
+        from rlvr_lab.grading.extract import check_fallbacks
+
+        names = tuple(name.strip() for name in self.fallbacks.split(",") if name.strip())
+        try:
+            return check_fallbacks(names)
+        except ValueError as err:
+            raise ValueError(f"fallbacks: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -35,7 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlvr_lab.analysis.strategy import strategy_token_counts
 from rlvr_lab.engines import Engine, SamplingConfig, make_engine
-from rlvr_lab.grading.grade import Grader
+from rlvr_lab.grading.grade import Grader, GradingConfig
 from rlvr_lab.models.loading import load_model
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.rewards import RewardFn, build_reward
@@ -134,7 +134,7 @@ def setup_run(config: TrainConfig, resume: bool) -> Run:
             critic.load_state_dict(state.critic)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    grader = Grader()
+    grader = Grader(GradingConfig(fallbacks=config.answer_fallbacks()))
     grader.pool.start()  # workers boot (import math-verify) while the first evaluation runs
     reward = build_reward(config.reward, grader)
     train_problems, eval_problems = run_problems(config, reward)

@@ -296,6 +296,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                 sampling,
                 base_store(root, model),
                 template=claim.prompt,
+                fallbacks=claim.answer_fallbacks(),
             )
         )
         if "incorrect" in config.arms:
@@ -310,6 +311,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                     votes,
                     votes_store(root, model),
                     template=claim.prompt,
+                    fallbacks=claim.answer_fallbacks(),
                 )
             )
     runs, large_k = [], []
@@ -323,6 +325,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                 k_sampling,
                 boundary_store(root, model, "base"),
                 template=claim.prompt,
+                fallbacks=claim.answer_fallbacks(),
             )
         )
         for arm in config.arms:
@@ -349,6 +352,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                             boundary_store(root, model, f"claimed-s{seed}"),
                             after=(job.name,),
                             template=claim.prompt,
+                            fallbacks=claim.answer_fallbacks(),
                         )
                     )
     claimed_runs = [job for job in runs if f" {CLAIMED} " in job.name]

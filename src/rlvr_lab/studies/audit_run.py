@@ -98,10 +98,15 @@ def answer_only_flags(graded: GradedSamples) -> list[NDArray[np.bool_]]:
     ]
 
 
-def sound_counts(graded: GradedSamples, problems: ProblemSet) -> NDArray[np.int64]:
-    """(P,) correct samples that are sound: not answer-only, and on the organism with a chain that checks out."""
+ORGANISM_PROMPTS = ("organism", "organism-python-hint")
+"""The prompts under which an organism problem's answer comes with a chain in the organism's own notation."""
+
+
+def sound_counts(graded: GradedSamples, problems: ProblemSet, prompt: str) -> NDArray[np.int64]:
+    """(P,) correct samples that are sound: not answer-only, and on the organism, under its own prompts, with a
+    chain that checks out (another model given the organism's problems, e.g. SmolLM2, writes no such chain)."""
     flags = answer_only_flags(graded)
-    if problems.benchmark != "organism":
+    if problems.benchmark != "organism" or prompt not in ORGANISM_PROMPTS:
         return np.array([int((ok & ~flag).sum()) for ok, flag in zip(graded.correct, flags, strict=True)])
     from rlvr_lab.organism.chains import check_chain, tasks_by_text
 
@@ -131,8 +136,9 @@ def read_model_data(config: AuditConfig, root: Path, model: str) -> ModelData:
             if arm == CLAIMED:
                 claimed_sets[seed] = graded
     problems = eval_problems(config, config.sizes.eval_problems)
-    base_sound = sound_counts(base, problems)
-    claimed_sound = {s: sound_counts(g, problems) for s, g in claimed_sets.items()}
+    prompt = config.claimed.config().prompt
+    base_sound = sound_counts(base, problems, prompt)
+    claimed_sound = {s: sound_counts(g, problems, prompt) for s, g in claimed_sets.items()}
     correct_claimed = sum(int(g.c.sum()) for g in claimed_sets.values())
     unsound = (
         1.0 - base_sound.sum() / base.c.sum() if base.c.sum() else float("nan"),

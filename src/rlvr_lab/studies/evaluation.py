@@ -91,14 +91,15 @@ def sample(
         sample_missing(load, opened, problems.load(), sampling, chunk_size=4 * batch_size)
 
 
-def grade_store(store: Path, problems: ProblemSet) -> Path:
-    """Grade every sample of ``store`` against its problem's gold answer into :func:`graded_path` (atomic)."""
-    from rlvr_lab.grading import Grader
+def grade_store(store: Path, problems: ProblemSet, fallbacks: tuple[str, ...] = ()) -> Path:
+    """Grade every sample of ``store`` against its problem's gold answer into :func:`graded_path` (atomic), with
+    the answer extractors ``fallbacks`` after the boxed answer (those of the run whose samples these are)."""
+    from rlvr_lab.grading import Grader, GradingConfig
     from rlvr_lab.grading.graded_file import grade_to_parquet
 
     out = graded_path(store)
     by_id = {p.id: p for p in problems.load()}
-    with Grader() as grader:
+    with Grader(GradingConfig(fallbacks=fallbacks)) as grader:
         metadata = {
             "grading": grader.config,
             "samples": str(store),

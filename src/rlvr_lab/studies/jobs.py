@@ -82,7 +82,7 @@ class TrainJob:
             self.config.engine_batch_size,
             self.template,
         )
-        grade_store(self.final_store, self.problems)
+        grade_store(self.final_store, self.problems, self.config.answer_fallbacks())
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ class SampleJob:
     after: tuple[str, ...] = ()
     template: str = TEMPLATE
     """Prompt template of the samples."""
+    fallbacks: tuple[str, ...] = ()
+    """Answer extractors after the boxed answer, as the runs compared with these samples grade theirs."""
 
     @property
     def total(self) -> int:
@@ -113,7 +115,7 @@ class SampleJob:
 
     def run(self) -> None:
         sample(self.model, self.problems, self.sampling, self.store, self.batch_size, self.template)
-        grade_store(self.store, self.problems)
+        grade_store(self.store, self.problems, self.fallbacks)
 
 
 @dataclass(frozen=True)
