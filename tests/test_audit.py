@@ -157,7 +157,7 @@ def test_a_claim_graded_with_fallbacks_grades_every_arm_and_base_sample_the_same
     assert {job.fallbacks for job in samples} == {("answer_is", "last_number")}
     assert {job.config.answer_fallbacks() for job in trains} == {("answer_is", "last_number")}
     path.write_text("model: qwen-math-like-v2\nfallbacks: answer_is,boxed\n")
-    with pytest.raises(ValueError, match="^fallbacks: 'boxed' is always tried first"):
+    with pytest.raises(ValueError, match=r"^fallbacks: 'boxed' is always tried first"):
         resolve_claim(str(path)).config()
 
 

@@ -209,5 +209,5 @@ def test_the_runs_fallbacks_grade_its_rewards_and_evaluations(assets: Path, tmp_
         two = next(p for p in run.held_out.problems if p.answer == "2")
         call = {"problem": two, "sample_indices": [0, 1, 2], "step": 0, "seed": 0}
         assert run.reward(completions=["so 1+1 is 2", "The answer is 2.", r"\boxed{3}"], **call) == [1.0, 1.0, 0.0]
-    with pytest.raises(ValueError, match="^fallbacks: unknown"):
+    with pytest.raises(ValueError, match=r"^fallbacks: unknown"):
         _config(assets, tmp_path / "bad", fallbacks="last_numbr")
