@@ -102,6 +102,7 @@ def grade(
     """
     from rlvr_lab.cli.sample import problems_label
     from rlvr_lab.grading import Grader, GradingConfig
+    from rlvr_lab.grading.extract import parse_fallbacks
     from rlvr_lab.grading.graded_file import grade_to_parquet, plain
     from rlvr_lab.grading.sandbox import SandboxConfig, protections
     from rlvr_lab.identity import problems_hash
@@ -116,7 +117,7 @@ def grade(
         config = GradingConfig(
             **timeouts,
             workers=workers,
-            fallbacks=tuple(name.strip() for name in fallbacks.split(",") if name.strip()),
+            fallbacks=parse_fallbacks(fallbacks),
             sandbox=SandboxConfig(**timeouts, backend=sandbox),
         )
         field_map = FieldMap.parse(fields) if fields else None

@@ -239,6 +239,12 @@ def check_fallbacks(fallbacks: Sequence[str]) -> tuple[str, ...]:
     return tuple(fallbacks)
 
 
+def parse_fallbacks(text: str) -> tuple[str, ...]:
+    """``"answer_is, last_number"`` (the form ``rlvr grade --fallbacks`` and a training config's ``fallbacks``
+    take) as validated fallback names; empty text is no fallback."""
+    return check_fallbacks(tuple(name.strip() for name in text.split(",") if name.strip()))
+
+
 def extract_answer(text: str, fallbacks: tuple[str, ...] = ()) -> Extraction:
     """The answer ``text`` commits to: the boxed answer first, then each named fallback in order; nothing when the
     last box was cut off.

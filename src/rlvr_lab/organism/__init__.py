@@ -21,5 +21,7 @@ ORGANISM_HINT_TEMPLATE = PromptTemplate(
     user=PROMPT_TEMPLATE.format(problem=PLACEHOLDER + PYTHON_HINT),
     use_chat_template=False,
 )
-for _template in (ORGANISM_TEMPLATE, ORGANISM_HINT_TEMPLATE):
+TEMPLATES = (ORGANISM_TEMPLATE, ORGANISM_HINT_TEMPLATE)
+"""The organism's prompts: under these its answers come with a chain in its own notation (the audit checks them)."""
+for _template in TEMPLATES:
     PROMPTS.add(_template.name, _template)

@@ -229,11 +229,10 @@ class TrainConfig:
 
     def answer_fallbacks(self) -> tuple[str, ...]:
         """``fallbacks`` as the grader takes them; an unknown or repeated name is a ``ValueError`` naming the field."""
-        from rlvr_lab.grading.extract import check_fallbacks
+        from rlvr_lab.grading.extract import parse_fallbacks
 
-        names = tuple(name.strip() for name in self.fallbacks.split(",") if name.strip())
         try:
-            return check_fallbacks(names)
+            return parse_fallbacks(self.fallbacks)
         except ValueError as err:
             raise ValueError(f"fallbacks: {err}") from None
 

@@ -281,6 +281,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
     """Base evaluations (and label stores), every (model, arm, seed) run, then the large-k samples, in priority
     order: what others wait on first, the long large-k sampling as soon as its run is done."""
     claim = config.claimed.config()
+    fallbacks = claim.answer_fallbacks()  # every sample is graded by the claim's rule, as its runs grade theirs
     s = config.sizes
     problems = eval_problems(config, s.eval_problems)
     sampling = eval_sampling(config, s.eval_samples)
@@ -296,7 +297,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                 sampling,
                 base_store(root, model),
                 template=claim.prompt,
-                fallbacks=claim.answer_fallbacks(),
+                fallbacks=fallbacks,
             )
         )
         if "incorrect" in config.arms:
@@ -311,7 +312,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                     votes,
                     votes_store(root, model),
                     template=claim.prompt,
-                    fallbacks=claim.answer_fallbacks(),
+                    fallbacks=fallbacks,
                 )
             )
     runs, large_k = [], []
@@ -325,7 +326,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                 k_sampling,
                 boundary_store(root, model, "base"),
                 template=claim.prompt,
-                fallbacks=claim.answer_fallbacks(),
+                fallbacks=fallbacks,
             )
         )
         for arm in config.arms:
@@ -352,7 +353,7 @@ def audit_jobs(config: AuditConfig, root: Path) -> list[SampleJob | TrainJob]:
                             boundary_store(root, model, f"claimed-s{seed}"),
                             after=(job.name,),
                             template=claim.prompt,
-                            fallbacks=claim.answer_fallbacks(),
+                            fallbacks=fallbacks,
                         )
                     )
     claimed_runs = [job for job in runs if f" {CLAIMED} " in job.name]

@@ -98,15 +98,13 @@ def answer_only_flags(graded: GradedSamples) -> list[NDArray[np.bool_]]:
     ]
 
 
-ORGANISM_PROMPTS = ("organism", "organism-python-hint")
-"""The prompts under which an organism problem's answer comes with a chain in the organism's own notation."""
-
-
 def sound_counts(graded: GradedSamples, problems: ProblemSet, prompt: str) -> NDArray[np.int64]:
     """(P,) correct samples that are sound: not answer-only, and on the organism, under its own prompts, with a
     chain that checks out (another model given the organism's problems, e.g. SmolLM2, writes no such chain)."""
+    from rlvr_lab.organism import TEMPLATES
+
     flags = answer_only_flags(graded)
-    if problems.benchmark != "organism" or prompt not in ORGANISM_PROMPTS:
+    if problems.benchmark != "organism" or prompt not in {t.name for t in TEMPLATES}:
         return np.array([int((ok & ~flag).sum()) for ok, flag in zip(graded.correct, flags, strict=True)])
     from rlvr_lab.organism.chains import check_chain, tasks_by_text
 
