@@ -51,17 +51,19 @@ def timed(work: Callable[[], object]) -> Timing:
     return Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def run_generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int) -> None:
-    """One batched ``generate`` call: sampling at T=1, no top-k/top-p, no eos."""
+def run_generate(
+    model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_p: float = 1.0
+) -> None:
+    """One batched ``generate`` call: sampling (T=1 and no top-p unless asked), no top-k, no eos."""
     torch.manual_seed(0)
     with torch.inference_mode():
         out = model.generate(
             input_ids=prompts,
             attention_mask=torch.ones_like(prompts),
             do_sample=True,
-            temperature=1.0,
+            temperature=temperature,
             top_k=0,
-            top_p=1.0,
+            top_p=top_p,
             max_new_tokens=new_tokens,
             eos_token_id=None,
             pad_token_id=0,

@@ -12,7 +12,8 @@ vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio 
 work in the same run:
 
 - **sample**: our ``torch`` engine against transformers ``generate`` (``batch`` prompts of ``prompt_len`` random
-  tokens, ``new_tokens`` new tokens each, temperature 1, eos disabled so every row has full length), model and KV
+  tokens, ``new_tokens`` new tokens each, temperature 1 and no top-p unless ``--temperature`` / ``--top-p`` say
+  otherwise, eos disabled so every row has full length), model and KV
   cache in the stage's dtype; both get the model loaded in that dtype, as ``rlvr sample`` loads it (our engine still
   packs its weights inside every timed call). ``--batch`` takes a list: the sample stage runs at each batch and the
   run names the batch with the most tokens per second. Roof: prefill (body at ``batch × prompt_len`` rows, head at
@@ -37,6 +38,7 @@ Wall seconds are printed too. bfloat16 rows run only where the CPU has native bf
 
     python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --batch 32,64,128,256
+    python benchmarks/roofline.py --stages sample --dtypes bfloat16 --prompt-len 256 --temperature 0.6 --top-p 0.95
     python benchmarks/roofline.py --model qwen-math-like --stages sample,train
     python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
 """
@@ -227,7 +229,7 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
     vocab = model.get_output_embeddings().out_features
     prompts = torch.randint(3, vocab, (B, P), generator=torch.Generator().manual_seed(0))
     requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
-    config = SamplingConfig(temperature=1.0, max_new_tokens=N)
+    config = SamplingConfig(temperature=args.temperature, top_p=args.top_p, max_new_tokens=N)
     peer_model = cast(model, dtype)  # both sample the model loaded in the dtype, as `rlvr sample` loads it
     engine = TorchEngine(peer_model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype)
 
@@ -236,7 +238,7 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
         assert all(len(c[0].token_ids) == N for c in out)
 
     def peer() -> None:
-        run_generate(peer_model, prompts, N)
+        run_generate(peer_model, prompts, N, args.temperature, args.top_p)
 
     bound = add(roof.time(B * P, B, dtype), roof.time(B, B, dtype), times=(1, N - 1))
     plain = add(roof.time(B * P, B, dtype, plain=True), roof.time(B, B, dtype, plain=True), times=(1, N - 1))
@@ -446,6 +448,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch", default="32", help="sampling batch (rows decoded together), or a list: 32,256")
     parser.add_argument("--prompt-len", type=int, default=32, help="prompt tokens (sampling and training)")
     parser.add_argument("--new-tokens", type=int, default=64, help="generated / completion tokens")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (both engines)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, 1 = off (both engines)")
     parser.add_argument("--train-rows", type=int, default=16, help="rows of the GRPO update")
     parser.add_argument("--grade-problems", type=int, default=500, help="MATH-500 problems graded (64 samples each)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding math500/test.jsonl")

@@ -26,7 +26,8 @@ from transformers import (
 
 from rlvr_lab.engines import ENGINES, SampleRequest, SamplingConfig, make_engine
 from rlvr_lab.engines.hf_engine import HFEngine
-from rlvr_lab.engines.lean_decoder import unsupported_reason
+from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
+from rlvr_lab.engines.prompt_cache import PromptCache
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 
@@ -266,6 +267,28 @@ def test_refills_keep_every_completion_intact() -> None:
     assert sum(progress) == 27
     solo = [TorchEngine(model, TOKENIZER, batch_size=1).sample([r], config)[0] for r in requests]
     assert tokens(result) == tokens(solo)
+
+
+def test_a_prompt_is_prefilled_once_per_call_and_copied_into_later_rows() -> None:
+    """The lean decoder runs a prompt's prefill once and copies its keys, values and first logits into every later
+    row that starts it; the least recently used prompts are dropped first, the newest always kept."""
+    model = build("llama-gqa", 3)
+    first, second = (r.prompt_ids for r in prompts(11, 2, lengths=(6, 10)))
+    decoder = LeanDecoder(model, rows=4, max_len=32)
+    with torch.inference_mode():
+        logits = decoder.prefill(torch.tensor([0, 1]), [first, first])
+        again = decoder.prefill(torch.tensor([3]), [first])
+        decoder.prefill(torch.tensor([2]), [second])
+    assert (decoder.prompts.misses, decoder.prompts.hits) == (2, 1)  # `first` ran once, then was copied
+    torch.testing.assert_close(again[0], logits[0], rtol=0, atol=0)
+    for cache in decoder.cache:
+        assert torch.equal(cache[3, :, :, : len(first)], cache[0, :, :, : len(first)])
+        assert not torch.equal(cache[2, :, :, : len(first)], cache[0, :, :, : len(first)])
+    entry = decoder.prompts.get(second)
+    assert entry is not None and all(kv.shape[-2] == len(second) for kv in entry.kv)
+    small = PromptCache(max_bytes=entry.nbytes)
+    small.add([(first, decoder.prompts.get(first)), (second, entry)])
+    assert list(small.entries) == [tuple(second)] and small.bytes == entry.nbytes
 
 
 # ---------------------------------------------------------------------------------------------- context

@@ -10,7 +10,15 @@ import torch
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from rlvr_lab.engines.base import SamplingConfig
-from rlvr_lab.engines.sampling import CDF_BLOCK, choose_tokens, inverse_cdf, step_uniforms, stream_id, token_logprobs
+from rlvr_lab.engines.sampling import (
+    CDF_BLOCK,
+    TOP_P_CANDIDATES,
+    choose_tokens,
+    inverse_cdf,
+    step_uniforms,
+    stream_id,
+    token_logprobs,
+)
 from rlvr_lab.engines.vllm_engine import import_vllm, sampling_params_kwargs
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
@@ -137,3 +145,26 @@ def test_two_level_inverse_cdf_equals_one_running_sum_and_skips_zero_mass() -> N
         assert bool((probs.gather(1, picked.unsqueeze(-1)) > 0).all())
     edge = torch.tensor([[0.5, 0.5, 0.0]])  # the largest uniform must not land on the zero-mass tail
     assert inverse_cdf(edge, torch.tensor([1 - 2**-53], dtype=torch.float64)).tolist() == [1]
+
+
+def test_top_p_reads_its_candidates_as_the_sorted_definition_would() -> None:
+    """Top-p over the highest-scoring candidates picks what sorting the whole row picks: the same tokens, in the
+    same order (descending, ties by id), with the row sorted in full where the nucleus does not end inside the
+    candidates. Rows: peaked, flat, fully tied (every score equal, the nucleus is most of the row) and bfloat16
+    scores with ties across the candidates' edge; the reference takes the same float32 probabilities, so any
+    difference is one of selection or order, not of rounding."""
+    gen = torch.Generator().manual_seed(0)
+    vocab = 3 * TOP_P_CANDIDATES + 17
+    logits = (torch.randn(96, vocab, generator=gen) * 2).to(torch.bfloat16).float()
+    logits[:32, :5] += torch.rand(32, 5, generator=gen) * 12  # peaked: a nucleus of a few tokens
+    logits[32:40] = 0.0  # every score tied
+    logits[40:48] = logits[40:48].round()  # wide ties, also across the candidates' edge
+    uniforms = torch.rand(96, generator=gen, dtype=torch.float64)
+    for temperature, top_p in ((0.6, 0.95), (1.0, 0.5), (1.0, 0.99), (1.7, 0.9)):
+        scores = logits / temperature
+        _, order = scores.sort(dim=-1, descending=True, stable=True)
+        probs = torch.softmax(scores, dim=-1).gather(-1, order)
+        mass_before = probs.cumsum(dim=-1, dtype=torch.float64) - probs
+        expected = order.gather(-1, inverse_cdf(probs.masked_fill(mass_before >= top_p, 0.0), uniforms)[:, None])
+        picked = choose_tokens(logits, uniforms, temperature, 0, top_p)
+        assert torch.equal(picked, expected.squeeze(-1)), (temperature, top_p)
