@@ -49,12 +49,10 @@ def fwd_bwd_seconds(backend: SDPBackend, dtype: torch.dtype, args: argparse.Name
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=16, help="sequences (default 16)")
-    parser.add_argument("--heads", type=int, default=9, help="query heads (default 9)")
-    parser.add_argument("--kv-heads", type=int, default=3, help="key/value heads (default 3)")
-    parser.add_argument("--tokens", type=int, default=96, help="sequence length (default 96)")
-    parser.add_argument("--head-dim", type=int, default=64, help="head dimension (default 64)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs, best kept (default 5)")
+    sizes = (("rows", 16, "sequences"), ("heads", 9, "query heads"), ("kv-heads", 3, "key/value heads"))
+    sizes += (("tokens", 96, "sequence length"), ("head-dim", 64, "head dimension"), ("repeats", 5, "timed runs"))
+    for name, default, what in sizes:
+        parser.add_argument(f"--{name}", type=int, default=default, help=f"{what} (default {default})")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the rlvr_lab rule)")
     args = parser.parse_args(argv)
     threads = use_threads(args.threads)
