@@ -5,8 +5,9 @@
 #   scripts/code_boundary.sh K PROBLEMS [STEPS] [OUT]
 #
 # K samples per problem on the first PROBLEMS HumanEval problems, for the base model and for the model after
-# STEPS GRPO steps (default 8) on MBPP's train split with reward unit_tests; both are graded in the sandbox and
-# compared. The base sampling and the RL run are independent and run at the same time.
+# STEPS GRPO steps (default 8) on MBPP's train split with reward unit_tests; both are graded in the sandbox,
+# compared (OUT/compare: pass@k curves, coverage, crossover k) and reported (OUT/report/report.html, with the RL
+# run's curves). The base sampling and the RL run are independent and run at the same time.
 # Sizes (environment): TOKENS (generation budget, default 256), RL_PROMPTS (prompts per step, 4), RL_GROUP
 # (completions per prompt, 8), DEVICE (cpu). Examples:
 #   TOKENS=128 RL_PROMPTS=2 RL_GROUP=4 scripts/code_boundary.sh 8 8 1   # a busy 2-core CPU (what ran; docs/code.md)
@@ -49,4 +50,5 @@ for name in base rl; do
   $RLVR passk "$OUT/$name.parquet" --json > "$OUT/$name.passk.json"
 done
 $RLVR compare "$OUT/base.parquet" "$OUT/rl.parquet" --out "$OUT/compare"
-echo "[$(date -u +%T)] done: $OUT/compare/compare.json"
+$RLVR report "$OUT" --out "$OUT/report" --title "SmolLM2-135M-Instruct on HumanEval: base and $STEPS GRPO steps, k = $K"
+echo "[$(date -u +%T)] done: $OUT/compare/compare.json, $OUT/report/report.html"
