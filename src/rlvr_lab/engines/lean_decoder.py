@@ -275,8 +275,9 @@ class LeanDecoder:
 
         A prompt prefilled earlier in this call is copied from :attr:`prompts` (its keys, values and first logits)
         instead of being run again. Why: continuous batching refills a row or two at a time, so the ``n`` samples of
-        one prompt would otherwise run its prefill about ``n`` times; for SmolLM2 on HumanEval (prompts of ~200
-        tokens, answers of ~170) that was more arithmetic than the decoding itself. The prompts not yet seen run
+        one prompt would otherwise run its prefill about ``n`` times: for SmolLM2 on HumanEval (prompts of ~200
+        tokens, answers of ~170) as many positions as the decoding, though at the faster rate of a many-row product
+        (measured: 4% of the call). The prompts not yet seen run
         once each (right-padded to the longest; padding sits after each prompt, so causal attention never lets a
         real token see it).
         """

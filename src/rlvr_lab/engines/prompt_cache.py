@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 
 DEFAULT_MAX_BYTES = 256 * 2**20
-"""Room for ~35 SmolLM2-135M prompts of 1,000 tokens in bfloat16 (30 layers × 2 × 3 heads × 64 dims × 2 bytes
-per token), or every prompt of an organism study."""
+"""Room for 11 SmolLM2-135M prompts of 1,000 tokens in bfloat16 (30 layers × keys and values × 3 heads × 64 dims ×
+2 bytes: 23 KB a token), or every prompt of an organism study."""
 
 
 @dataclass(frozen=True)
