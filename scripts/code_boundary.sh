@@ -11,6 +11,7 @@
 # Sizes (environment): TOKENS (generation budget, default 256), RL_PROMPTS (prompts per step, 4), RL_GROUP
 # (completions per prompt, 8), DEVICE (cpu). Examples:
 #   TOKENS=128 RL_PROMPTS=2 RL_GROUP=4 scripts/code_boundary.sh 8 8 1   # a busy 2-core CPU (what ran; docs/code.md)
+#   scripts/code_boundary.sh 64 164 8 runs/cb64                          # all of HumanEval, k = 64: ~3 h on 2 cores
 #   DEVICE=cuda scripts/code_boundary.sh 256 164 50                      # a GPU: the same pipeline at k = 256
 # Every stage resumes: run the same command again after a kill. Needs RLVR_DATA_DIR (or shared/data beside the
 # checkout) for humaneval/ and mbpp/.
@@ -50,5 +51,5 @@ for name in base rl; do
   $RLVR passk "$OUT/$name.parquet" --json > "$OUT/$name.passk.json"
 done
 $RLVR compare "$OUT/base.parquet" "$OUT/rl.parquet" --out "$OUT/compare"
-$RLVR report "$OUT" --out "$OUT/report" --title "SmolLM2-135M-Instruct on HumanEval: base and $STEPS GRPO steps, k = $K"
+$RLVR report "$OUT" "$OUT/rl" --out "$OUT/report" --title "SmolLM2-135M-Instruct on HumanEval: base and $STEPS GRPO steps, k = $K"
 echo "[$(date -u +%T)] done: $OUT/compare/compare.json, $OUT/report/report.html"
