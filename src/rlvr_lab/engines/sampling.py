@@ -102,16 +102,17 @@ def _top_p_tokens(scores: torch.Tensor, uniforms: torch.Tensor, top_p: float) ->
     """Top-p sampling from tempered ``scores`` ``(B, V)`` without sorting the vocabulary where it can be helped.
 
     The definition sorts every row (descending, ties by id) and keeps a prefix. Sorting 49,152 logits per row was
-    half the time of a SmolLM2 decoding step at top-p 0.95 (70 ms of 130 for 32 rows), while the kept prefix is
+    over 40% of a SmolLM2 decoding step at top-p 0.95 (70 ms of 165 for 32 rows), while the kept prefix is
     usually a few dozen tokens. So each row's :data:`TOP_P_CANDIDATES` highest scores are taken (``topk``), put in
     the definition's order (descending, ties by id), and the prefix is read from them; it is the definition's
     prefix whenever it ends on a score strictly above the lowest candidate's, since every token left out scores at
-    most that. Rows where it does not (a flat distribution) are sorted in full. The tokens and their order are the
-    definition's; the probabilities are ``softmax`` over the row in vocabulary order rather than in sorted order.
-    torch's float32 sum of a 49,152-token row differs between the two orders by up to about 5e-6 of the total,
-    which flips a pick only when its uniform lies that close to a boundary, as float rounding in the model can:
-    measured against the sorting version, 0 of 17,088 SmolLM2 next-token rows and 1 of 15,360 synthetic bfloat16
-    rows picked differently (temperature 0.6 and 1, top-p 0.5 to 0.99; ``tests/test_engines_sampling.py``).
+    most that. Rows where it does not (a flat distribution) are sorted in full and drawn exactly as the definition
+    draws them. Elsewhere the tokens and their order are the definition's; the probabilities are ``softmax`` over
+    the row in vocabulary order rather than in sorted order. torch's float32 sum of a 49,152-token row differs
+    between the two orders by up to about 5e-6 of the total, which flips a pick only when its uniform lies that
+    close to a boundary, as float rounding in the model can: measured against the sorting version, 0 of 17,088
+    SmolLM2 next-token rows and 1 of 15,360 synthetic bfloat16 rows picked differently (temperature 0.6 and 1,
+    top-p 0.5 to 0.99; ``tests/test_engines_sampling.py``).
     """
     rows, vocab = scores.shape
     picked = torch.empty(rows, dtype=torch.long, device=scores.device)
