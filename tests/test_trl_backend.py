@@ -400,7 +400,7 @@ def threads():
 
 torch.set_num_threads(1)
 before = threads()
-dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)
+dist.init_process_group("gloo", init_method="file://" + tempfile.mkdtemp() + "/store", rank=0, world_size=1)
 
 
 class Trainer:  # as a finished trainer: in a reference cycle, holding the DDP module and so the group
