@@ -40,6 +40,7 @@ Wall seconds are printed too. bfloat16 rows run only where the CPU has native bf
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --batch 32,64,128,256
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --prompt-len 256 --temperature 0.6 --top-p 0.95
     python benchmarks/roofline.py --model qwen-math-like --stages sample,train
+    python benchmarks/roofline.py --stages train --dtypes bfloat16 --train-attention float32  # no autocast in attention
     python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
 """
 
@@ -269,6 +270,8 @@ def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse
     vocab = model.get_output_embeddings().out_features
     batch, advantages = _update_batch(vocab, args)
     ours_model = copy.deepcopy(model)
+    if args.train_attention == "float32":
+        ours_model.set_attn_implementation(float32_attention())
     optimizer = adamw(ours_model.parameters(), 1e-7, (0.9, 0.99), 0.0, dtype)  # as the trainer builds it
     config = UpdateConfig(
         schedule=Schedule(prompts_per_step=1, group_size=R, mini_batch_size=R, epochs=1),
@@ -287,6 +290,27 @@ def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse
     flops = roof.flops(R * (P + C), R * (C + 1), backward=True)
     row = measure("train", ours, peer, bound, flops, args.repeats, f"{R} x {P + C} tokens")
     return {**row, "batch": R, "tokens": R * (P + C)}
+
+
+def float32_attention() -> str:
+    """Register (once) and name a transformers attention function that runs ``sdpa`` on float32 inputs with autocast
+    off, for ``--train-attention float32``.
+
+    Why: under bfloat16 autocast torch casts attention's inputs to bfloat16, and on CPU the bfloat16 flash backward
+    is 2.4x slower than the float32 one at the update's shape (``attention_backward.py``). The output stays float32;
+    the output projection's autocast casts it to bfloat16, as it would have been.
+    """
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    def forward(module, query, key, value, attention_mask, **kwargs):
+        if attention_mask is not None and attention_mask.is_floating_point():
+            attention_mask = attention_mask.float()
+        with torch.autocast("cpu", enabled=False):
+            return sdpa_attention_forward(module, query.float(), key.float(), value.float(), attention_mask, **kwargs)
+
+    AttentionInterface.register("sdpa_float32", forward)
+    return "sdpa_float32"
 
 
 def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: argparse.Namespace):
@@ -451,6 +475,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (both engines)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, 1 = off (both engines)")
     parser.add_argument("--train-rows", type=int, default=16, help="rows of the GRPO update")
+    parser.add_argument(
+        "--train-attention",
+        choices=("autocast", "float32"),
+        default="autocast",
+        help="our update's attention: as autocast runs it (bfloat16 under --dtypes bfloat16, the trainer's own), or "
+        "float32 inputs with autocast off (a measurement, not what the trainer does; the peer keeps autocast)",
+    )
     parser.add_argument("--grade-problems", type=int, default=500, help="MATH-500 problems graded (64 samples each)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding math500/test.jsonl")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per measurement (best kept)")
