@@ -18,6 +18,7 @@ with native bfloat16 and oneDNN (``packed_bf16_linear``); the first compile take
 
     python benchmarks/compiled_decode.py --threads 2                 # SmolLM2-135M, batch 32, 32 cached positions
     python benchmarks/compiled_decode.py --threads 1 --cpp-wrapper
+    python benchmarks/compiled_decode.py --threads 2 --cpp-wrapper --profile --steps 10   # where a compiled step goes
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="steps per timed run (default: 20)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: 3)")
     parser.add_argument("--cpp-wrapper", action="store_true", help="inductor's C++ wrapper instead of Python's")
+    parser.add_argument("--profile", action="store_true", help="also print torch.profiler's table of compiled steps")
     args = parser.parse_args()
     threads = use_threads(args.threads)
     if not packed_bf16_linear():
@@ -138,6 +140,14 @@ def main() -> None:
             "eager": best_ms(lambda: decoders[0].decode(tokens, positions, span), args.steps, args.repeats),
             "compiled": best_ms(lambda: step(tokens, positions, span), args.steps, args.repeats),
         }
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(args.steps):
+                    step(tokens, positions, span)
+            print(f"torch.profiler, {args.steps} compiled steps:", file=sys.stderr)
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12), file=sys.stderr)
     result = {
         "model": args.model,
         "threads": threads,
