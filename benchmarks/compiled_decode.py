@@ -36,6 +36,7 @@ from rlvr_lab.engines.lean_decoder import LeanDecoder, _PackedLinear
 from rlvr_lab.models.loading import load_model
 from rlvr_lab.runtime.precision import packed_bf16_linear
 from rlvr_lab.runtime.threads import use_threads
+from roofline import timed  # this script's folder is on sys.path when it runs
 
 
 @torch.library.custom_op("rlvr_bench::packed_linear", mutates_args=())
@@ -61,24 +62,23 @@ class OpaqueLinear:
 
 
 def best_ms(work: Callable[[], object], steps: int, repeats: int) -> float:
-    """Best of ``repeats`` wall-clock means over ``steps`` calls, in milliseconds (one process, nothing else run)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    """Milliseconds a call of ``work`` takes: the best wall time of ``repeats`` runs of ``steps`` calls, per call."""
+
+    def run() -> None:
         for _ in range(steps):
             work()
-        best = min(best, (time.perf_counter() - start) / steps * 1e3)
-    return best
+
+    return timed(run, repeats).wall / steps * 1e3
+
+
+def projections(decoder: LeanDecoder) -> list[object]:
+    """The decoder's projections in a step's order: each layer's q/k/v, output, gate/up and down, then the head."""
+    return [lin for lay in decoder.layers for lin in (lay.qkv, lay.out, lay.gate_up, lay.down)] + [decoder.head]
 
 
 def products(decoder: LeanDecoder, rows: int) -> Callable[[], None]:
-    """The step's products alone: each layer's four packed projections, then the head, on inputs of their widths."""
-    plan = []
-    for layer in decoder.layers:
-        for linear in (layer.qkv, layer.out, layer.gate_up, layer.down):
-            width = int(linear.packed.shape[1]) if isinstance(linear, _PackedLinear) else linear.weight.shape[1]
-            plan.append((linear, torch.randn(rows, width).to(decoder.dtype)))
-    plan.append((decoder.head, torch.randn(rows, decoder.embed.shape[1]).to(decoder.dtype)))
+    """The step's products alone: every packed projection of :func:`projections` on ``rows`` inputs of its width."""
+    plan = [(lin, torch.randn(rows, int(lin.packed.shape[1])).to(decoder.dtype)) for lin in projections(decoder)]
 
     def work() -> None:
         for linear, x in plan:
@@ -87,12 +87,11 @@ def products(decoder: LeanDecoder, rows: int) -> Callable[[], None]:
     return work
 
 
-def opaque(decoder: LeanDecoder, rows: int) -> LeanDecoder:
+def opaque(decoder: LeanDecoder) -> LeanDecoder:
     """``decoder`` with every packed projection behind :func:`packed_linear` (the same weights, the same kernel)."""
 
     def wrap(linear: _PackedLinear) -> OpaqueLinear:
-        x = torch.zeros(rows, int(linear.packed.shape[1]), dtype=decoder.dtype)
-        return OpaqueLinear(linear.packed, int(linear(x).shape[-1]))
+        return OpaqueLinear(linear.packed, int(linear.packed.shape[0]))  # packed as (out, in), like the weight
 
     decoder.layers = [
         dataclasses.replace(lay, qkv=wrap(lay.qkv), out=wrap(lay.out), gate_up=wrap(lay.gate_up), down=wrap(lay.down))
@@ -125,13 +124,13 @@ def main() -> None:
     rows, cached = args.batch, args.prompt_len
     prompts = torch.randint(0, model.config.vocab_size, (rows, cached), generator=torch.Generator().manual_seed(0))
     decoders = [LeanDecoder(model, rows, cached + 8, torch.bfloat16) for _ in range(2)]  # eager, to compile
-    if not isinstance(decoders[0].head, _PackedLinear):
+    if not all(isinstance(lin, _PackedLinear) for lin in projections(decoders[0])):
         sys.exit("oneDNN refused to pack this model's projections: nothing to compare")
     with torch.inference_mode():
         first, _ = (d.prefill(torch.arange(rows), prompts.tolist()) for d in decoders)
         tokens, positions, span = first.argmax(-1), torch.full((rows,), cached), cached + 1
         eager = decoders[0].decode(tokens, positions, span)
-        step = torch.compile(opaque(decoders[1], rows).decode, dynamic=False)
+        step = torch.compile(opaque(decoders[1]).decode, dynamic=False)
         start = time.perf_counter()
         compiled = step(tokens, positions, span)
         compile_s = time.perf_counter() - start
