@@ -26,7 +26,7 @@ from transformers import (
 
 from rlvr_lab.engines import ENGINES, SampleRequest, SamplingConfig, make_engine
 from rlvr_lab.engines.hf_engine import HFEngine
-from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
+from rlvr_lab.engines.lean_decoder import LeanDecoder, decode_attention, unsupported_reason
 from rlvr_lab.engines.prompt_cache import PromptCache
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
@@ -289,6 +289,31 @@ def test_a_prompt_is_prefilled_once_per_call_and_copied_into_later_rows() -> Non
     small = PromptCache(max_bytes=entry.nbytes)
     small.add([(first, decoder.prompts.get(first)), (second, entry)])
     assert list(small.entries) == [tuple(second)] and small.bytes == entry.nbytes
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(("heads", "kv_heads"), [(4, 4), (9, 3), (8, 1)])
+def test_decode_attention_equals_sdpa_over_every_query_head(heads: int, kv_heads: int, dtype: torch.dtype) -> None:
+    """The decoder's grouped-query attention (a key head's query heads as its query positions) against SDPA with
+    ``enable_gqa``, on a strided slice of a cache and a per-row mask as :meth:`LeanDecoder.decode` passes them: the
+    same call without grouped query heads (bit for bit), the same values to rounding with them."""
+    rows, dim, span = 6, 16, 11
+    g = torch.Generator().manual_seed(0)
+    cache = torch.randn(rows, 2, kv_heads, span + 5, dim, generator=g).to(dtype)
+    q = torch.randn(rows, heads + 2 * kv_heads, dim, generator=g).to(dtype)[:, :heads]  # a slice, as in decode
+    hidden = torch.arange(span) > torch.tensor([10, 3, 7, 0, 10, 5]).unsqueeze(1)
+    mask = torch.zeros(rows, span, dtype=dtype).masked_fill_(hidden, float("-inf")).view(rows, 1, 1, span)
+    keys, values = cache[:, 0, :, :span], cache[:, 1, :, :span]
+    got = decode_attention(q, keys, values, mask, 0.25).reshape(rows, heads, dim)
+    want = torch.nn.functional.scaled_dot_product_attention(
+        q.unsqueeze(2), keys, values, attn_mask=mask, scale=0.25, enable_gqa=kv_heads != heads
+    ).reshape(rows, heads, dim)
+    if heads == kv_heads:
+        assert torch.equal(got, want)
+    else:
+        tolerance = 1e-6 if dtype == torch.float32 else 1e-2
+        torch.testing.assert_close(got.float(), want.float(), atol=tolerance, rtol=0)
+    assert torch.equal(got[3], values[3, :, 0].repeat_interleave(heads // kv_heads, dim=0))  # row 3 sees key 0 only
 
 
 # ---------------------------------------------------------------------------------------------- context
