@@ -93,7 +93,6 @@ def main() -> None:
         for name, attention in VARIANTS.items():
             lean.decode_attention = attention
             print_profile(model, dtype, prompts, args.new_tokens, name)
-    lean.decode_attention = VARIANTS["grouped"]
     config = model.config
     print(
         json.dumps(
