@@ -17,6 +17,7 @@ from rlvr_lab.organism.pretrain import IGNORE, METADATA_FILE, batches, build_pro
 from rlvr_lab.organism.profiles import Profile, get_profile
 from rlvr_lab.organism.tasks import KINDS
 from rlvr_lab.organism.tokenizer import build_organism_tokenizer, organism_phrases
+from rlvr_lab.runtime.precision import float_kernels
 
 TINY_MODEL = ModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=256)
 TINY_TRAIN = TrainConfig(steps=3, batch_size=8, warmup_steps=1)
@@ -108,6 +109,7 @@ def test_build_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
         2,
     )
     assert meta["corpus"]["code_share"] == 0.65
+    assert meta["built_on"]["torch"] == torch.__version__ and meta["built_on"] == float_kernels()
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert model.config.model_type == "llama" and model.generation_config.eos_token_id == tokenizer.eos_token_id

@@ -14,7 +14,15 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
-from rlvr_lab.runtime.precision import BF16_MIN_PARAMS, CPU_BF16_ENV, bf16_supported, cpu_flags, resolve_dtype
+from rlvr_lab.runtime.precision import (
+    BF16_MIN_PARAMS,
+    CPU_BF16_ENV,
+    bf16_supported,
+    cpu_flags,
+    cpu_model,
+    float_kernels,
+    resolve_dtype,
+)
 from rlvr_lab.runtime.threads import DEFAULT_THREADS, THREADS_ENV, resolve_threads, use_threads
 
 AMD_ZEN3 = frozenset({"fpu", "sse2", "avx2", "fma"})  # no AVX-512, no AMX
@@ -63,6 +71,21 @@ def test_cpu_flags_read_from_cpuinfo(tmp_path: Path) -> None:
     )
     assert cpu_flags(info) == {"fpu", "avx512_bf16", "amx_bf16"}
     assert cpu_flags(tmp_path / "absent") == frozenset()
+
+
+def test_float_kernels_name_the_cpu_and_its_matrix_instructions(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert cpu_model(info) == "AMD EPYC 9R14"
+    assert cpu_model(tmp_path / "absent") == ""
+    assert float_kernels(SAPPHIRE_RAPIDS, "Xeon") == {
+        "cpu": "Xeon",
+        "amx": True,
+        "avx512f": True,
+        "avx512_bf16": True,
+        "torch": torch.__version__,
+    }
+    assert float_kernels(AMD_ZEN3, "Zen 3")["amx"] is False and float_kernels(AMD_ZEN3, "Zen 3")["avx512f"] is False
 
 
 def _meta_model() -> LlamaForCausalLM:

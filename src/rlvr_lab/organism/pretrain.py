@@ -40,6 +40,7 @@ from rlvr_lab.organism.config import ModelConfig, TrainConfig
 from rlvr_lab.organism.corpus import CorpusConfig, Example, corpus_stream
 from rlvr_lab.organism.profiles import Profile, shipped_checkpoint
 from rlvr_lab.organism.tokenizer import build_organism_tokenizer
+from rlvr_lab.runtime.precision import float_kernels
 
 METADATA_FILE = "rlvr_organism.json"
 """Written beside the weights: profile, seed, corpus knobs, model and training configs, prompt template."""
@@ -176,7 +177,8 @@ def save_checkpoint(
 def checkpoint_metadata(
     profile: str, seed: int, corpus: CorpusConfig, model_config: ModelConfig, train: TrainConfig, final_loss: float
 ) -> dict[str, Any]:
-    """What :data:`METADATA_FILE` records: enough to rebuild the checkpoint and to prompt it the right way."""
+    """What :data:`METADATA_FILE` records: enough to rebuild the checkpoint and to prompt it the right way, and
+    the kernels that built it (the same weights come back only on the same ones)."""
     return {
         "profile": profile,
         "seed": seed,
@@ -185,6 +187,7 @@ def checkpoint_metadata(
         "train": asdict(train),
         "prompt_template": PROMPT_TEMPLATE_NAME,
         "final_loss": final_loss,
+        "built_on": float_kernels(),
     }
 
 

@@ -54,6 +54,36 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The ``model name`` of the first CPU in ``cpuinfo``; empty where the file or the field does not exist."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "model name":
+            return value.strip()
+    return ""
+
+
+def float_kernels(flags: Iterable[str] | None = None, model: str | None = None) -> dict[str, object]:
+    """What picks the CPU's floating-point kernels, so their rounding: the CPU model, its matrix instruction sets
+    and torch's version. Two runs that agree here and in their thread count compute the same bits; a long
+    training run on other kernels is another draw of the same recipe (docs/organism.md, "Rebuilding on another
+    CPU"). Recorded beside what such runs write."""
+    import torch
+
+    flags = cpu_flags() if flags is None else frozenset(flags)
+    return {
+        "cpu": cpu_model() if model is None else model,
+        "amx": "amx_tile" in flags,
+        "avx512f": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "torch": torch.__version__,
+    }
+
+
 def bf16_supported(device: str | torch.device = "cpu", flags: Iterable[str] | None = None) -> bool:
     """Whether ``device`` runs bfloat16 matrix products natively.
 
