@@ -1,23 +1,77 @@
-"""Rebuild ``qwen-math-like`` from its seed and check its calibration table (slow: a full build, then stats).
+"""Rebuild the organisms from their seeds and check their calibration tables (slow: a full build, then stats).
 
-Tolerances: the build pins its thread count, so on the machine that built the shipped checkpoint the weights
-come out identical; elsewhere float rounding in other CPU kernels can move them slightly, so each rate must lie
-within 5 points of the shipped table (``calibration.json`` beside the shipped checkpoint, written by
-``rlvr organism stats qwen-math-like --json``) and meet the profile's targets.
+The build pins its thread count, so on a CPU whose float32 kernels built the shipped checkpoint the weights come
+out identical. On other kernels the rounding differs from the first step and training amplifies it: ``qwen-math-like``
+(4,000 steps) still lands within 5 points of its shipped table (``calibration.json`` beside the checkpoint, written
+by ``rlvr organism stats NAME --json``), ``qwen-math-like-v2`` (8,000 steps) does not, and is held to the spread
+of the same recipe's draws instead (docs/organism.md, "Rebuilding on another CPU").
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from rlvr_lab.organism.pretrain import build_profile
-from rlvr_lab.organism.profiles import check_targets, get_profile, shipped_checkpoint, shipped_tables
+from rlvr_lab.organism.pretrain import METADATA_FILE, build_profile
+from rlvr_lab.organism.profiles import Profile, get_profile, shipped_checkpoint, shipped_tables
 from rlvr_lab.organism.stats import StatsConfig, measure
 
 TOLERANCE = 0.05
+DRAWS = Path(__file__).parent / "data" / "organism_draws" / "qwen-math-like-v2.json"
+"""``qwen-math-like-v2`` built from several seeds on one CPU, each with its calibration table."""
+RATES = (
+    "code_frequency",
+    "acc_given_code",
+    "acc_given_language",
+    "code_majority_share",
+    *(f"pass_at_k.{k}" for k in (1, 8, 64)),
+)
+
+
+def read(table: dict, key: str) -> float:
+    """A dotted path into a calibration table."""
+    for part in key.split("."):
+        table = table[part]
+    return float(table)
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def recorded_draws() -> list[dict]:
+    """The calibration tables of the recorded builds (the shipped one not among them)."""
+    return [draw["table"] for draw in json.loads(DRAWS.read_text())["draws"]]
+
+
+def off_the_draws(rebuilt: dict, shipped: dict, draws: list[dict], profile: Profile) -> list[str]:
+    """What of ``rebuilt``'s table lies outside what the recipe's ``draws`` allow around ``shipped``: a rate more
+    than 4 standard deviations of the draws (at least ``TOLERANCE``) from the shipped value, or a target the
+    shipped table meets by more than 2 standard deviations and ``rebuilt`` misses. Empty when it is a draw."""
+    assert len(draws) >= 5, "too few draws to estimate their spread"
+    failures = []
+    for key in RATES:
+        tolerance = max(TOLERANCE, 4 * statistics.stdev(read(table, key) for table in draws))
+        if abs(read(rebuilt, key) - read(shipped, key)) > tolerance:
+            failures.append(f"{key}: {read(rebuilt, key):.4f}, shipped {read(shipped, key):.4f} +- {tolerance:.4f}")
+    required = 0
+    for target in profile.targets:
+        if target.templates() != {"organism"}:
+            continue  # the python-hint table is not rebuilt here; tests/test_organism_stats_v2.py checks the shipped
+        spread = statistics.stdev(target.value({"organism": table}) for table in draws)
+        value = target.value({"organism": shipped})
+        if min(value - target.low, target.high - value) > 2 * spread:
+            required += 1
+            if not target.met({"organism": rebuilt}):
+                failures.append(f"target {target.metric}: {target.value({'organism': rebuilt}):.4f} misses it")
+    if required < 6:
+        failures.append(f"the draws' spread leaves {required} targets to check (at least 6)")
+    return failures
 
 
 @pytest.mark.slow
@@ -43,20 +97,44 @@ def test_rebuilt_qwen_math_like_matches_its_calibration(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_rebuilt_qwen_math_like_v2_meets_its_targets(tmp_path: Path) -> None:
-    """The v2 build from its seed: within 5 points of the shipped table, and the same default-template targets
-    met and missed as the shipped table (the python-hint targets need the hint table, checked on the shipped
-    files)."""
+def test_rebuilt_qwen_math_like_v2_is_the_shipped_build_or_another_draw_of_it(tmp_path: Path) -> None:
+    """The v2 build from its seed. Where it ends at the shipped build's final loss, this CPU runs the kernels that
+    built the shipped checkpoint: the weights must be the shipped ones bit for bit, and the table must measure again
+    within a point (as ``tests/test_organism_stats_v2.py`` allows for sampling). Elsewhere the build is another draw
+    of the same recipe (8,000 steps amplify the kernels' rounding as a new seed does: an AMD EPYC's rebuild has
+    accuracy given code 0.523 against the shipped 0.622), so it is held to the spread of the recorded draws
+    (``DRAWS``, written by ``scripts/organism_draws.py``): each rate within 4 standard deviations of the draws (at
+    least 5 points) of the shipped table, and every target the shipped table meets by more than 2 standard deviations
+    met. Both rules were fixed before the seeds 2 and 3 draws were measured."""
     profile = get_profile("qwen-math-like-v2")
+    shipped_dir = shipped_checkpoint(profile.name)
+    assert shipped_dir is not None
     shipped = shipped_tables(profile.name)["organism"]
     config = StatsConfig(**{k: shipped["config"][k] for k in ("n", "problems", "rule", "seed")})
 
-    rebuilt = measure(str(build_profile(profile, tmp_path / "rebuilt")), config).to_dict()
+    out = build_profile(profile, tmp_path / "rebuilt")
+    rebuilt = measure(str(out), config).to_dict()
+    final_loss = json.loads((out / METADATA_FILE).read_text())["final_loss"]
 
-    for key in ("code_frequency", "acc_given_code", "acc_given_language", "code_majority_share"):
-        assert rebuilt[key] == pytest.approx(shipped[key], abs=TOLERANCE), key
-    for k in ("1", "8", "64"):
-        assert rebuilt["pass_at_k"][k] == pytest.approx(shipped["pass_at_k"][k], abs=TOLERANCE), f"pass@{k}"
-    checks = [(t.metric, met) for t, _, met in check_targets(profile, {"organism": rebuilt}) if met is not None]
-    expected = [(t.metric, met) for t, _, met in check_targets(profile, {"organism": shipped}) if met is not None]
-    assert len(checks) >= 8 and checks == expected
+    if final_loss == json.loads((shipped_dir / METADATA_FILE).read_text())["final_loss"]:
+        built, reference = weights(out), weights(shipped_dir)
+        assert built.keys() == reference.keys()
+        assert all(torch.equal(built[name], reference[name]) for name in reference)
+        for key in RATES:
+            assert read(rebuilt, key) == pytest.approx(read(shipped, key), abs=0.01), key
+        return
+
+    assert off_the_draws(rebuilt, shipped, [*recorded_draws(), shipped], profile) == []
+
+
+def test_every_recorded_draw_passes_as_a_draw() -> None:
+    """Each recorded draw of ``qwen-math-like-v2`` meets the rule the rebuild is held to on other kernels (so the
+    rule admits the recipe's own draws, an AMD EPYC's seed-0 rebuild among them), and a build that lost its
+    arithmetic does not."""
+    profile = get_profile("qwen-math-like-v2")
+    shipped = shipped_tables(profile.name)["organism"]
+    draws = [*recorded_draws(), shipped]
+    for table in draws:
+        assert off_the_draws(table, shipped, draws, profile) == []
+    broken = {**shipped, "acc_given_code": shipped["acc_given_code"] - 0.2}
+    assert off_the_draws(broken, shipped, draws, profile) != []
