@@ -1,7 +1,8 @@
 """Rebuild the organisms from their seeds and check their calibration tables (slow: a full build, then stats).
 
-The build pins its thread count, so on a CPU whose float32 kernels built the shipped checkpoint the weights come
-out identical. On other kernels the rounding differs from the first step and training amplifies it: ``qwen-math-like``
+The build seeds everything and pins its thread count, so on the float32 kernels that built the shipped checkpoint
+the weights come out identical (checked where the rebuild ends at the shipped final loss). On other kernels the
+products round differently and training amplifies it: ``qwen-math-like``
 (4,000 steps) still lands within 5 points of its shipped table (``calibration.json`` beside the checkpoint, written
 by ``rlvr organism stats NAME --json``), ``qwen-math-like-v2`` (8,000 steps) does not, and is held to the spread
 of the same recipe's draws instead (docs/organism.md, "Rebuilding on another CPU").
