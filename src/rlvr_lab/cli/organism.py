@@ -35,10 +35,13 @@ def build(
     threads: Threads = None,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Pretrain PROFILE's organism from its seed and save it to OUT (a few minutes on 2 CPU cores).
+    """Pretrain PROFILE's organism from its seed and save it to OUT (v1: minutes; a -v2 profile: about 25 minutes of
+    one core).
 
     The checkpoint loads with AutoModelForCausalLM.from_pretrained; OUT/rlvr_organism.json records the profile,
-    seed, corpus knobs and prompt template. With --json: {"out", "profile", "seed", "steps"} on stdout.
+    seed, corpus knobs, prompt template and the float kernels that built it (built_on): the shipped weights come
+    back only on the kernels that built them, elsewhere the build is another draw of the recipe (docs/organism.md).
+    With --json: {"out", "profile", "seed", "steps"} on stdout.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
