@@ -40,31 +40,29 @@ CPU_BF16_ENV = "RLVR_CPU_BF16"
 """``0`` or ``1``: override the CPU detection (e.g. to reproduce a run of a machine without bfloat16)."""
 
 
-@cache
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The instruction-set flags of the first CPU in ``cpuinfo``; empty where the file does not exist."""
+def _first_cpu_field(cpuinfo: Path, names: tuple[str, ...]) -> str | None:
+    """The value of the first line of ``cpuinfo`` whose field is one of ``names`` (the first CPU's), or None where
+    the file or the field does not exist."""
     try:
         text = cpuinfo.read_text()
     except OSError:
-        return frozenset()
+        return None
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        if name.strip() in names:
+            return value
+    return None
+
+
+@cache
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The instruction-set flags of the first CPU in ``cpuinfo``; empty where the file does not exist."""
+    return frozenset((_first_cpu_field(cpuinfo, ("flags", "Features")) or "").split())
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The ``model name`` of the first CPU in ``cpuinfo``; empty where the file or the field does not exist."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return ""
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() == "model name":
-            return value.strip()
-    return ""
+    return (_first_cpu_field(cpuinfo, ("model name",)) or "").strip()
 
 
 def float_kernels(flags: Iterable[str] | None = None, model: str | None = None) -> dict[str, object]:
