@@ -1,8 +1,8 @@
 """Build an organism profile from several seeds, measure each build's calibration table, and record them.
 
 Why: a build is bit-reproducible only where the CPU's float32 kernels are the ones that built the shipped
-checkpoint (``rlvr_lab.runtime.precision.float_kernels``). On another CPU the rounding differs from the first
-step and 8,000 steps amplify it into another draw of the same recipe, as a new seed does. How far such a draw
+checkpoint (``rlvr_lab.runtime.precision.float_kernels``). On another CPU the products round differently and
+8,000 steps amplify it into another draw of the same recipe, as a new seed does. How far such a draw
 lies from the shipped table is what ``tests/test_organism_rebuild.py`` must allow on a machine whose kernels
 differ, and which targets the recipe (not one lucky draw) meets; this script measures it. Each draw: ``rlvr
 organism build --seed S``, then the calibration table with the shipped table's config (as ``rlvr organism
