@@ -12,6 +12,7 @@ difference between their logits after the first step (the maths is the same, the
     python benchmarks/decode_attention.py --threads 1            # SmolLM2-135M, bfloat16, batch 32
     python benchmarks/decode_attention.py --threads 2 --dtype float32
     python benchmarks/decode_attention.py --threads 1 --profile      # also torch.profiler's table of each variant
+    python benchmarks/decode_attention.py --threads 1 --kernel       # and the C++ kernel of attention_kernel.py
 """
 
 from __future__ import annotations
@@ -76,24 +77,38 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64, help="decode steps per timed run (default: 64)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each variant, alternating (default: 3)")
     parser.add_argument("--profile", action="store_true", help="also print torch.profiler's table of each variant")
+    parser.add_argument(
+        "--kernel", action="store_true", help="also time attention_kernel.py's C++ kernel (built at first use)"
+    )
     args = parser.parse_args()
+    variants = dict(VARIANTS)
+    if args.kernel:
+        from attention_kernel import kernel_attention  # this script's folder is on sys.path when it runs
+
+        variants["kernel"] = kernel_attention
     threads = use_threads(args.threads)
     model, _ = load_model(args.model)
     dtype = getattr(torch, args.dtype)
     vocab = model.config.vocab_size
     prompts = torch.randint(0, vocab, (args.batch, args.prompt_len), generator=torch.Generator().manual_seed(0))
-    best = {name: float("inf") for name in VARIANTS}
+    best = {name: float("inf") for name in variants}
     first = {}
     for _ in range(args.repeats):
-        for name, attention in VARIANTS.items():
+        for name, attention in variants.items():
             lean.decode_attention = attention  # the name LeanDecoder.decode looks up at each call
             ms, first[name] = decode_ms(model, dtype, prompts, args.new_tokens)
             best[name] = min(best[name], ms)
     if args.profile:
-        for name, attention in VARIANTS.items():
+        for name, attention in variants.items():
             lean.decode_attention = attention
             print_profile(model, dtype, prompts, args.new_tokens, name)
     config = model.config
+    kernel = {}
+    if args.kernel:
+        kernel = {
+            "kernel_speedup": round(best["grouped"] / best["kernel"], 3),
+            "kernel_max_first_logit_diff": float((first["kernel"].float() - first["grouped"].float()).abs().max()),
+        }
     print(
         json.dumps(
             {
@@ -108,6 +123,7 @@ def main() -> None:
                 "step_ms": {k: round(v, 2) for k, v in best.items()},
                 "grouped_speedup": round(best["enable_gqa"] / best["grouped"], 3),
                 "max_first_logit_diff": float((first["grouped"].float() - first["enable_gqa"].float()).abs().max()),
+                **kernel,
             }
         )
     )
