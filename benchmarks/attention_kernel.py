@@ -110,7 +110,7 @@ torch::Tensor decode_attention(torch::Tensor q, torch::Tensor keys, torch::Tenso
 _MODULE = None
 
 
-def _module():
+def build():
     """The compiled extension (about 30 s the first time on 2 cores; then loaded from torch's extension cache)."""
     global _MODULE
     if _MODULE is None:
@@ -138,4 +138,4 @@ def kernel_attention(
     grouped = q.reshape(rows, keys.shape[1], heads // keys.shape[1], dim).contiguous()
     span = keys.shape[2]
     visible = torch.full((rows,), span) if mask is None else (mask.view(rows, span) == 0).sum(-1)
-    return _module().decode_attention(grouped, keys, values, visible, scale)
+    return build().decode_attention(grouped, keys, values, visible, scale)
