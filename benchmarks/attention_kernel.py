@@ -8,7 +8,8 @@ task per (row, key head) on torch's intra-op pool, the query heads that share th
 softmax and the weighted sum in float32, the row's visible keys given by its position (no additive mask). It is
 compiled with ``-O3 -march=native -ffast-math`` (so the compiler vectorises ``expf`` through glibc's vector maths;
 the softmax starts its maximum from the first score, so no infinity is needed) into torch's extension cache, under a
-name that carries this CPU's model, so another CPU sharing a home folder builds its own.
+name that carries this CPU's model and instruction-set flags (what ``-march=native`` compiles for), so another CPU
+sharing a home folder builds its own.
 
 Not used by the library: :mod:`benchmarks.decode_attention` times it in place of the decoder's attention
 (``--kernel``). What it measured, and why it stays here, is in ``docs/performance.md``.
@@ -21,7 +22,7 @@ import hashlib
 
 import torch
 
-from rlvr_lab.runtime.precision import cpu_model
+from rlvr_lab.runtime.precision import cpu_flags, cpu_model
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -114,7 +115,7 @@ def build():
     """The compiled extension (26 s the first time here; then 2 s, loaded from torch's extension cache)."""
     from torch.utils.cpp_extension import load_inline
 
-    cpu = hashlib.sha1(cpu_model().encode()).hexdigest()[:8]
+    cpu = hashlib.sha1(" ".join([cpu_model(), *sorted(cpu_flags())]).encode()).hexdigest()[:8]
     return load_inline(
         f"rlvr_bench_decode_attention_{cpu}",
         cpp_sources=_SOURCE,
