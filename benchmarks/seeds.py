@@ -1,8 +1,10 @@
 """Many seeds in one process: S seeds of one demo arm run one after another, against the same work done for all S
 seeds at once, stage by stage, measured in the same run.
 
-The arm is the demo's spurious-rewards run of ``qwen-math-like`` with ``random:0.5`` under the ``clip`` preset
-(16 prompts × 8 samples, 4 updates per rollout, 64 new tokens), one torch thread as the demo's workers run.
+The arm is the demo's spurious-rewards run of ``--model`` (default ``qwen-math-like-v2``, the code-preferring
+profile ``make demo`` trains; sessions before 14 measured ``qwen-math-like``, v1) with ``random:0.5`` under the
+``clip`` preset (16 prompts × 8 samples, 4 updates per rollout, 64 new tokens), one torch thread as the demo's
+workers run.
 Per repetition, in alternating order:
 
 - ``steps``: S single-seed trainers (:func:`rlvr_lab.rl.trainer.train_step`) each take ``--steps`` steps: the
@@ -16,7 +18,7 @@ Per repetition, in alternating order:
 
 The projected step ratio applies each stage's best stacked ratio to the baseline's rollout/update split.
 
-    PYTHONPATH=src python benchmarks/seeds.py [--seeds 1 5] [--reps 3] [--steps 2] [--json]
+    PYTHONPATH=src python benchmarks/seeds.py [--model qwen-math-like-v2] [--seeds 1 5] [--reps 3] [--steps 2] [--json]
 """
 
 from __future__ import annotations
@@ -44,17 +46,17 @@ from rlvr_lab.rl.trainer import Run, setup_run, train_step
 from rlvr_lab.rl.update import epoch_order, micro_batches
 from rlvr_lab.studies.settings import EvalSettings, TrainingSettings, train_config
 
-MODEL, REWARD, PRESET = "qwen-math-like", "random:0.5", "clip"
+REWARD, PRESET = "random:0.5", "clip"
 
 
-def arm_runs(seeds: int, work: Path) -> list[Run]:
+def arm_runs(model: str, seeds: int, work: Path) -> list[Run]:
     """One single-seed trainer per seed of the demo arm, each one step in (the grading workers started)."""
     runs = []
     for seed in range(seeds):
         config = train_config(
             TrainingSettings(),
             EvalSettings(),
-            model=MODEL,
+            model=model,
             reward=REWARD,
             preset=PRESET,
             seed=seed,
@@ -154,8 +156,8 @@ def sampling_paths(runs: list[Run], step: int) -> dict[str, Callable[[], None]]:
     return {"own": own, "one_model": lambda: engine.sample(everything, first.rollout_sampling)}
 
 
-def bench(seeds: int, reps: int, steps: int, work: Path) -> dict[str, Any]:
-    runs = arm_runs(seeds, work / f"S{seeds}")
+def bench(model: str, seeds: int, reps: int, steps: int, work: Path) -> dict[str, Any]:
+    runs = arm_runs(model, seeds, work / f"S{seeds}")
     parts = [update_micro_batches(run, 2) for run in runs]
     shares: list[float] = []
     paths = {
@@ -173,7 +175,7 @@ def bench(seeds: int, reps: int, steps: int, work: Path) -> dict[str, Any]:
             cpu.setdefault(name, []).append(c)
     for run in runs:
         run.grader.close()
-    out: dict[str, Any] = {"seeds": seeds, "reps": reps, "rollout_share": statistics.median(shares)}
+    out: dict[str, Any] = {"model": model, "seeds": seeds, "reps": reps, "rollout_share": statistics.median(shares)}
     for clock, samples in (("wall", wall), ("cpu", cpu)):
         med = {name: statistics.median(values) for name, values in samples.items()}
         update = med["update_own"] / min(med["update_stacked"], med["update_one_model"])
@@ -193,6 +195,7 @@ def bench(seeds: int, reps: int, steps: int, work: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="qwen-math-like-v2", help="organism profile (default: qwen-math-like-v2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per seed per repetition")
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [bench(s, args.reps, args.steps, Path(tmp)) for s in args.seeds]
+        results = [bench(args.model, s, args.reps, args.steps, Path(tmp)) for s in args.seeds]
     out = {
         "uptime_before": load,
         "uptime_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for clock in ("cpu", "wall"):
             c, m = r[clock], r[clock]["median_seconds"]
             print(
-                f"S={r['seeds']} {clock:4}: sequential {c['seed_steps_per_s']:.2f} seed-steps/s"
+                f"{r['model']} S={r['seeds']} {clock:4}: sequential {c['seed_steps_per_s']:.2f} seed-steps/s"
                 f" (rollout {r['rollout_share']:.0%} of a step)"
                 f"; update fwd+bwd own {m['update_own']:.2f} s, stacked {m['update_stacked']:.2f} s"
                 f" (x{c['update_ratio_stacked']:.2f}), one model {m['update_one_model']:.2f} s"

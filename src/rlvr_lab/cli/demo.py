@@ -65,10 +65,11 @@ def demo(
     switches and the perplexity matrix; the large-k claim with the exact sign test and its minimum detectable effect.
 
     Also writes OUT/demo.yaml (the resolved settings) and OUT/README_table.md (the tables in Markdown). The full
-    demo's boundary sampling alone is about 51 minutes of CPU (1.5 million samples at about 500 per CPU second,
-    measured), so about 45 minutes on two idle cores in all; progress lines go to stderr as jobs finish (also when it is
-    redirected to a file), and each phase's wall time is printed at the end. With --json: {"out": {"report",
-    "summary", "markdown"}, "seconds", "findings"} on stdout.
+    demo's boundary sampling alone is 33 to 43 minutes of CPU (1.5 million samples in three jobs of 650 to 860 s,
+    measured on 2-core Xeon and AMD EPYC machines); the whole demo took 30 to 45 minutes of wall time on two cores
+    (docs/demo/README.md). Progress lines go to stderr as jobs finish (also when it is redirected to a file), and
+    each phase's wall time is printed at the end. With --json: {"out": {"report", "summary", "markdown"},
+    "seconds", "findings"} on stdout.
     """
     from rlvr_lab.runtime.threads import use_threads
     from rlvr_lab.studies.demo import FULL, QUICK, run_demo, with_profiles, with_seeds

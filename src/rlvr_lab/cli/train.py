@@ -20,7 +20,11 @@ from rlvr_lab.rl.config import FIELDS, field_docs
 
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "int | None": int}
 
-HELP = """Train a model with GRPO (or Dr. GRPO, RLOO, REINFORCE++) on any training signal.
+HELP = """Train a model with a GRPO-family algorithm on any training signal.
+
+The estimator is --advantage (grpo, dr_grpo, rloo, reinforce_pp, remax, gae: PPO with a critic); DAPO is grpo with
+--eps-high 0.28, --aggregation token-mean, --dynamic-sampling and --overlong-buffer. `rlvr study algorithms` trains
+six side by side, with the values and sources of rlvr_lab/rl/algorithms.py.
 
 Writes OUT/config.yaml (the resolved config), OUT/metrics.jsonl (one JSON object per step), OUT/problems.jsonl
 (per-problem training accuracy), TensorBoard events, held-out evaluation samples, checkpoints and OUT/model.

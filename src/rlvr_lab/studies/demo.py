@@ -10,8 +10,12 @@ Sizing: :data:`FULL` took 1,263 s (21 minutes) with 5 ablation seeds and the bou
 samples on two cores shared with a third job. The boundary study now samples 500 problems × 1,024 samples per
 model (the size its large-k claim needs to decide, :mod:`.boundary`): 1.5 million samples at about 500 per CPU
 second (sampling and grading ``qwen-math-like-v2``, measured on 12 problems × 1,024), about 51 minutes of CPU
-where the old size took 3, so about 45 minutes on two idle cores in all (an estimate; the run was not made here).
-``--spurious-seeds 5`` trains every spurious-rewards run on 5 seeds (48 more runs of about 30 s of core time).
+where the old size took 3. Measured since (``make demo`` on fresh clones, docs/demo/README.md): 30 to 45 minutes of
+wall time on two cores (1,778 s for the demo on a 2-core Xeon, 2,656 s there with other jobs running; 34 min 50 s
+on an idle 2-core AMD EPYC).
+``--spurious-seeds 5`` trains every spurious-rewards run on 5 seeds: 44 more runs (12 arms × 4 seeds, less the 4
+that the clipping ablation already trains), measured at about 1,600 s more CPU on the Xeon and 2,534 s on the AMD EPYC
+(37-58 s a run); 43 and 56 minutes of wall time in all (docs/demo/README.md).
 :data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
 fewer steps, evaluates fewer problems and samples, and runs two seeds per preset.
 The sizes were set from measured costs (a training step and an evaluation on the organism); they are knobs of
