@@ -2,8 +2,8 @@
 seeds at once, stage by stage, measured in the same run.
 
 The arm is the demo's spurious-rewards run of ``--model`` (default ``qwen-math-like-v2``, the code-preferring
-profile ``make demo`` trains; sessions before 14 measured ``qwen-math-like``, v1) with ``random:0.5`` under the
-``clip`` preset (16 prompts × 8 samples, 4 updates per rollout, 64 new tokens), one torch thread as the demo's
+profile ``make demo`` trains; docs/benchmarks.md's v1 table is ``--model qwen-math-like``) with ``random:0.5`` under
+the ``clip`` preset (16 prompts × 8 samples, 4 updates per rollout, 64 new tokens), one torch thread as the demo's
 workers run.
 Per repetition, in alternating order:
 
