@@ -39,6 +39,7 @@ Wall seconds are printed too. bfloat16 rows run only where the CPU has native bf
     python benchmarks/roofline.py --model smollm2-135m            # batch 32, 32-token prompts, 64 new tokens
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --batch 32,64,128,256
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --prompt-len 256 --temperature 0.6 --top-p 0.95
+    python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --paths lean,native  # issue 20
     python benchmarks/roofline.py --model qwen-math-like --stages sample,train
     python benchmarks/roofline.py --stages train --dtypes bfloat16 --train-attention float32  # no autocast in attention
     python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
@@ -232,7 +233,7 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
     requests = [SampleRequest(row.tolist(), key=f"p{i}") for i, row in enumerate(prompts)]
     config = SamplingConfig(temperature=args.temperature, top_p=args.top_p, max_new_tokens=N)
     peer_model = cast(model, dtype)  # both sample the model loaded in the dtype, as `rlvr sample` loads it
-    engine = TorchEngine(peer_model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype)
+    engine = TorchEngine(peer_model, tokenizer, batch_size=B, eos_token_ids=(), dtype=dtype, path=args.path)
 
     def ours() -> None:
         out = engine.sample(requests, config)
@@ -244,8 +245,16 @@ def stage_sample(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argpars
     bound = add(roof.time(B * P, B, dtype), roof.time(B, B, dtype), times=(1, N - 1))
     plain = add(roof.time(B * P, B, dtype, plain=True), roof.time(B, B, dtype, plain=True), times=(1, N - 1))
     flops = roof.flops(B * P, B) + (N - 1) * roof.flops(B, B)
-    row = measure("sample", ours, peer, bound, flops, args.repeats, f"{B * N} tokens")
-    return {**row, "batch": B, "tokens": B * N, "roof_plain_cpu_s": plain.cpu, "roof_plain_wall_s": plain.wall}
+    work = f"{B * N} tokens" + ("" if args.path == "auto" else f", {args.path}")
+    row = measure("sample", ours, peer, bound, flops, args.repeats, work)
+    return {
+        **row,
+        "batch": B,
+        "tokens": B * N,
+        "path": args.path,
+        "roof_plain_cpu_s": plain.cpu,
+        "roof_plain_wall_s": plain.wall,
+    }
 
 
 def _update_batch(vocab: int, args: argparse.Namespace):
@@ -433,7 +442,7 @@ def report_row(name: str, ours: Timing, peer: Timing | None, bound: Timing, flop
 
 def print_table(rows: list[dict]) -> None:
     print(
-        f"\n{'stage':<7} {'dtype':<9} {'thr':>3} {'work':<20} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} "
+        f"\n{'stage':<7} {'dtype':<9} {'thr':>3} {'work':<26} {'roof GFLOP/s':>12} {'ours GFLOP/s':>12} "
         f"{'of roof':>7} {'(wall)':>7} {'(med)':>7} {'x peer':>7} {'(wall)':>7} {'cpu s':>7} {'med':>7} {'max':>7} "
         f"{'wall s':>7} {'tok/s':>7}"
     )
@@ -444,7 +453,7 @@ def print_table(rows: list[dict]) -> None:
         peer_wall = "-" if r["peer_wall_s"] is None else f"{r['peer_wall_s'] / r['ours_wall_s']:.2f}"
         tokens = f"{r['tokens'] / r['ours_wall_s']:.0f}" if r.get("tokens") else "-"
         print(
-            f"{r['stage']:<7} {r['dtype']:<9} {r.get('threads', '-'):>3} {r['work']:<20} {gf:>12} {of:>12} "
+            f"{r['stage']:<7} {r['dtype']:<9} {r.get('threads', '-'):>3} {r['work']:<26} {gf:>12} {of:>12} "
             f"{r['fraction_of_roof']:>7.0%} {r.get('fraction_of_roof_wall', float('nan')):>7.0%} "
             f"{r.get('fraction_of_roof_median', float('nan')):>7.0%} {peer:>7} {peer_wall:>7} {r['ours_cpu_s']:>7.2f} "
             f"{r.get('ours_cpu_median_s', float('nan')):>7.2f} {r.get('ours_cpu_max_s', float('nan')):>7.2f} "
@@ -472,6 +481,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch", default="32", help="sampling batch (rows decoded together), or a list: 32,256")
     parser.add_argument("--prompt-len", type=int, default=32, help="prompt tokens (sampling and training)")
     parser.add_argument("--new-tokens", type=int, default=64, help="generated / completion tokens")
+    parser.add_argument(
+        "--paths",
+        default="auto",
+        help="the torch engine's decoder paths to sample with, a list: auto, lean, native (each bfloat16 decode step "
+        "in one C++ call, built on first use), generic (default: auto)",
+    )
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (both engines)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, 1 = off (both engines)")
     parser.add_argument("--train-rows", type=int, default=16, help="rows of the GRPO update")
@@ -493,6 +508,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         args.batch, args.prompt_len, args.new_tokens, args.train_rows, args.grade_problems = "8", 8, 16, 4, 20
         args.repeats = 1
     batches = [int(b) for b in str(args.batch).split(",")]
+    paths = args.paths.split(",")
     thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else [None]
     threads = use_threads(thread_counts[0])
     if args.dtypes == "auto":
@@ -515,8 +531,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for dtype in dtypes:
                 for name, stage in (("sample", stage_sample), ("train", stage_train)):
                     for batch in batches if name == "sample" else batches[:1]:
-                        if name in stages:
-                            run = argparse.Namespace(**{**vars(args), "batch": batch})
+                        for path in paths if name == "sample" else paths[:1]:
+                            if name not in stages or (path == "native" and dtype != torch.bfloat16):
+                                continue  # the native step is bfloat16 only
+                            run = argparse.Namespace(**{**vars(args), "batch": batch, "path": path})
                             row = stage(model, tokenizer, roof, dtype, run)
                             rows.append({**row, "dtype": dtype_name(dtype), "threads": torch.get_num_threads()})
                             print(json.dumps(rows[-1]), flush=True)

@@ -73,14 +73,19 @@ def test_float32_model_sampled_in_bf16_leaves_the_model_alone(path: str) -> None
 
 @pytest.mark.slow
 @needs_smollm
-def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2() -> None:
-    """The bf16 sampler's log-probs against a float32 forward on the same tokens (SmolLM2-135M, 4 x 32 tokens)."""
+@pytest.mark.parametrize("path", ["lean", "native"])
+def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2(path: str) -> None:
+    """The bf16 sampler's log-probs against a float32 forward on the same tokens (SmolLM2-135M, 4 x 32 tokens),
+    with the eager decode step and with the native one (tests/test_native_step.py)."""
     from rlvr_lab.models.loading import load_model
+
+    if path == "native" and not packed_bf16_linear():
+        pytest.skip("the native step needs a CPU with native bfloat16 and torch built with oneDNN")
 
     model, tokenizer = load_model("smollm2-135m")
     gen = torch.Generator().manual_seed(0)
     requests = [SampleRequest(torch.randint(100, 40000, (24,), generator=gen).tolist(), f"p{i}") for i in range(4)]
-    engine = TorchEngine(model, tokenizer, batch_size=4, eos_token_ids=(), dtype="bfloat16")
+    engine = TorchEngine(model, tokenizer, batch_size=4, eos_token_ids=(), dtype="bfloat16", path=path)
     result = engine.sample(requests, SamplingConfig(temperature=1.0, max_new_tokens=32))
     completions = [row[0] for row in result]
     batch = pack([r.prompt_ids for r in requests], [c.token_ids for c in completions], pad_id=0)

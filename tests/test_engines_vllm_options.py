@@ -87,7 +87,7 @@ def test_open_engine_loads_the_model_for_torch_and_checks_the_name() -> None:
         open_engine("vlm", "qwen-math-like")
 
 
-def test_sample_cli_refuses_engine_options_for_torch(tmp_path) -> None:
+def test_sample_cli_refuses_vllm_engine_options_for_torch(tmp_path) -> None:
     from typer.testing import CliRunner
 
     from rlvr_lab.cli import build_app
@@ -115,7 +115,9 @@ def test_sample_cli_refuses_engine_options_for_torch(tmp_path) -> None:
         ],
     )
     assert result.exit_code == 1
-    assert "--engine-options applies to the vllm engine, not 'torch'" in result.output
+    assert "--engine-options for the torch engine takes path=auto|lean|native|generic, got 'dtype=bfloat16'" in (
+        result.output
+    )
 
 
 def test_log_probs_are_requested_only_when_the_store_keeps_them() -> None:
@@ -128,6 +130,7 @@ def test_log_probs_are_requested_only_when_the_store_keeps_them() -> None:
     assert sampling_params_kwargs(config, "p1", 3, None, logprobs=False)["logprobs"] is None
     assert _engine_options("vllm", "max_model_len=4096", 32, "cuda")["options"].logprobs is False
     assert _engine_options("vllm", None, 32, "cuda", keep_tokens=True)["options"].logprobs is True
+    assert _engine_options("torch", "path=native", 32, "cpu") == {"batch_size": 32, "device": "cpu", "path": "native"}
     assert "logprobs" not in VLLMOptions().llm_kwargs()  # read by the engine, never passed to vllm.LLM
 
 

@@ -95,7 +95,8 @@ def sample(
     engine_options: Annotated[
         str | None,
         typer.Option(
-            help="vllm engine options as k=v,... or a YAML file: tensor_parallel_size, dtype, "
+            help="torch engine: path=auto|lean|native|generic (native: each bfloat16 decode step in one C++ call, "
+            "built on first use). vllm engine options as k=v,... or a YAML file: tensor_parallel_size, dtype, "
             "gpu_memory_utilization, max_model_len, enable_prefix_caching, max_num_seqs, enforce_eager, "
             "requests (per-sample or per-problem: one vLLM request per sample, or per problem with n samples; "
             "the same samples)."
@@ -278,15 +279,33 @@ def _engine_options(
 ) -> dict[str, object]:
     """Constructor options of the chosen engine; ``--engine-options`` is checked before any model loads. vLLM
     computes log-probs only when the store keeps them (``--keep-tokens``)."""
+    if engine == "torch":
+        return {"batch_size": batch_size, "device": device, **_torch_options(text)}
     if engine != "vllm":
         if text:
-            raise ValueError(f"--engine-options applies to the vllm engine, not {engine!r}")
+            raise ValueError(f"--engine-options applies to the torch and vllm engines, not {engine!r}")
         return {"batch_size": batch_size, "device": device}
     import dataclasses
 
     from rlvr_lab.engines.vllm_engine import VLLMOptions
 
     return {"options": dataclasses.replace(VLLMOptions.parse(text), logprobs=keep_tokens)}
+
+
+def _torch_options(text: str | None) -> dict[str, str]:
+    """The torch engine's one option, ``path=auto|lean|native|generic`` (its decoder), from ``--engine-options``."""
+    from typing import get_args
+
+    from rlvr_lab.engines.torch_engine import DecoderPath
+
+    if not text:
+        return {}
+    key, _, value = text.partition("=")
+    if key.strip() != "path" or "," in value or value.strip() not in get_args(DecoderPath):
+        raise ValueError(
+            f"--engine-options for the torch engine takes path={'|'.join(get_args(DecoderPath))}, got {text!r}"
+        )
+    return {"path": value.strip()}
 
 
 def generation_budget(

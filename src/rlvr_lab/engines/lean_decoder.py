@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
+from rlvr_lab.engines import native_step
 from rlvr_lab.engines.common import dedupe
 from rlvr_lab.engines.prompt_cache import PrefilledPrompt, PromptCache
 from rlvr_lab.runtime.precision import packed_bf16_linear
@@ -222,7 +223,11 @@ class LeanDecoder:
 
     refills_partially = True
 
-    def __init__(self, model: PreTrainedModel, rows: int, max_len: int, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, model: PreTrainedModel, rows: int, max_len: int, dtype: torch.dtype | None = None, native: bool = False
+    ) -> None:
+        """``native``: run each decode step as one C++ call (:mod:`rlvr_lab.engines.native_step`), built on first
+        use; a ``ValueError`` names why when the model or the CPU cannot take it."""
         reason = unsupported_reason(model, max_len)
         if reason is not None:
             raise ValueError(f"the lean decoder cannot run this model: {reason}")
@@ -252,6 +257,12 @@ class LeanDecoder:
         self.positions = positions
         self.prompts = PromptCache()
         self._index_rows(rows)
+        self.native = native
+        if native:
+            reason = native_step.unsupported_reason(self)
+            if reason is not None:
+                raise ValueError(f"the native decode step cannot run this model: {reason}")
+            native_step.build()
 
     def _index_rows(self, rows: int) -> None:
         """Flat offsets of each (row, k/v, kv head) in a cache viewed as ``(rows * 2 * Hkv * max_len, D)``."""
@@ -348,6 +359,8 @@ class LeanDecoder:
 
         ``span`` bounds the attended keys: every live row has ``position < span``.
         """
+        if self.native:
+            return native_step.decode_step(self, tokens, positions, span)
         rows = self.rows
         h = F.embedding(tokens, self.embed)  # (R, C)
         cos, sin = self.cos[positions].unsqueeze(1), self.signed_sin[positions].unsqueeze(1)  # (R, 1, D)

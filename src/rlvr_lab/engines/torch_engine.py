@@ -53,7 +53,7 @@ from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
 from rlvr_lab.engines.sampling import choose_tokens, step_uniforms, stream_id, token_logprobs
 from rlvr_lab.runtime.precision import num_parameters, resolve_dtype
 
-DecoderPath = Literal["auto", "lean", "generic"]
+DecoderPath = Literal["auto", "lean", "native", "generic"]
 
 
 class RowDecoder(Protocol):
@@ -74,7 +74,9 @@ class TorchEngine:
 
     ``eos_token_ids``: ids that end a completion besides ``SamplingConfig.stop_token_ids``; ``None`` takes
     every eos the model and tokenizer declare, ``()`` disables eos (benchmarks that need full-length output).
-    ``path``: ``"auto"`` uses the lean decoder when the architecture allows it, else the generic one.
+    ``path``: ``"auto"`` uses the lean decoder when the architecture allows it, else the generic one;
+    ``"native"`` is the lean decoder with each bfloat16 decode step in one C++ call (opt-in, built on first use:
+    :mod:`rlvr_lab.engines.native_step`).
     ``dtype``: what weights, activations and KV cache are computed in: ``"float32"``, ``"bfloat16"`` or ``"auto"``
     (a model loaded in lower precision samples in its own dtype; a float32 one as
     :func:`rlvr_lab.runtime.precision.resolve_dtype` says: bfloat16 for 50M+ parameters on hardware that has it);
@@ -114,10 +116,10 @@ class TorchEngine:
 
     def _decoder(self, rows: int, max_len: int) -> RowDecoder:
         reason = unsupported_reason(self.model, max_len)
-        if self.path == "lean" and reason is not None:
-            raise ValueError(f"path='lean' cannot run this model: {reason}")
-        if self.path == "lean" or (self.path == "auto" and reason is None):
-            return LeanDecoder(self.model, rows, max_len, self.dtype)
+        if self.path in ("lean", "native") and reason is not None:
+            raise ValueError(f"path={self.path!r} cannot run this model: {reason}")
+        if self.path in ("lean", "native") or (self.path == "auto" and reason is None):
+            return LeanDecoder(self.model, rows, max_len, self.dtype, native=self.path == "native")
         model = self.model
         if next(model.parameters()).dtype != self.dtype:
             model = copy.deepcopy(model).to(self.dtype)

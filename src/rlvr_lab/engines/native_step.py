@@ -1,0 +1,105 @@
+"""The lean decoder's bfloat16 decode step as one C++ call (``path="native"`` of the torch engine; opt-in).
+
+Why: at 32 rows a bfloat16 decode step of SmolLM2-135M spends about a third of its time outside the matrix products,
+in some 25 small eager ops a layer (norms, rope, the cache write, attention, SiLU, residuals) that do not speed up
+with a second thread, so the sampler stayed at 53-66% of its two-thread roof (issue 20). ``native_step.cpp`` runs
+the whole step (every layer and the head) in one call: the products are oneDNN's on the weights the lean decoder
+prepacked, exactly as the eager step calls them; what lies between is plain loops the compiler vectorises, one pass
+per row for each residual and the RMSNorm after it, and one task per (row, key head) for rope, the cache write and
+attention. Measured in ``docs/performance.md`` ("A decode step in one C++ call").
+
+The maths is the eager step's, each intermediate rounded to bfloat16 where eager rounds it; what differs is the
+order of float32 sums inside a norm, a dot product or the softmax, and an ``exp`` of our own (relative error about
+2e-7), so logits agree with eager's to bfloat16 rounding, not bit for bit, and a sampled token can differ where
+two choices lie within that rounding. ``tests/test_native_step.py`` holds the step's logits as close to a float32
+forward as the eager step's are. That is why it is opt-in, and why no shipped figure was drawn with it.
+
+Built at first use with ``torch.utils.cpp_extension`` (a C++ compiler and ``ninja``: ``pip install ninja``; about
+25 s here, then loaded from torch's extension cache), ``-march=native``, under a name that carries this CPU's model
+and instruction-set flags and the source's hash, so another CPU sharing a home folder, or an edited source, builds
+its own. Covers what SmolLM2 and Llama need: bfloat16 weights prepacked by oneDNN, head_dim 64 or 128, no q/k norms
+(Qwen3's); biases are passed through. :func:`unsupported_reason` names what else stops it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import torch
+
+from rlvr_lab.runtime.precision import cpu_flags, cpu_model
+
+if TYPE_CHECKING:
+    from rlvr_lab.engines.lean_decoder import LeanDecoder
+
+SOURCE = Path(__file__).with_name("native_step.cpp")
+HEAD_DIMS = (64, 128)
+
+
+def unsupported_reason(decoder: LeanDecoder) -> str | None:
+    """Why :func:`decode_step` cannot run ``decoder``'s step, or ``None`` if it can."""
+    if decoder.dtype != torch.bfloat16:
+        return f"the native step computes in bfloat16, not {decoder.dtype}"
+    if decoder.embed.device.type != "cpu":
+        return f"the native step runs on CPU, not {decoder.embed.device}"
+    projections = [p for layer in decoder.layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)]
+    if not all(hasattr(p, "packed") for p in [*projections, decoder.head]):  # lean_decoder._PackedLinear
+        return "oneDNN did not prepack the bfloat16 projections (a CPU without native bfloat16, or a torch without it)"
+    if decoder.head_dim not in HEAD_DIMS:
+        return f"head_dim {decoder.head_dim} is not one of {HEAD_DIMS}"
+    if any(layer.q_norm is not None for layer in decoder.layers):
+        return "the model normalises queries and keys per head (Qwen3), which the native step does not"
+    if len({layer.input_norm.eps for layer in decoder.layers} | {decoder.final_norm.eps}) != 1:
+        return "the RMSNorms do not share one epsilon"
+    return None
+
+
+@functools.cache
+def build() -> ModuleType:
+    """The compiled extension, built on first use (about 25 s) and loaded from torch's extension cache after.
+
+    Raises ``RuntimeError`` naming what is missing (a compiler, ``ninja``) when the build cannot run."""
+    from torch.utils.cpp_extension import load
+
+    text = SOURCE.read_bytes()
+    key = hashlib.sha1(b"\n".join([cpu_model().encode(), *sorted(f.encode() for f in cpu_flags()), text]))
+    try:
+        return load(
+            f"rlvr_native_step_{key.hexdigest()[:10]}",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-march=native", "-fopenmp", "-fno-math-errno"],
+            extra_ldflags=["-fopenmp"],
+        )
+    except (RuntimeError, OSError, ImportError) as error:
+        raise RuntimeError(
+            f"could not build the native decode step ({SOURCE}): it needs a C++ compiler and ninja "
+            f"(`pip install ninja`); the eager step is path='lean'. {type(error).__name__}: {error}"
+        ) from error
+
+
+def decode_step(decoder: LeanDecoder, tokens: torch.Tensor, positions: torch.Tensor, span: int) -> torch.Tensor:
+    """:meth:`LeanDecoder.decode` in one C++ call: the same arguments, the same cache writes, logits ``(rows, V)``."""
+    layers = decoder.layers
+    norms = [n.weight for layer in layers for n in (layer.input_norm, layer.post_norm)] + [decoder.final_norm.weight]
+    projections = [p for layer in layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)] + [decoder.head]
+    empty = decoder.embed.new_empty(0)
+    return build().decode_step(
+        tokens,
+        positions,
+        span,
+        decoder.embed,
+        norms,
+        [p.packed for p in projections],
+        [empty if p.bias is None else p.bias for p in projections],
+        decoder.cache,
+        decoder.cos,
+        decoder.signed_sin,
+        layers[0].input_norm.eps,
+        decoder.heads,
+        decoder.kv_heads,
+        decoder.scale,
+    )
