@@ -9,21 +9,21 @@ the extension (about 25 s on two cores); later runs load it from torch's extensi
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.lean_decoder import LeanDecoder
+from rlvr_lab.engines.native_step import missing_build_tools
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.runtime.precision import packed_bf16_linear
 from test_engines import TOKENIZER, VOCAB, prompts, teacher_forced
 
+MISSING = missing_build_tools()
 pytestmark = [
     pytest.mark.skipif(not packed_bf16_linear(), reason="needs a CPU with native bfloat16 and torch built with oneDNN"),
-    pytest.mark.skipif(shutil.which("c++") is None, reason="needs a C++ compiler to build the native step"),
+    pytest.mark.skipif(MISSING is not None, reason=f"the native step's build needs {MISSING}"),
 ]
 
 SHAPES = {

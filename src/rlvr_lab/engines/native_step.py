@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -58,6 +60,21 @@ def unsupported_reason(decoder: LeanDecoder) -> str | None:
     return None
 
 
+def missing_build_tools() -> str | None:
+    """What the build lacks (a C++ compiler, ``ninja``), or ``None``. ``ninja`` installed by pip into this
+    interpreter's environment counts even when that environment's ``bin`` is not on ``PATH`` (a venv's tools
+    run by their full path): its folder is put on ``PATH`` for torch's build to find."""
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
+        return "a C++ compiler (c++, or $CXX)"
+    if shutil.which("ninja") is None:
+        try:
+            import ninja
+        except ImportError:
+            return "ninja (pip install ninja)"
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+    return None
+
+
 @functools.cache
 def build() -> ModuleType:
     """The compiled extension, built on first use (about 25 s) and loaded from torch's extension cache after.
@@ -65,6 +82,9 @@ def build() -> ModuleType:
     Raises ``RuntimeError`` naming what is missing (a compiler, ``ninja``) when the build cannot run."""
     from torch.utils.cpp_extension import load
 
+    missing = missing_build_tools()
+    if missing is not None:
+        raise RuntimeError(f"could not build the native decode step ({SOURCE}): it needs {missing}")
     text = SOURCE.read_bytes()
     key = hashlib.sha1(b"\n".join([cpu_model().encode(), *sorted(f.encode() for f in cpu_flags()), text]))
     try:
