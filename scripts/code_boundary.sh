@@ -9,7 +9,9 @@
 # compared (OUT/compare: pass@k curves, coverage, crossover k) and reported (OUT/report/report.html, with the RL
 # run's curves). The base sampling and the RL run are independent and run at the same time.
 # Sizes (environment): TOKENS (generation budget, default 256), RL_PROMPTS (prompts per step, 4), RL_GROUP
-# (completions per prompt, 8), DEVICE (cpu). Examples:
+# (completions per prompt, 8), DEVICE (cpu), ENGINE_OPTIONS (rlvr sample's --engine-options, e.g. path=native for
+# the torch engine's native bfloat16 decode step, docs/performance.md; unset: the default lean step, with which the
+# documented runs were drawn). Examples:
 #   TOKENS=128 RL_PROMPTS=2 RL_GROUP=4 scripts/code_boundary.sh 8 8 1   # a busy 2-core CPU (what ran; docs/code.md)
 #   scripts/code_boundary.sh 64 164 8 runs/cb64                          # all of HumanEval, k = 64: ~3 h on 2 cores
 #   DEVICE=cuda scripts/code_boundary.sh 256 164 50                      # a GPU: the same pipeline at k = 256
@@ -28,6 +30,7 @@ mkdir -p "$OUT"
 # Evaluation sampling as in Yue et al. (2025): temperature 0.6, top-p 0.95; the same for both models.
 SAMPLE=(--problems humaneval --limit "$PROBLEMS" --template code --n "$K" --temperature 0.6 --top-p 0.95
         --max-new-tokens "$TOKENS" --batch-size 64 --seed 0 --device "$DEVICE")
+[ -n "${ENGINE_OPTIONS:-}" ] && SAMPLE+=(--engine-options "$ENGINE_OPTIONS")
 
 echo "[$(date -u +%T)] base model: $K samples x $PROBLEMS problems; RL: $STEPS GRPO steps on mbpp [train]"
 $RLVR sample --model smollm2-135m "${SAMPLE[@]}" --out "$OUT/base.jsonl" &
