@@ -16,7 +16,13 @@ from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.rl.logprobs import pack, pack_logprobs, token_logprobs
 from rlvr_lab.runtime.precision import packed_bf16_linear
-from test_engines import TOKENIZER, build, generate_greedy, prompts
+from test_engines import (
+    TOKENIZER,
+    _one_thread,  # noqa: F401  (autouse: one intra-op thread, as there)
+    build,
+    generate_greedy,
+    prompts,
+)
 from test_smollm import needs_smollm
 
 LOGPROB_MEAN_TOL = 0.1
@@ -24,14 +30,6 @@ LOGPROB_MEAN_TOL = 0.1
 bfloat16 keeps 8 significant bits, so each of the 30 layers rounds activations at about 0.4%)."""
 LOGPROB_MAX_TOL = 1.0
 """Largest single-token gap allowed (measured 0.41 over 2,048 tokens)."""
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(

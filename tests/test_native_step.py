@@ -18,7 +18,13 @@ from rlvr_lab.engines.lean_decoder import LeanDecoder
 from rlvr_lab.engines.native_step import missing_build_tools
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.runtime.precision import packed_bf16_linear
-from test_engines import TOKENIZER, VOCAB, prompts, teacher_forced
+from test_engines import (
+    TOKENIZER,
+    VOCAB,
+    _one_thread,  # noqa: F401  (autouse: one intra-op thread, as there)
+    prompts,
+    teacher_forced,
+)
 
 MISSING = missing_build_tools()
 pytestmark = [
@@ -32,14 +38,6 @@ SHAPES = {
     # head_dim 128, one key head for both query heads
     "mqa-128": {"hidden_size": 256, "num_attention_heads": 2, "num_key_value_heads": 1},
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def build(shape: str, seed: int = 0) -> PreTrainedModel:
