@@ -532,8 +532,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 for name, stage in (("sample", stage_sample), ("train", stage_train)):
                     for batch in batches if name == "sample" else batches[:1]:
                         for path in paths if name == "sample" else paths[:1]:
-                            if name not in stages or (path == "native" and dtype != torch.bfloat16):
-                                continue  # the native step is bfloat16 only
+                            if name not in stages:
+                                continue
+                            if path == "native" and dtype != torch.bfloat16:
+                                print(f"sample {dtype_name(dtype)}: no native row (the native step is bfloat16 only)")
+                                continue
                             run = argparse.Namespace(**{**vars(args), "batch": batch, "path": path})
                             row = stage(model, tokenizer, roof, dtype, run)
                             rows.append({**row, "dtype": dtype_name(dtype), "threads": torch.get_num_threads()})

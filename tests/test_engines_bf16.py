@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines.native_step import missing_build_tools
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.rl.logprobs import pack, pack_logprobs, token_logprobs
 from rlvr_lab.runtime.precision import packed_bf16_linear
@@ -79,6 +80,8 @@ def test_bf16_logprobs_within_tolerance_of_fp32_on_smollm2(path: str) -> None:
 
     if path == "native" and not packed_bf16_linear():
         pytest.skip("the native step needs a CPU with native bfloat16 and torch built with oneDNN")
+    if path == "native" and (missing := missing_build_tools()) is not None:
+        pytest.skip(f"the native step's build needs {missing}")
 
     model, tokenizer = load_model("smollm2-135m")
     gen = torch.Generator().manual_seed(0)

@@ -109,6 +109,8 @@ def test_native_step_names_what_it_cannot_run() -> None:
     model = build("gqa-64-bias")
     with pytest.raises(ValueError, match="bfloat16"):
         LeanDecoder(model, 2, 16, torch.float32, native=True)
+    with pytest.raises(ValueError, match=r"dtype is torch\.float32: pass dtype='bfloat16'"):
+        TorchEngine(model, TOKENIZER, path="native", dtype="float32")  # refused before any sampling
     torch.manual_seed(0)
     small = LlamaForCausalLM(
         LlamaConfig(
@@ -127,6 +129,6 @@ def test_native_step_names_what_it_cannot_run() -> None:
     with pytest.raises(ValueError, match="path='native' cannot run"):
         from test_engines import build as build_arch
 
-        TorchEngine(build_arch("gpt2"), TOKENIZER, path="native").sample(
+        TorchEngine(build_arch("gpt2"), TOKENIZER, path="native", dtype="bfloat16").sample(
             prompts(0, 1), SamplingConfig(temperature=0, max_new_tokens=2)
         )

@@ -113,6 +113,10 @@ class TorchEngine:
         elif isinstance(dtype, str):
             dtype = resolve_dtype(dtype, num_parameters(model), self.device)
         self.dtype: torch.dtype = dtype
+        if path == "native" and dtype != torch.bfloat16:
+            raise ValueError(
+                f"path='native' computes in bfloat16, and this engine's dtype is {dtype}: pass dtype='bfloat16'"
+            )
 
     def _decoder(self, rows: int, max_len: int) -> RowDecoder:
         reason = unsupported_reason(self.model, max_len)
