@@ -108,8 +108,8 @@ def decode_step(decoder: LeanDecoder, tokens: torch.Tensor, positions: torch.Ten
     projections = [p for layer in layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)] + [decoder.head]
     empty = decoder.embed.new_empty(0)
     return build().decode_step(
-        tokens,
-        positions,
+        tokens.contiguous(),  # the C++ reads them as flat int64 arrays
+        positions.contiguous(),
         span,
         decoder.embed,
         norms,
