@@ -101,14 +101,21 @@ def opaque(decoder: LeanDecoder) -> LeanDecoder:
     return decoder
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def step_parser(description: str) -> argparse.ArgumentParser:
+    """The options every decode-step benchmark takes (this one and ``native_step.py``): model, threads, rows,
+    cached positions, and how the best time is taken."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default="smollm2-135m", help="model spec (default: smollm2-135m)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: $RLVR_THREADS, else 1)")
     parser.add_argument("--batch", type=int, default=32, help="rows decoded together (default: 32)")
     parser.add_argument("--prompt-len", type=int, default=32, help="cached positions before the step (default: 32)")
     parser.add_argument("--steps", type=int, default=20, help="steps per timed run (default: 20)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: 3)")
+    return parser
+
+
+def main() -> None:
+    parser = step_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--cpp-wrapper", action="store_true", help="inductor's C++ wrapper instead of Python's")
     parser.add_argument("--profile", action="store_true", help="also print torch.profiler's table of compiled steps")
     args = parser.parse_args()

@@ -15,13 +15,12 @@ summing in another order). Needs a CPU where oneDNN prepacks bfloat16 (``packed_
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import torch
 
-from compiled_decode import best_ms, products  # this script's folder is on sys.path when it runs
+from compiled_decode import best_ms, products, step_parser  # this script's folder is on sys.path when it runs
 from rlvr_lab.engines import native_step
 from rlvr_lab.engines.lean_decoder import LeanDecoder
 from rlvr_lab.models.loading import load_model
@@ -30,13 +29,7 @@ from rlvr_lab.runtime.threads import use_threads
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="smollm2-135m", help="model spec (default: smollm2-135m)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: $RLVR_THREADS, else 1)")
-    parser.add_argument("--batch", type=int, default=32, help="rows decoded together (default: 32)")
-    parser.add_argument("--prompt-len", type=int, default=32, help="cached positions before the step (default: 32)")
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed run (default: 20)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default: 3)")
+    parser = step_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4, help="rounds of all timings, alternating (default: 4)")
     parser.add_argument("--source", default=None, help="another C++ source of decode_step to time beside the shipped")
     args = parser.parse_args()
@@ -47,8 +40,7 @@ def main() -> None:
     if args.source:
         from torch.utils.cpp_extension import load
 
-        flags = {"extra_cflags": ["-O3", "-march=native", "-fopenmp", "-fno-math-errno"], "extra_ldflags": ["-fopenmp"]}
-        builds["source"] = load("rlvr_bench_native_variant", sources=[args.source], **flags)
+        builds["source"] = load("rlvr_bench_native_variant", sources=[args.source], **native_step.BUILD_FLAGS)
 
     model, _ = load_model(args.model)
     rows, cached = args.batch, args.prompt_len

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 SOURCE = Path(__file__).with_name("native_step.cpp")
 HEAD_DIMS = (64, 128)
+BUILD_FLAGS = {"extra_cflags": ["-O3", "-march=native", "-fopenmp", "-fno-math-errno"], "extra_ldflags": ["-fopenmp"]}
+"""What :func:`build` compiles with. ``-fno-math-errno``: ``sqrt`` and ``nearbyint`` need not set ``errno``, so they
+compile to instructions (the built library calls no maths function of libm)."""
 
 
 def unsupported_reason(decoder: LeanDecoder) -> str | None:
@@ -91,8 +94,7 @@ def build() -> ModuleType:
         return load(
             f"rlvr_native_step_{key.hexdigest()[:10]}",
             sources=[str(SOURCE)],
-            extra_cflags=["-O3", "-march=native", "-fopenmp", "-fno-math-errno"],
-            extra_ldflags=["-fopenmp"],
+            **BUILD_FLAGS,
         )
     except (RuntimeError, OSError, ImportError) as error:
         raise RuntimeError(
