@@ -71,14 +71,10 @@ def best_ms(work: Callable[[], object], steps: int, repeats: int) -> float:
     return timed(run, repeats).wall / steps * 1e3
 
 
-def projections(decoder: LeanDecoder) -> list[object]:
-    """The decoder's projections in a step's order: each layer's q/k/v, output, gate/up and down, then the head."""
-    return [lin for lay in decoder.layers for lin in (lay.qkv, lay.out, lay.gate_up, lay.down)] + [decoder.head]
-
-
 def products(decoder: LeanDecoder, rows: int) -> Callable[[], None]:
-    """The step's products alone: every packed projection of :func:`projections` on ``rows`` inputs of its width."""
-    plan = [(lin, torch.randn(rows, int(lin.packed.shape[1])).to(decoder.dtype)) for lin in projections(decoder)]
+    """The step's products alone: every packed projection of :meth:`LeanDecoder.projections` on ``rows`` inputs of
+    its width."""
+    plan = [(lin, torch.randn(rows, int(lin.packed.shape[1])).to(decoder.dtype)) for lin in decoder.projections()]
 
     def work() -> None:
         for linear, x in plan:
@@ -131,7 +127,7 @@ def main() -> None:
     rows, cached = args.batch, args.prompt_len
     prompts = torch.randint(0, model.config.vocab_size, (rows, cached), generator=torch.Generator().manual_seed(0))
     decoders = [LeanDecoder(model, rows, cached + 8, torch.bfloat16) for _ in range(2)]  # eager, to compile
-    if not all(isinstance(lin, _PackedLinear) for lin in projections(decoders[0])):
+    if not all(isinstance(lin, _PackedLinear) for lin in decoders[0].projections()):
         sys.exit("oneDNN refused to pack this model's projections: nothing to compare")
     with torch.inference_mode():
         first, _ = (d.prefill(torch.arange(rows), prompts.tolist()) for d in decoders)

@@ -257,12 +257,17 @@ class LeanDecoder:
         self.positions = positions
         self.prompts = PromptCache()
         self._index_rows(rows)
-        self.native = native
+        self.native: native_step.StepWeights | None = None  # set: each decode step is one C++ call
         if native:
             reason = native_step.unsupported_reason(self)
             if reason is not None:
                 raise ValueError(f"the native decode step cannot run this model: {reason}")
             native_step.build()
+            self.native = native_step.StepWeights.of(self)
+
+    def projections(self) -> list[_Linear | _PackedLinear]:
+        """Every projection in a decode step's order: each layer's q/k/v, output, gate/up and down, then the head."""
+        return [p for layer in self.layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)] + [self.head]
 
     def _index_rows(self, rows: int) -> None:
         """Flat offsets of each (row, k/v, kv head) in a cache viewed as ``(rows * 2 * Hkv * max_len, D)``."""
@@ -359,8 +364,8 @@ class LeanDecoder:
 
         ``span`` bounds the attended keys: every live row has ``position < span``.
         """
-        if self.native:
-            return native_step.decode_step(self, tokens, positions, span)
+        if self.native is not None:
+            return native_step.decode_step(self, self.native, tokens, positions, span)
         rows = self.rows
         h = F.embedding(tokens, self.embed)  # (R, C)
         cos, sin = self.cos[positions].unsqueeze(1), self.signed_sin[positions].unsqueeze(1)  # (R, 1, D)

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -51,8 +52,7 @@ def unsupported_reason(decoder: LeanDecoder) -> str | None:
         return f"the native step computes in bfloat16, not {decoder.dtype}"
     if decoder.embed.device.type != "cpu":
         return f"the native step runs on CPU, not {decoder.embed.device}"
-    projections = [p for layer in decoder.layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)]
-    if not all(hasattr(p, "packed") for p in [*projections, decoder.head]):  # lean_decoder._PackedLinear
+    if not all(hasattr(p, "packed") for p in decoder.projections()):  # lean_decoder._PackedLinear
         return "oneDNN did not prepack the bfloat16 projections (a CPU without native bfloat16, or a torch without it)"
     if decoder.head_dim not in HEAD_DIMS:
         return f"head_dim {decoder.head_dim} is not one of {HEAD_DIMS}"
@@ -98,29 +98,51 @@ def build() -> ModuleType:
         )
     except (RuntimeError, OSError, ImportError) as error:
         raise RuntimeError(
-            f"could not build the native decode step ({SOURCE}): it needs a C++ compiler and ninja "
-            f"(`pip install ninja`); the eager step is path='lean'. {type(error).__name__}: {error}"
+            f"could not build the native decode step ({SOURCE}; the compiler's output is above); the eager step is "
+            f"path='lean'. {type(error).__name__}: {error}"
         ) from error
 
 
-def decode_step(decoder: LeanDecoder, tokens: torch.Tensor, positions: torch.Tensor, span: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class StepWeights:
+    """What :func:`decode_step` hands the C++ besides the step's inputs and the cache, gathered once per decoder
+    (the decoder's weights do not change during its ``sample`` call) rather than at every step."""
+
+    norms: list[torch.Tensor]  # each layer's input and post-attention norm weights, then the final norm's
+    packed: list[torch.Tensor]  # :meth:`LeanDecoder.projections`' prepacked weights, in that order
+    biases: list[torch.Tensor]  # their biases, an empty tensor for none
+    eps: float
+
+    @classmethod
+    def of(cls, decoder: LeanDecoder) -> StepWeights:
+        layers = decoder.layers
+        projections = decoder.projections()
+        empty = decoder.embed.new_empty(0)
+        return cls(
+            norms=[n.weight for layer in layers for n in (layer.input_norm, layer.post_norm)]
+            + [decoder.final_norm.weight],
+            packed=[p.packed for p in projections],
+            biases=[empty if p.bias is None else p.bias for p in projections],
+            eps=layers[0].input_norm.eps,
+        )
+
+
+def decode_step(
+    decoder: LeanDecoder, weights: StepWeights, tokens: torch.Tensor, positions: torch.Tensor, span: int
+) -> torch.Tensor:
     """:meth:`LeanDecoder.decode` in one C++ call: the same arguments, the same cache writes, logits ``(rows, V)``."""
-    layers = decoder.layers
-    norms = [n.weight for layer in layers for n in (layer.input_norm, layer.post_norm)] + [decoder.final_norm.weight]
-    projections = [p for layer in layers for p in (layer.qkv, layer.out, layer.gate_up, layer.down)] + [decoder.head]
-    empty = decoder.embed.new_empty(0)
     return build().decode_step(
         tokens.contiguous(),  # the C++ reads them as flat int64 arrays
         positions.contiguous(),
         span,
         decoder.embed,
-        norms,
-        [p.packed for p in projections],
-        [empty if p.bias is None else p.bias for p in projections],
-        decoder.cache,
+        weights.norms,
+        weights.packed,
+        weights.biases,
+        decoder.cache,  # read at each step: keep() replaces it
         decoder.cos,
         decoder.signed_sin,
-        layers[0].input_norm.eps,
+        weights.eps,
         decoder.heads,
         decoder.kv_heads,
         decoder.scale,
