@@ -124,6 +124,9 @@ def test_native_step_names_what_it_cannot_run() -> None:
             pad_token_id=0,
         )
     )
+    native = LeanDecoder(model, 2, 16, torch.bfloat16, native=True)
+    with pytest.raises(RuntimeError, match="row 1 at position 16 outside a cache of 16"):  # never a stray write
+        native.decode(torch.tensor([5, 6]), torch.tensor([3, 16]), 16)
     with pytest.raises(ValueError, match="head_dim 16"):
         LeanDecoder(small, 2, 16, torch.bfloat16, native=True)
     with pytest.raises(ValueError, match="path='native' cannot run"):

@@ -207,13 +207,19 @@ at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, in
   TORCH_CHECK(dim == 64 || dim == 128, "decode_step: head_dim must be 64 or 128, got ", dim);
   for (const auto& cache : caches)
     TORCH_CHECK(cache.is_contiguous() && cache.size(0) == rows, "decode_step: caches must be contiguous, R rows");
-  const Shape shape{rows, heads, kv_heads, caches[0].size(3), span, float(scale)};
+  const int64_t max_len = caches[0].size(3);
+  TORCH_CHECK(positions.numel() == rows && span >= 1 && span <= max_len, "decode_step: ", positions.numel(),
+              " positions for ", rows, " rows, span ", span, " of a cache of ", max_len);
+  const int64_t* pos = positions.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)  // the step writes at each row's position: never outside the cache
+    TORCH_CHECK(pos[r] >= 0 && pos[r] < max_len, "decode_step: row ", r, " at position ", pos[r],
+                " outside a cache of ", max_len);
+  const Shape shape{rows, heads, kv_heads, max_len, span, float(scale)};
   const float feps = float(eps);
   at::Tensor h = embed.index_select(0, tokens);  // (R, C), the residual stream, updated in place
   at::Tensor normed = at::empty_like(h);
   at::Tensor attended = at::empty({rows, heads * dim}, h.options());
   add_rms(h.data_ptr<bf16>(), nullptr, norms[0].data_ptr<bf16>(), normed.data_ptr<bf16>(), rows, width, feps);
-  const int64_t* pos = positions.data_ptr<int64_t>();
   for (int64_t l = 0; l < layers; ++l) {
     const at::Tensor qkv = linear(normed, linears[4 * l], biases[4 * l]);
     if (dim == 64)
