@@ -26,7 +26,8 @@ from typing import NamedTuple
 import torch
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
-from rlvr_lab.engines.torch_engine import DecoderPath, TorchEngine
+from rlvr_lab.engines.base import DecoderPath
+from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.organism.tokenizer import build_char_tokenizer
 

@@ -1,10 +1,11 @@
-"""The native decode step (``path="native"``): each bfloat16 step in one C++ call, against the eager lean step and
+"""The native decode step (``path="native"``): each decode step in one C++ call, against the eager lean step and
 a float32 forward.
 
 The native step rounds where the eager step rounds but sums in another order, so the tests hold it as close to
-float32 as the eager bfloat16 step is (not bit for bit), with rows at different positions (continuous batching),
-grouped and ungrouped heads, biases, and both head sizes it compiles for. The first test in a fresh home builds
-the extension (about 25 s on two cores); later runs load it from torch's extension cache.
+float32 as the eager step of its dtype is (not bit for bit), with rows at different positions (continuous batching),
+grouped and ungrouped heads, biases, and every head size it compiles for: in bfloat16 against a float32 decoder, in
+float32 against the eager float32 step (to float32 rounding) and, on a shipped organism, sample for sample. The first
+test in a fresh home builds the extension (about 25 s on two cores); later runs load it from torch's extension cache.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
-from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines import SampleRequest, SamplingConfig, native_step
 from rlvr_lab.engines.lean_decoder import LeanDecoder
 from rlvr_lab.engines.native_step import missing_build_tools
 from rlvr_lab.engines.torch_engine import TorchEngine
@@ -27,17 +28,21 @@ from test_engines import (
 )
 
 MISSING = missing_build_tools()
-pytestmark = [
-    pytest.mark.skipif(not packed_bf16_linear(), reason="needs a CPU with native bfloat16 and torch built with oneDNN"),
-    pytest.mark.skipif(MISSING is not None, reason=f"the native step's build needs {MISSING}"),
-]
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"the native step's build needs {MISSING}")
+BF16 = pytest.mark.skipif(
+    not packed_bf16_linear(), reason="needs a CPU with native bfloat16 and torch built with oneDNN"
+)
 
 SHAPES = {
     # head_dim 64, two query heads per key head, q/k/v and output biases (passed through to oneDNN)
     "gqa-64-bias": {"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2, "attention_bias": True},
     # head_dim 128, one key head for both query heads
     "mqa-128": {"hidden_size": 256, "num_attention_heads": 2, "num_key_value_heads": 1},
+    # the organisms' head sizes: head_dim 40 (hidden 160, four heads; v2) and 32 (hidden 128, four heads; v1)
+    "mha-40": {"hidden_size": 160, "num_attention_heads": 4, "num_key_value_heads": 4},
+    "mha-32": {"hidden_size": 128, "num_attention_heads": 4, "num_key_value_heads": 4},
 }
+BF16_SHAPES = ("gqa-64-bias", "mqa-128")
 
 
 def build(shape: str, seed: int = 0) -> PreTrainedModel:
@@ -56,14 +61,20 @@ def build(shape: str, seed: int = 0) -> PreTrainedModel:
     return LlamaForCausalLM(config).eval()
 
 
-@pytest.mark.parametrize("shape", sorted(SHAPES))
+def rows_at_positions(model: PreTrainedModel) -> tuple[list[list[int]], list[int]]:
+    """Four prompts of 3 to 11 tokens, so the rows decode at different positions."""
+    lengths = [3, 11, 7, 5]
+    gen = torch.Generator().manual_seed(1)
+    return [torch.randint(3, VOCAB, (n,), generator=gen).tolist() for n in lengths], lengths
+
+
+@BF16
+@pytest.mark.parametrize("shape", BF16_SHAPES)
 def test_native_step_is_as_close_to_float32_as_the_eager_step(shape: str) -> None:
     """Six steps of rows at positions 3 to 11: the logits' largest gap to a float32 decoder, and every key and value
     the step writes, against the eager bfloat16 step's."""
     model = build(shape)
-    lengths = [3, 11, 7, 5]
-    gen = torch.Generator().manual_seed(1)
-    rows = [torch.randint(3, VOCAB, (n,), generator=gen).tolist() for n in lengths]
+    rows, lengths = rows_at_positions(model)
     eager, native, reference = (
         LeanDecoder(model, len(rows), 32, torch.bfloat16),
         LeanDecoder(model, len(rows), 32, torch.bfloat16, native=True),
@@ -86,6 +97,56 @@ def test_native_step_is_as_close_to_float32_as_the_eager_step(shape: str) -> Non
             positions = positions + 1
 
 
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_native_float32_step_matches_the_eager_float32_step(shape: str) -> None:
+    """In float32 the native step is the eager step with sums in another order (oneDNN products on prepacked
+    weights, our own attention and norms): six steps of rows at positions 3 to 11, logits and every key and value
+    written within float32 rounding of the eager step's."""
+    model = build(shape)
+    rows, lengths = rows_at_positions(model)
+    eager, native = (LeanDecoder(model, len(rows), 32, torch.float32, native=n) for n in (False, True))
+    assert native.native is not None and native.native.packed == native_step.packs_float32(torch.device("cpu"))
+    with torch.inference_mode():
+        logits = eager.prefill(torch.arange(len(rows)), rows)
+        native.prefill(torch.arange(len(rows)), rows)
+        positions = torch.tensor(lengths)
+        for _ in range(6):
+            tokens = logits.argmax(-1)
+            span = int(positions.max()) + 1
+            logits = eager.decode(tokens, positions, span)
+            ours = native.decode(tokens, positions, span)
+            assert ours.dtype == torch.float32
+            torch.testing.assert_close(ours, logits, atol=1e-5 * logits.abs().max().item(), rtol=1e-5)
+            for mine, theirs in zip(native.cache, eager.cache, strict=True):
+                index = torch.arange(len(rows)), slice(None), slice(None), positions
+                torch.testing.assert_close(mine[index], theirs[index], atol=1e-5, rtol=1e-5)
+            positions = positions + 1
+
+
+def test_native_float32_samples_the_organism_as_the_lean_step_does() -> None:
+    """The shipped ``qwen-math-like-v2`` through the engine, 4 problems × 32 samples at temperature 1, native against
+    lean on the same seeds: the same completions (a token can differ only where two lie within float32 rounding of
+    each other in the inverse CDF, which 128 samples of about 25 tokens do not reach) and log-probs within float32
+    rounding (the largest gap falls on an unlikely token, whose log-prob is large)."""
+    from rlvr_lab.models.loading import load_model
+
+    model, tokenizer = load_model("qwen-math-like-v2")
+    requests = [
+        SampleRequest(tokenizer.encode(f"What is {a} + {b}?"), f"p{a}", tuple(range(32))) for a, b in ((3, 4), (12, 9))
+    ] + [SampleRequest(tokenizer.encode(f"Compute {a}*{b}."), f"q{a}", tuple(range(32))) for a, b in ((7, 8), (6, 5))]
+    config = SamplingConfig(temperature=1.0, max_new_tokens=48, seed=3)
+    runs = {
+        path: TorchEngine(model, tokenizer, batch_size=48, path=path).sample(requests, config)
+        for path in ("lean", "native")
+    }
+    lean, native = ([c for row in runs[path] for c in row] for path in ("lean", "native"))
+    assert [c.token_ids for c in native] == [c.token_ids for c in lean]
+    assert sum(len(c.token_ids) for c in lean) > 128 * 5  # real answers, not an immediate end of text
+    gaps = [abs(a - b) for x, y in zip(native, lean, strict=True) for a, b in zip(x.logprobs, y.logprobs, strict=True)]
+    assert max(gaps) < 1e-3 and sum(gaps) / len(gaps) < 1e-5  # measured: 1.0e-4 and 1.1e-6
+
+
+@BF16
 def test_native_engine_logprobs_match_a_float32_forward_as_the_lean_ones_do() -> None:
     """Through the engine: three rows refilled from seven requests, two samples each, with raw log-probs compared
     against a float32 teacher-forced forward on the sampled tokens, native against lean."""
@@ -107,10 +168,10 @@ def test_native_engine_logprobs_match_a_float32_forward_as_the_lean_ones_do() ->
 
 def test_native_step_names_what_it_cannot_run() -> None:
     model = build("gqa-64-bias")
-    with pytest.raises(ValueError, match="bfloat16"):
-        LeanDecoder(model, 2, 16, torch.float32, native=True)
-    with pytest.raises(ValueError, match=r"dtype is torch\.float32: pass dtype='bfloat16'"):
-        TorchEngine(model, TOKENIZER, path="native", dtype="float32")  # refused before any sampling
+    with pytest.raises(ValueError, match=r"computes in float32 or bfloat16, not torch\.float16"):
+        LeanDecoder(model, 2, 16, torch.float16, native=True)
+    with pytest.raises(ValueError, match=r"float32 or bfloat16, and this engine's dtype is torch\.float16"):
+        TorchEngine(model, TOKENIZER, path="native", dtype=torch.float16)  # refused before any sampling
     torch.manual_seed(0)
     small = LlamaForCausalLM(
         LlamaConfig(
@@ -124,14 +185,14 @@ def test_native_step_names_what_it_cannot_run() -> None:
             pad_token_id=0,
         )
     )
-    native = LeanDecoder(model, 2, 16, torch.bfloat16, native=True)
+    native = LeanDecoder(model, 2, 16, torch.float32, native=True)
     with pytest.raises(RuntimeError, match="row 1 at position 16 outside a cache of 16"):  # never a stray write
         native.decode(torch.tensor([5, 6]), torch.tensor([3, 16]), 16)
     with pytest.raises(ValueError, match="head_dim 16"):
-        LeanDecoder(small, 2, 16, torch.bfloat16, native=True)
+        LeanDecoder(small, 2, 16, torch.float32, native=True)
     with pytest.raises(ValueError, match="path='native' cannot run"):
         from test_engines import build as build_arch
 
-        TorchEngine(build_arch("gpt2"), TOKENIZER, path="native", dtype="bfloat16").sample(
+        TorchEngine(build_arch("gpt2"), TOKENIZER, path="native", dtype="float32").sample(
             prompts(0, 1), SamplingConfig(temperature=0, max_new_tokens=2)
         )

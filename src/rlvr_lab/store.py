@@ -125,6 +125,11 @@ class StoreHeader:
     """:func:`rlvr_lab.identity.model_hash` of the model's folder: the weights a path names can change (``rlvr train
     --resume`` rewrites its output folder); None for a hub model and in older stores."""
 
+    decoder: str | None = None
+    """The torch engine's decoder path as asked (auto, lean, native, generic): ``native`` sums in another order, so
+    its samples can differ from the others'. None for other engines and in stores from before this field (then
+    nothing is compared)."""
+
     IDENTITY = (
         "model",
         "engine",
@@ -136,10 +141,11 @@ class StoreHeader:
         "dtype",
         "problems_hash",
         "model_hash",
+        "decoder",
     )
     """The fields two runs must share to write into one store."""
 
-    OPTIONAL = ("problems_hash", "model_hash")
+    OPTIONAL = ("problems_hash", "model_hash", "decoder")
     """Identity fields compared only when both sides have them (a store from before they existed has None)."""
 
     @classmethod
@@ -156,6 +162,7 @@ class StoreHeader:
         dtype: str = "float32",
         problems_hash: str | None = None,
         model_hash: str | None = None,
+        decoder: str | None = None,
     ) -> StoreHeader:
         """The header a run would write now."""
         return cls(
@@ -172,6 +179,7 @@ class StoreHeader:
             dtype=dtype,
             problems_hash=problems_hash,
             model_hash=model_hash,
+            decoder=decoder,
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -447,7 +447,9 @@ def run(config: TrainConfig, launch: Launch, resume: bool = False, show_progress
 
     def engine_for(policy: Any) -> Any:
         device = str(next(policy.parameters()).device)
-        return make_engine("torch", policy, tokenizer, batch_size=config.engine_batch_size, device=device)
+        return make_engine(
+            "torch", policy, tokenizer, batch_size=config.engine_batch_size, device=device, path=config.decoder
+        )
 
     def run_eval(step: int) -> dict[str, float]:
         return evaluate_on_all_ranks(trainer, engine_for, held_out, reward.grader, step)

@@ -223,6 +223,7 @@ def sample(
             dtype=compute_dtype,
             problems_hash=problems_hash(every),
             model_hash=model_hash(model_dir),
+            decoder=str(options.get("path", "auto")) if engine == "torch" else None,
         )
         with SampleStore.open(out, header) as store:
             if store.restarted:
@@ -294,17 +295,13 @@ def _engine_options(
 
 def _torch_options(text: str | None) -> dict[str, str]:
     """The torch engine's one option, ``path=auto|lean|native|generic`` (its decoder), from ``--engine-options``."""
-    from typing import get_args
-
-    from rlvr_lab.engines.torch_engine import DecoderPath
+    from rlvr_lab.engines.base import DECODER_PATHS
 
     if not text:
         return {}
     key, _, value = text.partition("=")
-    if key.strip() != "path" or "," in value or value.strip() not in get_args(DecoderPath):
-        raise ValueError(
-            f"--engine-options for the torch engine takes path={'|'.join(get_args(DecoderPath))}, got {text!r}"
-        )
+    if key.strip() != "path" or "," in value or value.strip() not in DECODER_PATHS:
+        raise ValueError(f"--engine-options for the torch engine takes path={'|'.join(DECODER_PATHS)}, got {text!r}")
     return {"path": value.strip()}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from rlvr_lab.registry import Registry
 
@@ -106,4 +106,10 @@ class Engine(Protocol):
 
 
 EngineFactory = Callable[..., Engine]
+
+DecoderPath = Literal["auto", "lean", "native", "generic"]
+"""The torch engine's decoders (:class:`rlvr_lab.engines.torch_engine.TorchEngine`'s ``path``): ``auto`` (lean where
+the architecture allows, else generic), ``lean``, ``native`` (the lean decoder with each decode step in one C++
+call, :mod:`rlvr_lab.engines.native_step`) or ``generic``. Named here, without torch, so configs can check it."""
+DECODER_PATHS: tuple[str, ...] = get_args(DecoderPath)
 ENGINES: Registry[EngineFactory] = Registry("engine")

@@ -239,7 +239,12 @@ class LeanDecoder:
         self.scale: float = attn.scaling
         self.dtype = dtype or body.embed_tokens.weight.dtype
         device = body.embed_tokens.weight.device
-        packs = self.dtype == torch.bfloat16 and packed_bf16_linear(device)
+        # bfloat16 projections are prepacked for oneDNN wherever it can; float32 ones only for the native step (the
+        # eager float32 step keeps F.linear's products, with which the shipped organism tables were drawn)
+        if self.dtype == torch.bfloat16:
+            packs = packed_bf16_linear(device)
+        else:
+            packs = native and self.dtype == torch.float32 and native_step.packs_float32(device)
         cast = _Caster(self.dtype, pack_rows=rows if packs else None)
         self.embed: torch.Tensor = cast(body.embed_tokens.weight)
         self.final_norm = cast.norm(body.norm)

@@ -1,21 +1,29 @@
-// One bfloat16 decode step of a Llama-like model in one C++ call: what rlvr_lab/engines/native_step.py builds
-// and calls (its docstring says why). The matrix products stay oneDNN's, on the weights the lean decoder prepacked;
+// One decode step of a Llama-like model in one C++ call, in bfloat16 or float32: what
+// rlvr_lab/engines/native_step.py builds and calls (its docstring says why). The matrix products stay torch's (in
+// bfloat16 oneDNN's, on the weights the lean decoder prepacked; in float32 at::linear, the eager step's own call);
 // everything between them (norms, rope, the cache write, attention, SiLU, residuals) runs here in loops the compiler
-// vectorises, with each intermediate rounded to bfloat16 where the eager path rounds it.
+// vectorises, with each intermediate rounded to the step's dtype where the eager path rounds it.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
 
 using bf16 = c10::BFloat16;
+
+inline float f32(float x) { return x; }
 
 inline float f32(bf16 x) {
   const uint32_t bits = uint32_t(x.x) << 16;  // bfloat16 is the top half of a float32
@@ -24,8 +32,18 @@ inline float f32(bf16 x) {
   return f;
 }
 
-// Round to nearest even, as torch converts float32 to bfloat16 (finite values; NaN is not produced here).
-inline bf16 rnd(float f) {
+// A float32 result stored in the step's dtype T: as it is for float32; for bfloat16 rounded to nearest even, as
+// torch converts float32 to bfloat16 (finite values; NaN is not produced here).
+template <typename T>
+inline T rnd(float f);
+
+template <>
+inline float rnd<float>(float f) {
+  return f;
+}
+
+template <>
+inline bf16 rnd<bf16>(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof bits);
   bits += 0x7FFFu + ((bits >> 16) & 1u);
@@ -53,9 +71,11 @@ inline float fexp(float x) {
   return p * scale;
 }
 
-// oneDNN's product on a weight prepacked by torch.ops.mkldnn._reorder_linear_weight (the lean decoder's
-// _PackedLinear calls the same op from Python). An empty bias means none.
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+// The product of a projection, as the eager step computes it: in bfloat16, oneDNN's on a weight prepacked by
+// torch.ops.mkldnn._reorder_linear_weight (the lean decoder's _PackedLinear calls the same op from Python); in float32,
+// at::linear, F.linear's own kernel. An empty bias means none.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool packed) {
+  if (!packed) return bias.numel() ? at::linear(x, weight, bias) : at::linear(x, weight);
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("mkldnn::_linear_pointwise", "")
                        .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
@@ -67,36 +87,106 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 
 // h += add (unless add is null), then out = weight * bf16(h / rms(h)): the residual and the next RMSNorm in one
 // pass over each row; statistics in float32 as transformers' LlamaRMSNorm takes them.
-void add_rms(bf16* h, const bf16* add, const bf16* weight, bf16* out, int64_t rows, int64_t width, float eps) {
+template <typename T>
+void add_rms(T* h, const T* add, const T* weight, T* out, int64_t rows, int64_t width, float eps) {
   at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      bf16* x = h + r * width;
+      T* x = h + r * width;
       if (add != nullptr) {
-        const bf16* a = add + r * width;
+        const T* a = add + r * width;
 #pragma omp simd
-        for (int64_t c = 0; c < width; ++c) x[c] = rnd(f32(x[c]) + f32(a[c]));
+        for (int64_t c = 0; c < width; ++c) x[c] = rnd<T>(f32(x[c]) + f32(a[c]));
       }
       float squares = 0.f;
 #pragma omp simd reduction(+ : squares)
       for (int64_t c = 0; c < width; ++c) squares += f32(x[c]) * f32(x[c]);
       const float inv = 1.f / std::sqrt(squares / float(width) + eps);
-      bf16* o = out + r * width;
+      T* o = out + r * width;
 #pragma omp simd
-      for (int64_t c = 0; c < width; ++c) o[c] = rnd(f32(weight[c]) * f32(rnd(f32(x[c]) * inv)));
+      for (int64_t c = 0; c < width; ++c) o[c] = rnd<T>(f32(weight[c]) * f32(rnd<T>(f32(x[c]) * inv)));
     }
   });
 }
 
 // x*cos + rotate_half(x)*signed_sin, each product and the sum rounded as the eager path rounds them.
-template <int64_t D>
-inline void rope(const bf16* x, const bf16* cos, const bf16* sin, bf16* out) {
+template <typename T, int64_t D>
+inline void rope(const T* x, const T* cos, const T* sin, T* out) {
   constexpr int64_t half = D / 2;
 #pragma omp simd
   for (int64_t d = 0; d < half; ++d)
-    out[d] = rnd(f32(rnd(f32(x[d]) * f32(cos[d]))) + f32(rnd(f32(x[d + half]) * f32(sin[d]))));
+    out[d] = rnd<T>(f32(rnd<T>(f32(x[d]) * f32(cos[d]))) + f32(rnd<T>(f32(x[d + half]) * f32(sin[d]))));
 #pragma omp simd
   for (int64_t d = half; d < D; ++d)
-    out[d] = rnd(f32(rnd(f32(x[d]) * f32(cos[d]))) + f32(rnd(f32(x[d - half]) * f32(sin[d]))));
+    out[d] = rnd<T>(f32(rnd<T>(f32(x[d]) * f32(cos[d]))) + f32(rnd<T>(f32(x[d - half]) * f32(sin[d]))));
+}
+
+// D values as float32: float32 ones where they lie, bfloat16 ones widened into ``row``.
+template <int64_t D>
+inline const float* widen(const float* x, float*) {
+  return x;
+}
+
+template <int64_t D>
+inline const float* widen(const bf16* x, float* row) {
+#pragma omp simd
+  for (int64_t d = 0; d < D; ++d) row[d] = f32(x[d]);
+  return row;
+}
+
+// q . k over D floats. With AVX-512, D / 16 fused multiply-adds (the last masked when 16 does not divide D) and one
+// horizontal sum; the portable loop below compiles to a sum through memory, lane by lane, which was most of the
+// attention's time at D = 40 (the organisms').
+template <int64_t D>
+inline float dot(const float* q, const float* k) {
+#ifdef __AVX512F__
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t d = 0; d < D; d += 16) {
+    const __mmask16 live = D - d >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (D - d)) - 1);
+    sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, q + d), _mm512_maskz_loadu_ps(live, k + d), sum);
+  }
+  return _mm512_reduce_add_ps(sum);
+#else
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t d = 0; d < D; ++d) sum += q[d] * k[d];
+  return sum;
+#endif
+}
+
+// out = sum over t < seen of w[t] * v[t * D .. t * D + D). With AVX-512 the sums stay in registers, two sets for
+// alternate keys so consecutive fused multiply-adds do not wait on each other; the portable loop keeps them in
+// memory, one store and reload per key.
+template <int64_t D>
+inline void weighted_sum(const float* w, const float* v, int64_t seen, float* out) {
+#ifdef __AVX512F__
+  constexpr int64_t n = (D + 15) / 16;
+  __mmask16 live[n];
+  __m512 even[n], odd[n];
+  for (int64_t i = 0; i < n; ++i) {
+    live[i] = D - 16 * i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (D - 16 * i)) - 1);
+    even[i] = odd[i] = _mm512_setzero_ps();
+  }
+  int64_t t = 0;
+  for (; t + 1 < seen; t += 2) {
+    const __m512 a = _mm512_set1_ps(w[t]), b = _mm512_set1_ps(w[t + 1]);
+    for (int64_t i = 0; i < n; ++i) {
+      even[i] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(live[i], v + t * D + 16 * i), even[i]);
+      odd[i] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(live[i], v + (t + 1) * D + 16 * i), odd[i]);
+    }
+  }
+  if (t < seen) {
+    const __m512 a = _mm512_set1_ps(w[t]);
+    for (int64_t i = 0; i < n; ++i)
+      even[i] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(live[i], v + t * D + 16 * i), even[i]);
+  }
+  for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(out + 16 * i, live[i], _mm512_add_ps(even[i], odd[i]));
+#else
+  std::fill(out, out + D, 0.f);
+  for (int64_t t = 0; t < seen; ++t) {
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) out[d] += w[t] * v[t * D + d];
+  }
+#endif
 }
 
 struct Shape {
@@ -108,37 +198,28 @@ struct Shape {
 // row over its keys 0 .. position (float32 scores, softmax and sum). qkv: (rows, (H + 2 Hkv) D); cache: (rows, 2,
 // Hkv, max_len, D); out: (rows, H D). One task per (row, key head): the H / Hkv query heads that share a key head
 // read its keys and values once.
-template <int64_t D>
-void attend(const Shape& s, const int64_t* positions, const bf16* cos, const bf16* sin, const bf16* qkv,
-            bf16* cache, bf16* out) {
+template <typename T, int64_t D>
+void attend(const Shape& s, const int64_t* positions, const T* cos, const T* sin, const T* qkv, T* cache, T* out) {
   const int64_t group = s.heads / s.kv_heads, width = (s.heads + 2 * s.kv_heads) * D;
   at::parallel_for(0, s.rows * s.kv_heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> q(group * D), scores(group * s.max_len), acc(group * D), row(D);
-    bf16 rotated[D];
+    T rotated[D];
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = i / s.kv_heads, kh = i % s.kv_heads, p = positions[r];
-      const bf16 *c = cos + p * D, *sn = sin + p * D, *x = qkv + r * width;
+      const T *c = cos + p * D, *sn = sin + p * D, *x = qkv + r * width;
       for (int64_t g = 0; g < group; ++g) {
-        rope<D>(x + (kh * group + g) * D, c, sn, rotated);
+        rope<T, D>(x + (kh * group + g) * D, c, sn, rotated);
 #pragma omp simd
         for (int64_t d = 0; d < D; ++d) q[g * D + d] = f32(rotated[d]) * s.scale;
       }
-      bf16* keys = cache + ((r * 2 + 0) * s.kv_heads + kh) * s.max_len * D;
-      bf16* values = cache + ((r * 2 + 1) * s.kv_heads + kh) * s.max_len * D;
-      rope<D>(x + (s.heads + kh) * D, c, sn, keys + p * D);
-      std::memcpy(values + p * D, x + (s.heads + s.kv_heads + kh) * D, D * sizeof(bf16));
+      T* keys = cache + ((r * 2 + 0) * s.kv_heads + kh) * s.max_len * D;
+      T* values = cache + ((r * 2 + 1) * s.kv_heads + kh) * s.max_len * D;
+      rope<T, D>(x + (s.heads + kh) * D, c, sn, keys + p * D);
+      std::memcpy(values + p * D, x + (s.heads + s.kv_heads + kh) * D, D * sizeof(T));
       const int64_t seen = std::min<int64_t>(p + 1, s.span);  // the row's keys up to its own position
       for (int64_t t = 0; t < seen; ++t) {
-        const bf16* k = keys + t * D;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) row[d] = f32(k[d]);
-        for (int64_t g = 0; g < group; ++g) {
-          const float* qg = q.data() + g * D;
-          float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t d = 0; d < D; ++d) dot += qg[d] * row[d];
-          scores[g * s.max_len + t] = dot;
-        }
+        const float* k = widen<D>(keys + t * D, row.data());
+        for (int64_t g = 0; g < group; ++g) scores[g * s.max_len + t] = dot<D>(q.data() + g * D, k);
       }
       for (int64_t g = 0; g < group; ++g) {
         float* w = scores.data() + g * s.max_len;
@@ -153,60 +234,113 @@ void attend(const Shape& s, const int64_t* positions, const bf16* cos, const bf1
 #pragma omp simd
         for (int64_t t = 0; t < seen; ++t) w[t] *= inv;
       }
+      if constexpr (std::is_same_v<T, float>) {
+        for (int64_t g = 0; g < group; ++g)
+          weighted_sum<D>(scores.data() + g * s.max_len, values, seen, acc.data() + g * D);
+      } else {  // bfloat16: each value widened once, for every query head of the group
       std::fill(acc.begin(), acc.end(), 0.f);
       for (int64_t t = 0; t < seen; ++t) {
-        const bf16* v = values + t * D;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) row[d] = f32(v[d]);
+        const float* v = widen<D>(values + t * D, row.data());
         for (int64_t g = 0; g < group; ++g) {
           const float w = scores[g * s.max_len + t];
           float* a = acc.data() + g * D;
 #pragma omp simd
-          for (int64_t d = 0; d < D; ++d) a[d] += w * row[d];
+          for (int64_t d = 0; d < D; ++d) a[d] += w * v[d];
         }
       }
-      bf16* o = out + r * s.heads * D + kh * group * D;
+      }
+      T* o = out + r * s.heads * D + kh * group * D;
 #pragma omp simd
-      for (int64_t j = 0; j < group * D; ++j) o[j] = rnd(acc[j]);
+      for (int64_t j = 0; j < group * D; ++j) o[j] = rnd<T>(acc[j]);
     }
   });
 }
 
 // silu(gate) * up over (rows, 2I) -> (rows, I), rounded after the SiLU and after the product as eager rounds.
-void silu_mul(const bf16* gate_up, bf16* out, int64_t rows, int64_t inner) {
+template <typename T>
+void silu_mul(const T* gate_up, T* out, int64_t rows, int64_t inner) {
   at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const bf16 *gate = gate_up + r * 2 * inner, *up = gate + inner;
-      bf16* o = out + r * inner;
+      const T *gate = gate_up + r * 2 * inner, *up = gate + inner;
+      T* o = out + r * inner;
 #pragma omp simd
       for (int64_t j = 0; j < inner; ++j) {
         const float g = f32(gate[j]);
-        o[j] = rnd(f32(rnd(g / (1.f + fexp(-g)))) * f32(up[j]));
+        o[j] = rnd<T>(f32(rnd<T>(g / (1.f + fexp(-g)))) * f32(up[j]));
       }
     }
   });
 }
 
+// attend<T, D> for the head sizes this file is compiled for (HEAD_DIMS in native_step.py).
+template <typename T>
+void attend_any(int64_t dim, const Shape& s, const int64_t* pos, const T* cos, const T* sin, const T* qkv, T* cache,
+                T* out) {
+  switch (dim) {
+    case 32: return attend<T, 32>(s, pos, cos, sin, qkv, cache, out);
+    case 40: return attend<T, 40>(s, pos, cos, sin, qkv, cache, out);
+    case 64: return attend<T, 64>(s, pos, cos, sin, qkv, cache, out);
+    default: return attend<T, 128>(s, pos, cos, sin, qkv, cache, out);
+  }
+}
+
+// The step in dtype T (float or bfloat16); decode_step below checks its inputs.
+template <typename T>
+at::Tensor run(const Shape& s, const at::Tensor& tokens, const int64_t* pos, const at::Tensor& embed,
+               const std::vector<at::Tensor>& norms, const std::vector<at::Tensor>& linears,
+               const std::vector<at::Tensor>& biases, const std::vector<at::Tensor>& caches, const at::Tensor& cos,
+               const at::Tensor& sin, float eps, bool packed) {
+  const int64_t layers = int64_t(caches.size()), rows = s.rows, width = embed.size(1), dim = caches[0].size(4),
+                heads = s.heads;
+  at::Tensor h = embed.index_select(0, tokens);  // (R, C), the residual stream, updated in place
+  at::Tensor normed = at::empty_like(h);
+  at::Tensor attended = at::empty({rows, heads * dim}, h.options());
+  add_rms<T>(h.data_ptr<T>(), nullptr, norms[0].data_ptr<T>(), normed.data_ptr<T>(), rows, width, eps);
+  for (int64_t l = 0; l < layers; ++l) {
+    const at::Tensor qkv = linear(normed, linears[4 * l], biases[4 * l], packed);
+    attend_any<T>(dim, s, pos, cos.data_ptr<T>(), sin.data_ptr<T>(), qkv.data_ptr<T>(), caches[l].data_ptr<T>(),
+                  attended.data_ptr<T>());
+    const at::Tensor o = linear(attended, linears[4 * l + 1], biases[4 * l + 1], packed);
+    add_rms(h.data_ptr<T>(), o.data_ptr<T>(), norms[2 * l + 1].data_ptr<T>(), normed.data_ptr<T>(),
+            rows, width, eps);
+    const at::Tensor gate_up = linear(normed, linears[4 * l + 2], biases[4 * l + 2], packed);
+    const int64_t inner = gate_up.size(1) / 2;
+    at::Tensor act = at::empty({rows, inner}, h.options());
+    silu_mul(gate_up.data_ptr<T>(), act.data_ptr<T>(), rows, inner);
+    const at::Tensor down = linear(act, linears[4 * l + 3], biases[4 * l + 3], packed);
+    add_rms(h.data_ptr<T>(), down.data_ptr<T>(), norms[2 * l + 2].data_ptr<T>(), normed.data_ptr<T>(),
+            rows, width, eps);
+  }
+  return linear(normed, linears[4 * layers], biases[4 * layers], packed);
+}
+
 }  // namespace
 
 // tokens, positions: (R,) int64; norms: each layer's input and post-attention weights, then the final norm's;
-// linears, biases: each layer's packed q/k/v, output, gate/up and down projections, then the head (an empty bias is
-// none); caches: the decoder's (R, 2, Hkv, max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its
+// linears, biases: each layer's q/k/v, output, gate/up and down projections, then the head (bfloat16 weights
+// prepacked; an empty bias is none); caches: the decoder's (R, 2, Hkv, max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its
 // first half negated). Returns the next-token logits (R, V).
 at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, int64_t span, const at::Tensor& embed,
                        const std::vector<at::Tensor>& norms, const std::vector<at::Tensor>& linears,
                        const std::vector<at::Tensor>& biases, const std::vector<at::Tensor>& caches,
                        const at::Tensor& cos, const at::Tensor& sin, double eps, int64_t heads, int64_t kv_heads,
-                       double scale) {
+                       double scale, bool packed) {
   const int64_t layers = int64_t(caches.size()), rows = tokens.size(0), width = embed.size(1);
   const int64_t dim = caches[0].size(4);
   TORCH_CHECK(int64_t(norms.size()) == 2 * layers + 1 && int64_t(linears.size()) == 4 * layers + 1 &&
                   biases.size() == linears.size(),
               "decode_step: expected 2L + 1 norms and 4L + 1 projections for ", layers, " layers");
-  TORCH_CHECK(embed.scalar_type() == at::kBFloat16 && positions.scalar_type() == at::kLong, "decode_step: dtypes");
-  TORCH_CHECK(dim == 64 || dim == 128, "decode_step: head_dim must be 64 or 128, got ", dim);
+  const auto dtype = embed.scalar_type();
+  TORCH_CHECK((dtype == at::kFloat || dtype == at::kBFloat16) && positions.scalar_type() == at::kLong,
+              "decode_step: float32 or bfloat16 weights and int64 positions");
+  TORCH_CHECK(dim == 32 || dim == 40 || dim == 64 || dim == 128, "decode_step: head_dim must be 32, 40, 64 or 128, got ",
+              dim);
   for (const auto& cache : caches)
-    TORCH_CHECK(cache.is_contiguous() && cache.size(0) == rows, "decode_step: caches must be contiguous, R rows");
+    TORCH_CHECK(cache.is_contiguous() && cache.size(0) == rows && cache.scalar_type() == dtype,
+                "decode_step: caches must be contiguous, R rows, in the weights' dtype");
+  for (const auto& norm : norms) TORCH_CHECK(norm.scalar_type() == dtype, "decode_step: norms in the weights' dtype");
+  TORCH_CHECK(cos.scalar_type() == dtype && sin.scalar_type() == dtype && cos.is_contiguous() && sin.is_contiguous(),
+              "decode_step: rotary tables contiguous, in the weights' dtype");
   const int64_t max_len = caches[0].size(3);
   TORCH_CHECK(positions.numel() == rows && span >= 1 && span <= max_len, "decode_step: ", positions.numel(),
               " positions for ", rows, " rows, span ", span, " of a cache of ", max_len);
@@ -215,31 +349,9 @@ at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, in
     TORCH_CHECK(pos[r] >= 0 && pos[r] < max_len, "decode_step: row ", r, " at position ", pos[r],
                 " outside a cache of ", max_len);
   const Shape shape{rows, heads, kv_heads, max_len, span, float(scale)};
-  const float feps = float(eps);
-  at::Tensor h = embed.index_select(0, tokens);  // (R, C), the residual stream, updated in place
-  at::Tensor normed = at::empty_like(h);
-  at::Tensor attended = at::empty({rows, heads * dim}, h.options());
-  add_rms(h.data_ptr<bf16>(), nullptr, norms[0].data_ptr<bf16>(), normed.data_ptr<bf16>(), rows, width, feps);
-  for (int64_t l = 0; l < layers; ++l) {
-    const at::Tensor qkv = linear(normed, linears[4 * l], biases[4 * l]);
-    if (dim == 64)
-      attend<64>(shape, pos, cos.data_ptr<bf16>(), sin.data_ptr<bf16>(), qkv.data_ptr<bf16>(),
-                 caches[l].data_ptr<bf16>(), attended.data_ptr<bf16>());
-    else
-      attend<128>(shape, pos, cos.data_ptr<bf16>(), sin.data_ptr<bf16>(), qkv.data_ptr<bf16>(),
-                  caches[l].data_ptr<bf16>(), attended.data_ptr<bf16>());
-    const at::Tensor o = linear(attended, linears[4 * l + 1], biases[4 * l + 1]);
-    add_rms(h.data_ptr<bf16>(), o.data_ptr<bf16>(), norms[2 * l + 1].data_ptr<bf16>(), normed.data_ptr<bf16>(),
-            rows, width, feps);
-    const at::Tensor gate_up = linear(normed, linears[4 * l + 2], biases[4 * l + 2]);
-    const int64_t inner = gate_up.size(1) / 2;
-    at::Tensor act = at::empty({rows, inner}, h.options());
-    silu_mul(gate_up.data_ptr<bf16>(), act.data_ptr<bf16>(), rows, inner);
-    const at::Tensor down = linear(act, linears[4 * l + 3], biases[4 * l + 3]);
-    add_rms(h.data_ptr<bf16>(), down.data_ptr<bf16>(), norms[2 * l + 2].data_ptr<bf16>(), normed.data_ptr<bf16>(),
-            rows, width, feps);
-  }
-  return linear(normed, linears[4 * layers], biases[4 * layers]);
+  if (embed.scalar_type() == at::kFloat)
+    return run<float>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), packed);
+  return run<bf16>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), true);
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("decode_step", &decode_step, "one bfloat16 decode step"); }
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("decode_step", &decode_step, "one decode step, in float32 or bfloat16"); }

@@ -31,13 +31,14 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlvr_lab.engines.base import ENGINES, Completion, ProgressFn, SampleRequest, SamplingConfig
+from rlvr_lab.engines import native_step
+from rlvr_lab.engines.base import ENGINES, Completion, DecoderPath, ProgressFn, SampleRequest, SamplingConfig
 from rlvr_lab.engines.common import (
     WorkItem,
     check_fits,
@@ -52,8 +53,6 @@ from rlvr_lab.engines.generic_decoder import GenericDecoder
 from rlvr_lab.engines.lean_decoder import LeanDecoder, unsupported_reason
 from rlvr_lab.engines.sampling import choose_tokens, step_uniforms, stream_id, token_logprobs
 from rlvr_lab.runtime.precision import num_parameters, resolve_dtype
-
-DecoderPath = Literal["auto", "lean", "native", "generic"]
 
 
 class RowDecoder(Protocol):
@@ -75,8 +74,8 @@ class TorchEngine:
     ``eos_token_ids``: ids that end a completion besides ``SamplingConfig.stop_token_ids``; ``None`` takes
     every eos the model and tokenizer declare, ``()`` disables eos (benchmarks that need full-length output).
     ``path``: ``"auto"`` uses the lean decoder when the architecture allows it, else the generic one;
-    ``"native"`` is the lean decoder with each bfloat16 decode step in one C++ call (opt-in, built on first use:
-    :mod:`rlvr_lab.engines.native_step`).
+    ``"native"`` is the lean decoder with each decode step (float32 or bfloat16) in one C++ call (opt-in, built on
+    first use: :mod:`rlvr_lab.engines.native_step`).
     ``dtype``: what weights, activations and KV cache are computed in: ``"float32"``, ``"bfloat16"`` or ``"auto"``
     (a model loaded in lower precision samples in its own dtype; a float32 one as
     :func:`rlvr_lab.runtime.precision.resolve_dtype` says: bfloat16 for 50M+ parameters on hardware that has it);
@@ -113,10 +112,8 @@ class TorchEngine:
         elif isinstance(dtype, str):
             dtype = resolve_dtype(dtype, num_parameters(model), self.device)
         self.dtype: torch.dtype = dtype
-        if path == "native" and dtype != torch.bfloat16:
-            raise ValueError(
-                f"path='native' computes in bfloat16, and this engine's dtype is {dtype}: pass dtype='bfloat16'"
-            )
+        if path == "native" and dtype not in native_step.DTYPES:
+            raise ValueError(f"path='native' computes in float32 or bfloat16, and this engine's dtype is {dtype}")
 
     def _decoder(self, rows: int, max_len: int) -> RowDecoder:
         reason = unsupported_reason(self.model, max_len)

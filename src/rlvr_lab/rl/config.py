@@ -120,6 +120,10 @@ class TrainConfig:
     """Sampling temperature of rollouts (log-probs in the loss are always at temperature 1)."""
     engine_batch_size: int = 128
     """Rows the sampler keeps busy at once."""
+    decoder: str = "auto"
+    """The torch sampler's decoder for rollouts and evaluations: auto (lean where the architecture allows), lean,
+    native (each decode step in one C++ call, built on first use; its sums run in another order, so samples can
+    differ from lean's where two tokens lie within rounding) or generic."""
 
     # -- loss: the fields of rlvr_lab.rl.losses.LossConfig, documented there (field_docs reads them) -------------
     clip: str = "clip"
@@ -170,7 +174,8 @@ class TrainConfig:
     not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.runtime.threads)."""
 
     def __post_init__(self) -> None:
-        from rlvr_lab.rl.advantages import ADVANTAGES  # torch: imported on use so `rlvr --help` stays fast
+        from rlvr_lab.engines.base import DECODER_PATHS  # torch: imported on use so `rlvr --help` stays fast
+        from rlvr_lab.rl.advantages import ADVANTAGES
 
         _check_types(self)
         PRESETS.get(self.preset)
@@ -187,6 +192,8 @@ class TrainConfig:
             raise ValueError(f"micro_batch_size must be >= 1 when set, got {self.micro_batch_size}")
         if self.threads is not None and self.threads < 0:
             raise ValueError(f"threads must be >= 0 when set (0: torch's default), got {self.threads}")
+        if self.decoder not in DECODER_PATHS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODER_PATHS)}, got {self.decoder!r}")
         if self.dtype not in DTYPE_CHOICES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1) or self.value_lr <= 0 or self.value_clip <= 0:

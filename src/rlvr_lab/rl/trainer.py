@@ -141,7 +141,13 @@ def setup_run(config: TrainConfig, resume: bool) -> Run:
     template = resolve_template(config.prompt)
     prompt_ids = {p.id: encode_prompt(template, p, tokenizer) for p in [*train_problems, *eval_problems]}
     engine = make_engine(
-        "torch", model, tokenizer, batch_size=config.engine_batch_size, device=config.device, dtype=dtype
+        "torch",
+        model,
+        tokenizer,
+        batch_size=config.engine_batch_size,
+        device=config.device,
+        dtype=dtype,
+        path=config.decoder,
     )
     schedule = config.schedule()
     max_new = config.max_new_tokens

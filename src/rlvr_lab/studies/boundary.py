@@ -94,6 +94,7 @@ def boundary_jobs(
             sampling=sampling,
             store=store(root, label),
             batch_size=4 * training.engine_batch_size,
+            decoder=training.decoder,
             after=after,
         )
         for label, model, after in models

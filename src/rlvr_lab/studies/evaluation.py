@@ -64,9 +64,10 @@ def sample(
     store: Path,
     batch_size: int = 256,
     template_name: str = TEMPLATE,
+    decoder: str = "auto",
 ) -> None:
-    """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine), prompted
-    with ``template_name``.
+    """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine, its ``decoder``
+    path), prompted with ``template_name``.
 
     The model is loaded only if samples are missing; chunks of 4 × ``batch_size`` samples are appended as they
     finish, so a kill loses at most one chunk.
@@ -79,12 +80,18 @@ def sample(
 
     template = resolve_template(template_name)
     header = StoreHeader.for_run(
-        model=model, engine="torch", template=template, sampling=sampling, problems=problems.label, keep_tokens=True
+        model=model,
+        engine="torch",
+        template=template,
+        sampling=sampling,
+        problems=problems.label,
+        keep_tokens=True,
+        decoder=decoder,
     )  # token ids kept: the perplexity job scores these responses
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
         loaded, tokenizer = load_model(model)
-        engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size)
+        engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size, path=decoder)
         return engine, lambda p: encode_prompt(template, p, tokenizer)
 
     with SampleStore.open(Path(store), header) as opened:

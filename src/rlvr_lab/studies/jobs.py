@@ -81,6 +81,7 @@ class TrainJob:
             self.final_store,
             self.config.engine_batch_size,
             self.template,
+            self.config.decoder,
         )
         grade_store(self.final_store, self.problems, self.config.answer_fallbacks())
 
@@ -102,6 +103,8 @@ class SampleJob:
     """Prompt template of the samples."""
     fallbacks: tuple[str, ...] = ()
     """Answer extractors after the boxed answer, as the runs compared with these samples grade theirs."""
+    decoder: str = "auto"
+    """The torch engine's decoder (:data:`rlvr_lab.engines.base.DecoderPath`)."""
 
     @property
     def total(self) -> int:
@@ -114,7 +117,7 @@ class SampleJob:
         return graded_path(self.store).is_file()
 
     def run(self) -> None:
-        sample(self.model, self.problems, self.sampling, self.store, self.batch_size, self.template)
+        sample(self.model, self.problems, self.sampling, self.store, self.batch_size, self.template, self.decoder)
         grade_store(self.store, self.problems, self.fallbacks)
 
 

@@ -49,6 +49,10 @@ class TrainingSettings:
     """Resumable checkpoint every N steps."""
     engine_batch_size: int = 128
     """Rows the sampler keeps busy at once."""
+    decoder: str = "auto"
+    """The torch sampler's decoder for every sampling job and rollout (:attr:`rlvr_lab.rl.config.TrainConfig.decoder`):
+    ``native`` runs each decode step in one C++ call (docs/performance.md), with samples that can differ from the
+    default's where two tokens lie within rounding."""
     track_ref_kl: bool = False
     """Log the KL to the initial model (one extra forward per update; off to save time, it is not a finding)."""
     threads: int = 1
@@ -137,6 +141,7 @@ def train_config(
             "preset": preset,
             "max_new_tokens": training.max_new_tokens,
             "engine_batch_size": training.engine_batch_size,
+            "decoder": training.decoder,
             "lr": training.lr,
             "eval_every": training.eval_every,
             "save_every": training.save_every,
@@ -162,4 +167,5 @@ def base_eval_job(root: Path, model: str, training: TrainingSettings, evaluation
         sampling=evaluation.sampling(training.max_new_tokens),
         store=base_store(root, model),
         batch_size=training.engine_batch_size,
+        decoder=training.decoder,
     )
