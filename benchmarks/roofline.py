@@ -3,9 +3,10 @@
 The roof of a stage is the time its model's own linear layers take as bare matrix products (for training the two
 products of the backward pass too), one pass over the model's distinct weights as a forward pass streams them, at
 exactly the shapes the stage runs, timed in this run, in this process, in the stage's dtype, with the fastest product
-torch offers there: ``F.linear``, or in bfloat16 where oneDNN can prepack weights
-(:func:`rlvr_lab.runtime.precision.packed_bf16_linear`) the prepacked product, whichever is faster (forward products
-only: a training step's weights change every step). ``roof_plain_cpu_s`` keeps the plain ``F.linear`` roof beside it,
+torch offers there: ``F.linear``, or where oneDNN can prepack weights the prepacked product, whichever is faster
+(bfloat16 where :func:`rlvr_lab.runtime.precision.packed_bf16_linear` says so; float32 wherever oneDNN is built in, as
+the native step runs it: :func:`rlvr_lab.engines.native_step.packs_float32`; forward products only: a training
+step's weights change every step). ``roof_plain_cpu_s`` keeps the plain ``F.linear`` roof beside it,
 so a fraction can be read against either. A stage at 100% of its roof would spend all its time in matrix products at
 the speed the BLAS reaches on those shapes alone; everything else it does (attention, norms, the log-softmax over the
 vocabulary, sampling, Python) shows as the gap. Beside each fraction, the ratio against the peer that does the same
@@ -41,6 +42,8 @@ Wall seconds are printed too. bfloat16 rows run only where the CPU has native bf
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --prompt-len 256 --temperature 0.6 --top-p 0.95
     python benchmarks/roofline.py --stages sample --dtypes bfloat16 --threads 1,2 --paths lean,native  # issue 20
     python benchmarks/roofline.py --model qwen-math-like --stages sample,train
+    python benchmarks/roofline.py --model qwen-math-like-v2 --stages sample --dtypes float32 --batch 256 \
+        --prompt-len 17 --new-tokens 24 --paths lean,native           # issue 19: the organisms' float32 sampling
     python benchmarks/roofline.py --stages train --dtypes bfloat16 --train-attention float32  # no autocast in attention
     python benchmarks/roofline.py --model tiny --quick            # a config-built Llama, small everything
 """
@@ -62,6 +65,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlvr_lab.engines import SampleRequest, SamplingConfig
+from rlvr_lab.engines.native_step import packs_float32
 from rlvr_lab.engines.torch_engine import TorchEngine
 from rlvr_lab.runtime.precision import bf16_supported, dtype_name, packed_bf16_linear
 from rlvr_lab.runtime.threads import use_threads
@@ -120,7 +124,7 @@ def products_time(
     Every weight is its own tensor, as in the model: at decode shapes the products stream the whole model's weights
     from memory at every step, and a roof timed on one weight per shape, hot in the cache, would be faster than any
     real step can be (1.3x on SmolLM2 at 32 rows). ``packed``: forward products on weights prepacked by oneDNN
-    (bfloat16 only), as the sampler runs them.
+    (bfloat16, or float32 as the native step runs them).
     """
     dtype = weights[0].dtype
     inputs = {(r, w.shape[1]): torch.randn(r, w.shape[1], dtype=dtype) for r, w in zip(rows, weights, strict=True)}
@@ -175,7 +179,8 @@ class Roof:
             weights = self._weights(dtype)
             rows = [body_rows] * (len(weights) - 1) + [head_rows]
             best = products_time(weights, rows, backward, self.repeats)
-            if not plain and not backward and dtype == torch.bfloat16 and packed_bf16_linear():
+            prepacks = packed_bf16_linear() if dtype == torch.bfloat16 else packs_float32(torch.device("cpu"))
+            if not plain and not backward and prepacks:
                 packed = products_time(weights, rows, backward, self.repeats, packed=True)
                 best = min(best, packed, key=lambda t: t.cpu_median)
             self.cache[key] = best
@@ -484,8 +489,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--paths",
         default="auto",
-        help="the torch engine's decoder paths to sample with, a list: auto, lean, native (each bfloat16 decode step "
-        "in one C++ call, built on first use), generic (default: auto)",
+        help="the torch engine's decoder paths to sample with, a list: auto, lean, native (each decode step in one "
+        "C++ call, built on first use), generic (default: auto)",
     )
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (both engines)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus mass, 1 = off (both engines)")
@@ -533,9 +538,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     for batch in batches if name == "sample" else batches[:1]:
                         for path in paths if name == "sample" else paths[:1]:
                             if name not in stages:
-                                continue
-                            if path == "native" and dtype != torch.bfloat16:
-                                print(f"sample {dtype_name(dtype)}: no native row (the native step is bfloat16 only)")
                                 continue
                             run = argparse.Namespace(**{**vars(args), "batch": batch, "path": path})
                             row = stage(model, tokenizer, roof, dtype, run)

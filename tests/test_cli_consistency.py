@@ -106,6 +106,8 @@ BAD_INPUTS = [
      ["bad field mapping 'q=x'"]),
     (["report", ".", "--out", "rep", "--rule", "bogus"], 2, ["--rule must be one of contains_python"]),
     (["organism", "stats", "olmo-lik", "--n", "1", "--problems", "1"], 1, ["olmo-lik"]),
+    ([*TRAIN, "--decoder", "fast"], 2, ["decoder must be one of auto, lean, native, generic, got 'fast'"]),
+    (["demo", "--out", "d", "--decoder", "fast"], 2, ["--decoder must be one of auto, lean, native, generic"]),
 ]  # fmt: skip
 
 

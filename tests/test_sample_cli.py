@@ -107,6 +107,9 @@ def test_other_settings_on_the_same_store_are_refused(model_dir: Path, problems_
     assert refused.exit_code == 1
     assert "holds samples of a different run" in refused.stderr
     assert "sampling.temperature: file has 1.0, this run has 0.5" in refused.stderr
+    assert read_header(out).decoder == "auto"  # the torch engine's decoder is recorded: native sums differ
+    other = runner.invoke(build_app(), [*base, "--engine-options", "path=generic"])
+    assert other.exit_code == 1 and "decoder: file has 'auto', this run has 'generic'" in other.stderr
     unknown = runner.invoke(build_app(), [*base, "--template", "nope"])
     assert unknown.exit_code == 1 and "unknown prompt template 'nope'" in unknown.stderr
 

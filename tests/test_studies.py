@@ -35,6 +35,18 @@ def test_the_ablation_shares_its_clip_seed0_run_with_the_table(config: DemoConfi
     assert [job.run_dir for job in trains].count(shared) == 1
 
 
+def test_the_decoder_reaches_every_sampling_job_and_run(tmp_path: Path) -> None:
+    """``rlvr demo --decoder native`` samples everything with it: rollouts and evaluations of every run, the base
+    evaluations, the label stores and the boundary; the default leaves every job on ``auto``."""
+    native = dataclasses.replace(FULL, training=dataclasses.replace(FULL.training, decoder="native"))
+    for config, decoder in ((FULL, "auto"), (native, "native")):
+        jobs = demo_jobs(config, tmp_path)
+        samplers = [job for job in jobs if isinstance(job, SampleJob)]
+        assert len(samplers) == 4 + 3  # base evaluations and label stores of two profiles, three boundary models
+        assert {job.decoder for job in samplers} == {decoder}
+        assert {job.config.decoder for job in _train_jobs(jobs)} == {decoder}
+
+
 def test_jobs_come_in_dependency_friendly_order(tmp_path: Path) -> None:
     jobs = demo_jobs(FULL, tmp_path)
     kinds = [type(job).__name__ for job in jobs]

@@ -1,7 +1,7 @@
 // One decode step of a Llama-like model in one C++ call, in bfloat16 or float32: what
-// rlvr_lab/engines/native_step.py builds and calls (its docstring says why). The matrix products stay torch's (in
-// bfloat16 oneDNN's, on the weights the lean decoder prepacked; in float32 at::linear, the eager step's own call);
-// everything between them (norms, rope, the cache write, attention, SiLU, residuals) runs here in loops the compiler
+// rlvr_lab/engines/native_step.py builds and calls (its docstring says why). The matrix products stay torch's
+// (oneDNN's on the weights the lean decoder prepacked: always in bfloat16, in float32 where oneDNN is built in; else
+// at::linear, F.linear's own kernel); everything between them (norms, rope, the cache write, attention, SiLU, residuals) runs here in loops the compiler
 // vectorises, with each intermediate rounded to the step's dtype where the eager path rounds it.
 #include <torch/extension.h>
 
@@ -71,9 +71,9 @@ inline float fexp(float x) {
   return p * scale;
 }
 
-// The product of a projection, as the eager step computes it: in bfloat16, oneDNN's on a weight prepacked by
-// torch.ops.mkldnn._reorder_linear_weight (the lean decoder's _PackedLinear calls the same op from Python); in float32,
-// at::linear, F.linear's own kernel. An empty bias means none.
+// The product of a projection: with packed, oneDNN's on a weight prepacked by torch.ops.mkldnn._reorder_linear_weight
+// (the lean decoder's _PackedLinear calls the same op from Python); else at::linear, F.linear's own kernel. An empty
+// bias means none.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool packed) {
   if (!packed) return bias.numel() ? at::linear(x, weight, bias) : at::linear(x, weight);
   static auto op = c10::Dispatcher::singleton()
@@ -120,7 +120,7 @@ inline void rope(const T* x, const T* cos, const T* sin, T* out) {
     out[d] = rnd<T>(f32(rnd<T>(f32(x[d]) * f32(cos[d]))) + f32(rnd<T>(f32(x[d - half]) * f32(sin[d]))));
 }
 
-// D values as float32: float32 ones where they lie, bfloat16 ones widened into ``row``.
+// D values as float32: float32 ones where they lie, bfloat16 ones widened into row.
 template <int64_t D>
 inline const float* widen(const float* x, float*) {
   return x;
