@@ -15,7 +15,9 @@ wall time on two cores (1,778 s for the demo on a 2-core Xeon, 2,656 s there wit
 on an idle 2-core AMD EPYC).
 ``--spurious-seeds 5`` trains every spurious-rewards run on 5 seeds: 44 more runs (12 arms × 4 seeds, less the 4
 that the clipping ablation already trains), measured at about 1,600 s more CPU on the Xeon and 2,534 s on the AMD EPYC
-(37-58 s a run); 43 and 56 minutes of wall time in all (docs/demo/README.md).
+(37-58 s a run); 43 and 56 minutes of wall time in all (docs/demo/README.md). ``TrainingSettings.decoder``
+``native`` (``rlvr demo --decoder native``) samples everything with the native float32 step: on the AMD EPYC 24 min 46 s
+for the default design and 43 min 19 s with 5 seeds, the same tables but one perplexity digit (docs/performance.md).
 :data:`QUICK` takes under 3 minutes. Both run the same code paths; the quick one trains
 fewer steps, evaluates fewer problems and samples, and runs two seeds per preset.
 The sizes were set from measured costs (a training step and an evaluation on the organism); they are knobs of
