@@ -10,6 +10,8 @@ test in a fresh home builds the extension (about 25 s on two cores); later runs 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
@@ -97,15 +99,24 @@ def test_native_step_is_as_close_to_float32_as_the_eager_step(shape: str) -> Non
             positions = positions + 1
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["as-built", "one-unpacked"])
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_native_float32_step_matches_the_eager_float32_step(shape: str) -> None:
+def test_native_float32_step_matches_the_eager_float32_step(shape: str, mixed: bool) -> None:
     """In float32 the native step is the eager step with sums in another order (oneDNN products on prepacked
     weights, our own attention and norms): six steps of rows at positions 3 to 11, logits and every key and value
-    written within float32 rounding of the eager step's."""
+    written within float32 rounding of the eager step's. ``one-unpacked``: the first layer's q/k/v projection left
+    unpacked, as when oneDNN refuses one shape; each projection's own flag says how to multiply by it."""
     model = build(shape)
     rows, lengths = rows_at_positions(model)
     eager, native = (LeanDecoder(model, len(rows), 32, torch.float32, native=n) for n in (False, True))
-    assert native.native is not None and native.native.packed == native_step.packs_float32(torch.device("cpu"))
+    packs = native_step.packs_float32(torch.device("cpu"))
+    assert native.native is not None and native.native.packed == [packs] * len(native.projections())
+    if mixed:
+        native.layers[0] = dataclasses.replace(native.layers[0], qkv=eager.layers[0].qkv)
+        native.native = native_step.StepWeights.of(native)
+        assert native.native.packed[0] is False and native.native.packed[1:] == [packs] * (
+            len(native.projections()) - 1
+        )
     with torch.inference_mode():
         logits = eager.prefill(torch.arange(len(rows)), rows)
         native.prefill(torch.arange(len(rows)), rows)

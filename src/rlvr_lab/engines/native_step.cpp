@@ -289,7 +289,7 @@ template <typename T>
 at::Tensor run(const Shape& s, const at::Tensor& tokens, const int64_t* pos, const at::Tensor& embed,
                const std::vector<at::Tensor>& norms, const std::vector<at::Tensor>& linears,
                const std::vector<at::Tensor>& biases, const std::vector<at::Tensor>& caches, const at::Tensor& cos,
-               const at::Tensor& sin, float eps, bool packed) {
+               const at::Tensor& sin, float eps, const std::vector<bool>& packed) {
   const int64_t layers = int64_t(caches.size()), rows = s.rows, width = embed.size(1), dim = caches[0].size(4),
                 heads = s.heads;
   at::Tensor h = embed.index_select(0, tokens);  // (R, C), the residual stream, updated in place
@@ -297,38 +297,38 @@ at::Tensor run(const Shape& s, const at::Tensor& tokens, const int64_t* pos, con
   at::Tensor attended = at::empty({rows, heads * dim}, h.options());
   add_rms<T>(h.data_ptr<T>(), nullptr, norms[0].data_ptr<T>(), normed.data_ptr<T>(), rows, width, eps);
   for (int64_t l = 0; l < layers; ++l) {
-    const at::Tensor qkv = linear(normed, linears[4 * l], biases[4 * l], packed);
+    const at::Tensor qkv = linear(normed, linears[4 * l], biases[4 * l], packed[4 * l]);
     attend_any<T>(dim, s, pos, cos.data_ptr<T>(), sin.data_ptr<T>(), qkv.data_ptr<T>(), caches[l].data_ptr<T>(),
                   attended.data_ptr<T>());
-    const at::Tensor o = linear(attended, linears[4 * l + 1], biases[4 * l + 1], packed);
+    const at::Tensor o = linear(attended, linears[4 * l + 1], biases[4 * l + 1], packed[4 * l + 1]);
     add_rms(h.data_ptr<T>(), o.data_ptr<T>(), norms[2 * l + 1].data_ptr<T>(), normed.data_ptr<T>(),
             rows, width, eps);
-    const at::Tensor gate_up = linear(normed, linears[4 * l + 2], biases[4 * l + 2], packed);
+    const at::Tensor gate_up = linear(normed, linears[4 * l + 2], biases[4 * l + 2], packed[4 * l + 2]);
     const int64_t inner = gate_up.size(1) / 2;
     at::Tensor act = at::empty({rows, inner}, h.options());
     silu_mul(gate_up.data_ptr<T>(), act.data_ptr<T>(), rows, inner);
-    const at::Tensor down = linear(act, linears[4 * l + 3], biases[4 * l + 3], packed);
+    const at::Tensor down = linear(act, linears[4 * l + 3], biases[4 * l + 3], packed[4 * l + 3]);
     add_rms(h.data_ptr<T>(), down.data_ptr<T>(), norms[2 * l + 2].data_ptr<T>(), normed.data_ptr<T>(),
             rows, width, eps);
   }
-  return linear(normed, linears[4 * layers], biases[4 * layers], packed);
+  return linear(normed, linears[4 * layers], biases[4 * layers], packed[4 * layers]);
 }
 
 }  // namespace
 
 // tokens, positions: (R,) int64; norms: each layer's input and post-attention weights, then the final norm's;
 // linears, biases: each layer's q/k/v, output, gate/up and down projections, then the head (bfloat16 weights
-// prepacked; an empty bias is none); caches: the decoder's (R, 2, Hkv, max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its
+// prepacked, each one's packed flag saying which; an empty bias is none); caches: the decoder's (R, 2, Hkv, max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its
 // first half negated). Returns the next-token logits (R, V).
 at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, int64_t span, const at::Tensor& embed,
                        const std::vector<at::Tensor>& norms, const std::vector<at::Tensor>& linears,
                        const std::vector<at::Tensor>& biases, const std::vector<at::Tensor>& caches,
                        const at::Tensor& cos, const at::Tensor& sin, double eps, int64_t heads, int64_t kv_heads,
-                       double scale, bool packed) {
+                       double scale, const std::vector<bool>& packed) {
   const int64_t layers = int64_t(caches.size()), rows = tokens.size(0), width = embed.size(1);
   const int64_t dim = caches[0].size(4);
   TORCH_CHECK(int64_t(norms.size()) == 2 * layers + 1 && int64_t(linears.size()) == 4 * layers + 1 &&
-                  biases.size() == linears.size(),
+                  biases.size() == linears.size() && packed.size() == linears.size(),
               "decode_step: expected 2L + 1 norms and 4L + 1 projections for ", layers, " layers");
   const auto dtype = embed.scalar_type();
   TORCH_CHECK((dtype == at::kFloat || dtype == at::kBFloat16) && positions.scalar_type() == at::kLong,
@@ -351,7 +351,8 @@ at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, in
   const Shape shape{rows, heads, kv_heads, max_len, span, float(scale)};
   if (embed.scalar_type() == at::kFloat)
     return run<float>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), packed);
-  return run<bf16>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), true);
+  for (const bool p : packed) TORCH_CHECK(p, "decode_step: bfloat16 projections must all be prepacked");
+  return run<bf16>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), packed);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("decode_step", &decode_step, "one decode step, in float32 or bfloat16"); }

@@ -127,7 +127,7 @@ class StepWeights:
     weights: list[torch.Tensor]  # :meth:`LeanDecoder.projections`' weights in that order (bfloat16: prepacked)
     biases: list[torch.Tensor]  # their biases, an empty tensor for none
     eps: float
-    packed: bool  # the weights are oneDNN-prepacked (always in bfloat16; in float32 where oneDNN took them)
+    packed: list[bool]  # which weights are oneDNN-prepacked, each (all in bfloat16; in float32 those oneDNN took)
 
     @classmethod
     def of(cls, decoder: LeanDecoder) -> StepWeights:
@@ -140,7 +140,7 @@ class StepWeights:
             weights=[p.packed if hasattr(p, "packed") else p.weight for p in projections],
             biases=[empty if p.bias is None else p.bias for p in projections],
             eps=layers[0].input_norm.eps,
-            packed=all(hasattr(p, "packed") for p in projections),
+            packed=[hasattr(p, "packed") for p in projections],
         )
 
 
