@@ -147,6 +147,12 @@ def test_resume_refuses_a_different_config(assets: Path, tmp_path: Path) -> None
     train(_config(assets, tmp_path / "run", steps=1), show_progress=False)
     with pytest.raises(ValueError, match=r"lr: saved 0\.01, now 0\.02"):
         train(_config(assets, tmp_path / "run", steps=2, lr=2e-2), resume=True, show_progress=False)
+    with pytest.raises(ValueError, match=r"decoder: saved 'auto', now 'generic'"):
+        train(_config(assets, tmp_path / "run", steps=2, decoder="generic"), resume=True, show_progress=False)
+    # a run written before a field existed resumes: the missing field is its default, which is how that run ran
+    saved = tmp_path / "run" / "config.yaml"
+    saved.write_text("".join(line for line in saved.read_text().splitlines(True) if not line.startswith("decoder:")))
+    train(_config(assets, tmp_path / "run", steps=2), resume=True, show_progress=False)
 
 
 @pytest.mark.slow

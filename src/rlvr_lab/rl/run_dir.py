@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 from pathlib import Path
@@ -14,7 +15,8 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, Path | Non
     """Create or reopen the run directory; return it and the checkpoint to resume from (None: start fresh).
 
     A fresh run refuses a directory that already holds one; a resumed run refuses a config that differs from the
-    saved one in anything but ``steps`` (extending a finished run is allowed).
+    saved one in anything but ``steps`` (extending a finished run is allowed). A field the saved file lacks (it was
+    written before the field existed) counts as that field's default, which is how that run ran.
     """
     run_dir = Path(config.out)
     saved = run_dir / "config.yaml"
@@ -27,7 +29,9 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> tuple[Path, Path | Non
         return run_dir, None
     if not saved.is_file():
         raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
-    before = {k: v for k, v in load_config_file(saved).items() if k != "steps"}
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    before = {**defaults, **load_config_file(saved)}
+    before.pop("steps", None)
     now = {k: v for k, v in config.to_dict().items() if k != "steps"}
     diffs = [f"{k}: saved {before.get(k)!r}, now {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
     if diffs:
