@@ -106,6 +106,13 @@ def test_a_folder_refuses_a_demo_with_other_settings(tmp_path: Path) -> None:
     check_saved_config(QUICK, tmp_path)  # same settings: fine (a resumed run)
     with pytest.raises(ValueError, match=r"other settings \(differences in \['workers'\]\)"):
         check_saved_config(dataclasses.replace(QUICK, workers=1), tmp_path)
+    # a demo.yaml written before TrainingSettings.decoder existed resumes with the default, refuses another
+    saved = tmp_path / "demo.yaml"
+    saved.write_text("".join(line for line in saved.read_text().splitlines(True) if "decoder:" not in line))
+    check_saved_config(QUICK, tmp_path)
+    native = dataclasses.replace(QUICK, training=dataclasses.replace(QUICK.training, decoder="native"))
+    with pytest.raises(ValueError, match=r"differences in \['training'\]"):
+        check_saved_config(native, tmp_path)
 
 
 def test_markdown_table() -> None:

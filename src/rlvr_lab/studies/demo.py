@@ -150,12 +150,20 @@ def demo_jobs(config: DemoConfig, root: Path) -> list[Job]:
 # Output
 
 
+def _with_defaults(saved: Any, defaults: Any) -> Any:
+    """``saved`` with every key it lacks taken from ``defaults``, at every depth."""
+    if not isinstance(saved, dict) or not isinstance(defaults, dict):
+        return saved
+    return {**defaults, **{k: _with_defaults(v, defaults.get(k)) for k, v in saved.items()}}
+
+
 def check_saved_config(config: DemoConfig, root: Path) -> None:
-    """Write ``demo.yaml``, or refuse a folder that holds a demo made with other settings."""
+    """Write ``demo.yaml``, or refuse a folder that holds a demo made with other settings. A setting the saved
+    file lacks (written before the setting existed) counts as its default, which is how that demo ran."""
     path = root / CONFIG_FILE
     wanted = config.to_dict()
     if path.is_file():
-        saved = yaml.safe_load(path.read_text()) or {}
+        saved = _with_defaults(yaml.safe_load(path.read_text()) or {}, DemoConfig().to_dict())
         if saved != wanted:
             changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
             raise ValueError(
