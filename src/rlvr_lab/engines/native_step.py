@@ -59,8 +59,8 @@ def unsupported_reason(decoder: LeanDecoder) -> str | None:
         return f"the native step computes in float32 or bfloat16, not {decoder.dtype}"
     if decoder.embed.device.type != "cpu":
         return f"the native step runs on CPU, not {decoder.embed.device}"
-    packed = decoder.dtype == torch.bfloat16
-    if packed and not all(hasattr(p, "packed") for p in decoder.projections()):  # lean_decoder._PackedLinear
+    bf16 = decoder.dtype == torch.bfloat16  # bfloat16 products need every weight prepacked; float32 ones take either
+    if bf16 and not all(hasattr(p, "packed") for p in decoder.projections()):  # lean_decoder._PackedLinear
         return "oneDNN did not prepack the bfloat16 projections (a CPU without native bfloat16, or a torch without it)"
     if decoder.head_dim not in HEAD_DIMS:
         return f"head_dim {decoder.head_dim} is not one of {HEAD_DIMS}"
