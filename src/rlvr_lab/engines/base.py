@@ -110,6 +110,8 @@ EngineFactory = Callable[..., Engine]
 DecoderPath = Literal["auto", "lean", "native", "generic"]
 """The torch engine's decoders (:class:`rlvr_lab.engines.torch_engine.TorchEngine`'s ``path``): ``auto`` (lean where
 the architecture allows, else generic), ``lean``, ``native`` (the lean decoder with each decode step in one C++
-call, :mod:`rlvr_lab.engines.native_step`) or ``generic``. Named here, without torch, so configs can check it."""
+call, :mod:`rlvr_lab.engines.native_step`) or ``generic``. Named here, beside the engine protocol, as the one list
+that ``TrainConfig``, ``rlvr sample --engine-options`` and ``rlvr demo --decoder`` check against (importing it
+imports torch: :class:`rlvr_lab.rl.config.TrainConfig` does so only when a config is built)."""
 DECODER_PATHS: tuple[str, ...] = get_args(DecoderPath)
 ENGINES: Registry[EngineFactory] = Registry("engine")

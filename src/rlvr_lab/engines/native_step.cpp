@@ -1,8 +1,9 @@
 // One decode step of a Llama-like model in one C++ call, in bfloat16 or float32: what
 // rlvr_lab/engines/native_step.py builds and calls (its docstring says why). The matrix products stay torch's
 // (oneDNN's on the weights the lean decoder prepacked: always in bfloat16, in float32 where oneDNN is built in; else
-// at::linear, F.linear's own kernel); everything between them (norms, rope, the cache write, attention, SiLU, residuals) runs here in loops the compiler
-// vectorises, with each intermediate rounded to the step's dtype where the eager path rounds it.
+// at::linear, F.linear's own kernel); everything between them (norms, rope, the cache write, attention, SiLU,
+// residuals) runs here in loops the compiler vectorises, with each intermediate rounded to the step's dtype where the
+// eager path rounds it.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -133,6 +134,13 @@ inline const float* widen(const bf16* x, float* row) {
   return row;
 }
 
+#ifdef __AVX512F__
+// The lanes of a 16-float load that hold values when left of them remain: all 16, or the first left.
+inline __mmask16 lanes(int64_t left) {
+  return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+}
+#endif
+
 // q . k over D floats. With AVX-512, D / 16 fused multiply-adds (the last masked when 16 does not divide D) and one
 // horizontal sum; the portable loop below compiles to a sum through memory, lane by lane, which was most of the
 // attention's time at D = 40 (the organisms').
@@ -141,7 +149,7 @@ inline float dot(const float* q, const float* k) {
 #ifdef __AVX512F__
   __m512 sum = _mm512_setzero_ps();
   for (int64_t d = 0; d < D; d += 16) {
-    const __mmask16 live = D - d >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (D - d)) - 1);
+    const __mmask16 live = lanes(D - d);
     sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, q + d), _mm512_maskz_loadu_ps(live, k + d), sum);
   }
   return _mm512_reduce_add_ps(sum);
@@ -163,7 +171,7 @@ inline void weighted_sum(const float* w, const float* v, int64_t seen, float* ou
   __mmask16 live[n];
   __m512 even[n], odd[n];
   for (int64_t i = 0; i < n; ++i) {
-    live[i] = D - 16 * i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (D - 16 * i)) - 1);
+    live[i] = lanes(D - 16 * i);
     even[i] = odd[i] = _mm512_setzero_ps();
   }
   int64_t t = 0;
@@ -317,9 +325,10 @@ at::Tensor run(const Shape& s, const at::Tensor& tokens, const int64_t* pos, con
 }  // namespace
 
 // tokens, positions: (R,) int64; norms: each layer's input and post-attention weights, then the final norm's;
-// linears, biases: each layer's q/k/v, output, gate/up and down projections, then the head (bfloat16 weights
-// prepacked, each one's packed flag saying which; an empty bias is none); caches: the decoder's (R, 2, Hkv, max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its
-// first half negated). Returns the next-token logits (R, V).
+// linears, biases: each layer's q/k/v, output, gate/up and down projections, then the head (an empty bias is none);
+// packed: which of those weights oneDNN prepacked (all of them in bfloat16); caches: the decoder's (R, 2, Hkv,
+// max_len, D) tensors; cos, sin: (max_len, D) rotary tables (sin with its first half negated). Returns the
+// next-token logits (R, V).
 at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, int64_t span, const at::Tensor& embed,
                        const std::vector<at::Tensor>& norms, const std::vector<at::Tensor>& linears,
                        const std::vector<at::Tensor>& biases, const std::vector<at::Tensor>& caches,
@@ -333,8 +342,8 @@ at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, in
   const auto dtype = embed.scalar_type();
   TORCH_CHECK((dtype == at::kFloat || dtype == at::kBFloat16) && positions.scalar_type() == at::kLong,
               "decode_step: float32 or bfloat16 weights and int64 positions");
-  TORCH_CHECK(dim == 32 || dim == 40 || dim == 64 || dim == 128, "decode_step: head_dim must be 32, 40, 64 or 128, got ",
-              dim);
+  TORCH_CHECK(dim == 32 || dim == 40 || dim == 64 || dim == 128,
+              "decode_step: head_dim must be 32, 40, 64 or 128, got ", dim);
   for (const auto& cache : caches)
     TORCH_CHECK(cache.is_contiguous() && cache.size(0) == rows && cache.scalar_type() == dtype,
                 "decode_step: caches must be contiguous, R rows, in the weights' dtype");
@@ -355,4 +364,6 @@ at::Tensor decode_step(const at::Tensor& tokens, const at::Tensor& positions, in
   return run<bf16>(shape, tokens, pos, embed, norms, linears, biases, caches, cos, sin, float(eps), packed);
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("decode_step", &decode_step, "one decode step, in float32 or bfloat16"); }
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("decode_step", &decode_step, "one decode step, in float32 or bfloat16");
+}
