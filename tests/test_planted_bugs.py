@@ -132,6 +132,20 @@ PLANTED = (
         ("tests/test_code_sandbox.py::test_attack_gets_a_verdict_and_never_passes",),
     ),
     Bug(
+        "the first mini-batch's own forward kept as π_old for the whole first epoch (past the first step)",
+        "src/rlvr_lab/rl/update.py",
+        "if not grad_norms:  # before the first step: this forward is π_old",
+        "if epoch is plan[0]:",
+        ("tests/test_rl_update.py::test_mini_batches_after_a_step_are_scored_against_the_policy_before_it",),
+    ),
+    Bug(
+        "the first mini-batch's π_old never written (left 0 for later epochs)",
+        "src/rlvr_lab/rl/update.py",
+        "old[rows, :C] = logprobs.detach()",
+        "pass",
+        ("tests/test_rl_update.py::test_old_logprobs_reproduce_the_training_forward_exactly",),
+    ),
+    Bug(
         "pass@k off by one",
         "src/rlvr_lab/metrics/passk.py",
         "np.maximum(wrong - j, 0.0)",

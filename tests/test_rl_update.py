@@ -93,3 +93,30 @@ def test_sampler_mismatch_is_measured_before_the_first_step(on_policy: bool) -> 
         )
         assert shifted["actor/logprob_mismatch"] == pytest.approx(0.5, abs=high)
     assert adamw(model.parameters(), 1e-3, (0.9, 0.99), 0.0, torch.bfloat16).defaults["fused"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("entropy_grad", [False, True])
+def test_the_training_forward_is_bit_for_bit_the_old_logprob_pass(dtype: torch.dtype, entropy_grad: bool) -> None:
+    """The premise of skipping the pass for the first mini-batch: its forward with gradients on (as the update runs
+    it, with the entropy) gives exactly the no-grad pass's log-probs on the same micro-batch."""
+    from rlvr_lab.rl.logprobs import token_logprobs
+    from rlvr_lab.rl.update import reference_logprobs
+
+    model = tiny_llama(40, hidden_size=32, num_layers=2, num_heads=2, seed=2)
+    batch, _ = _rollout()
+    for rows in (torch.tensor([3, 0, 7, 5]), torch.arange(12)):
+        part = batch.rows(rows)
+        trained, _ = token_logprobs(model, part, with_entropy=True, dtype=dtype, entropy_grad=entropy_grad)
+        passed = reference_logprobs(model, batch, [rows], dtype)[rows, : part.num_completion_columns]
+        assert trained.requires_grad
+        assert torch.equal(trained.detach(), passed)
+
+
+def test_mini_batches_after_a_step_are_scored_against_the_policy_before_it() -> None:
+    """Only the first mini-batch may take its own forward as π_old: after a large step the later mini-batches' ratios
+    leave the clip range (a shortcut applied past the first step would log ratios of exactly 1 there)."""
+    schedule = Schedule(prompts_per_step=3, group_size=4, mini_batch_size=4, epochs=1)
+    _, metrics = _run(2, schedule, 0.5)
+    assert metrics["optim/updates"] == 3.0
+    assert metrics["actor/clip_frac_low"] + metrics["actor/clip_frac_high"] > 0.05

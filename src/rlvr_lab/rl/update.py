@@ -4,11 +4,14 @@
    a resumed run repeats it) and cuts it into mini-batches; a mini-batch is processed in micro-batches whose
    losses are normalised by the mini-batch totals (:class:`~rlvr_lab.rl.losses.Normaliser`), so the gradient does
    not depend on the micro-batch size.
-2. Old log-probs: before any update, a no-grad pass computes ``log π_old`` (and ``log π_ref`` when a reference
-   is kept) over exactly the micro-batches of epoch 0, in order. The first micro-batch is then scored by the
-   same forward on the same rows before and during the update, so its ratio is exactly 1. With one update per
-   rollout (on-policy) the pass is skipped and ``π_old`` is the detached current forward, which is the same
-   number without the extra pass (TRL makes the same shortcut).
+2. Old log-probs: before any update, a no-grad pass computes ``log π_old`` over the micro-batches of epoch 0
+   after its first mini-batch, in order (``log π_ref``, when a reference is kept, over all of them). The first
+   mini-batch's rows need no pass: no optimiser step has been taken when it runs, so its own forward, detached,
+   is ``π_old``, bit for bit what the pass would give (the same function on the same rows in the same
+   micro-batches; ``tests/test_rl_update.py`` holds both equal), and it is kept for later epochs. That saves a
+   quarter of the pass in the clipping ablation's four-mini-batch schedule (the pass was a quarter of an update).
+   With one update per rollout (on-policy) nothing is passed and ``π_old`` is the detached current forward
+   throughout (TRL makes the same shortcut).
 3. Each mini-batch: loss → backward per micro-batch → global grad-norm clip → ``optimizer.step()``.
 
 Dropout stays off (the model is kept in eval mode): the ratio must compare the same function at sampling time,
@@ -147,12 +150,11 @@ def update_policy(
     lengths = batch.lengths.cpu().numpy()
     plan = [micro_batches(config, epoch_order(num_rows, seed, step, e), lengths) for e in range(config.schedule.epochs)]
     first_epoch_chunks = [rows for mini in plan[0] for rows in mini]
-    old = None if config.schedule.on_policy else reference_logprobs(model, batch, first_epoch_chunks, config.dtype)
+    after_first_mini = first_epoch_chunks[len(plan[0][0]) :]  # the first mini-batch's forward is its own π_old
+    old = None if config.schedule.on_policy else reference_logprobs(model, batch, after_first_mini, config.dtype)
     ref = None if reference is None else reference_logprobs(reference, batch, first_epoch_chunks, config.dtype)
     wants_entropy_grad = config.loss.entropy_coef > 0
     mismatch = Mismatch()
-    if sampler_logprobs is not None and old is not None:
-        mismatch.add(old, sampler_logprobs, batch.completion_mask)
 
     sums: dict[str, float] = defaultdict(float)
     weights: dict[str, float] = defaultdict(float)
@@ -172,8 +174,11 @@ def update_policy(
                 logprobs, entropy = token_logprobs(
                     model, part, with_entropy=True, dtype=config.dtype, entropy_grad=wants_entropy_grad
                 )
-                if sampler_logprobs is not None and old is None and not grad_norms:  # before the first step
-                    mismatch.add(logprobs, sampler_logprobs[rows, :C], part.completion_mask)
+                if not grad_norms:  # before the first step: this forward is π_old
+                    if old is not None:
+                        old[rows, :C] = logprobs.detach()
+                    elif sampler_logprobs is not None:
+                        mismatch.add(logprobs, sampler_logprobs[rows, :C], part.completion_mask)
                 if not wants_entropy_grad:
                     entropy = entropy.detach()
                 old_part = logprobs.detach() if old is None else old[rows, :C]
@@ -199,6 +204,8 @@ def update_policy(
                     _count_group_clips(
                         logprobs, old_part, part_advantages, part, token_groups, rows, config, sums, weights
                     )
+            if not grad_norms and old is not None and sampler_logprobs is not None:  # old is complete now
+                mismatch.add(old, sampler_logprobs, batch.completion_mask)
             max_norm = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
             optimizer.step()
