@@ -243,3 +243,34 @@ def test_the_markdown_tables_are_the_runs_own_numbers_in_the_docs_pages_layout(d
             return [c for c in columns if not re.fullmatch(r"pass@\d+", c) or c == "pass@1"]
 
         assert [layout(t["columns"]) for t in shown] == [layout(t["columns"]) for t in written]
+
+
+def test_the_floor_benchmark_counts_what_the_demo_ran(demo_dir: Path) -> None:
+    """``benchmarks/demo_floor.py`` finds every run and every step, and every sample of every store (the boundary's
+    from its graded parquet, the rest line by line); its parts add up to its floor, and an update, which trains
+    (three products per weight) on at least the tokens its rollout generated, costs more than three rollouts."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_floor", ROOT / "benchmarks" / "demo_floor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.floor(demo_dir, repeats=1)
+
+    runs = list(demo_dir.glob("runs/*/*/*/metrics.jsonl"))
+    assert out["runs"] == len(runs) == 12 + 4 * 2 - 1  # the table's 12 runs, the ablation's 8, one shared
+    steps = sum(line.count('"response/length_mean"') for run in runs for line in run.read_text().splitlines())
+    assert out["steps"] == steps == 3 * out["runs"]
+    stores = [p for p in demo_dir.rglob("*.jsonl") if p.name not in ("metrics.jsonl", "problems.jsonl")]
+    assert out["samples"] == sum(len(p.read_text().splitlines()) - 1 for p in stores)
+    parts = out["parts"]
+    assert set(parts) == {
+        "base models",
+        "boundary sampling",
+        "training: evaluations",
+        "training: rollout",
+        "training: update",
+    }
+    assert out["floor_cpu_s"] == pytest.approx(sum(p["floor_cpu_s"] for p in parts.values()))
+    assert parts["training: update"]["gflop"] > 3 * parts["training: rollout"]["gflop"] > 0
+    assert out["floor_wall_s"] == pytest.approx(out["floor_cpu_s"] / 2)
