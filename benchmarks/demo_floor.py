@@ -82,13 +82,14 @@ def count_run(run: Path, lengths: dict[str, int], work: Work) -> int:
     mini, epochs = config["mini_batch_size"], config["epochs"]
     old_share = 0.0 if (mini >= rows and epochs == 1) else (rows - mini) / rows  # the first mini-batch needs no pass
     reference = config["kl_coef"] > 0 or config["track_ref_kl"]
-    steps = {json.loads(line)["step"]: json.loads(line) for line in (run / "problems.jsonl").read_text().splitlines()}
+    problems = [json.loads(line) for line in (run / "problems.jsonl").read_text().splitlines()]
+    by_step = {entry["step"]: list(entry["accuracy"]) for entry in problems}
     count = 0
     for line in (run / "metrics.jsonl").read_text().splitlines():
         metrics = json.loads(line)
         if "response/length_mean" not in metrics:
             continue
-        prompts = [lengths[pid] for pid in steps[metrics["step"]]["accuracy"]]
+        prompts = [lengths[pid] for pid in by_step[metrics["step"]]]
         completion = rows * metrics["response/length_mean"]
         prompt = config["group_size"] * sum(prompts)
         work.add("training: update", epochs * (prompt + completion), epochs * completion, backward=True)
@@ -141,7 +142,8 @@ def floor(root: Path, repeats: int) -> dict:
     demo = yaml.safe_load((root / "demo.yaml").read_text())
     profile = demo["ablation"]["profile"]
     model, tokenizer = load(profile)
-    limits = {"train": demo["training"]["train_problems"], "test": max(demo["boundary"]["problems"], 500)}
+    test = max(demo["evaluation"]["problems"], demo["boundary"]["problems"])  # the trainer's curves take fewer
+    limits = {"train": demo["training"]["train_problems"], "test": test}
     lengths = prompt_lengths(tokenizer, limits)
     work = Work()
     runs = sorted(p.parent for p in root.glob("runs/*/*/*/config.yaml"))
