@@ -46,7 +46,7 @@ from rlvr_lab.studies.evaluation import TEMPLATE
 from rlvr_lab.tasks.benchmarks import load_problems
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from roofline import Roof, load  # a peer script of this folder
+from roofline import Roof, linear_shapes, load  # a peer script of this folder
 
 ROWS = 512
 """Rows of the timed products: a boundary job's engine batch (4 x 128). Rollouts and evaluations run 128 or 256 rows,
@@ -142,6 +142,10 @@ def floor(root: Path, repeats: int) -> dict:
     demo = yaml.safe_load((root / "demo.yaml").read_text())
     profile = demo["ablation"]["profile"]
     model, tokenizer = load(profile)
+    for other in demo["spurious"]["profiles"]:  # one roof and one tokenizer stand for every model of the demo
+        twin, twin_tokenizer = load(other)
+        if linear_shapes(twin) != linear_shapes(model) or twin_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise SystemExit(f"{root}: profiles {profile} and {other} differ in their linear layers or tokenizer")
     test = max(demo["evaluation"]["problems"], demo["boundary"]["problems"])  # the trainer's curves take fewer
     limits = {"train": demo["training"]["train_problems"], "test": test}
     lengths = prompt_lengths(tokenizer, limits)

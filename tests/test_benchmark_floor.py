@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from rlvr_lab.models.loading import load_model
 from rlvr_lab.rl.logprobs import pack, token_logprobs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from roofline import Roof
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+from roofline import Roof  # noqa: E402  (a script of benchmarks/, not a package)
 
 
 @pytest.mark.parametrize("backward", [False, True])
@@ -34,3 +36,26 @@ def test_roof_flops_are_the_products_torch_counts(backward: bool) -> None:
     expected = Roof(model, 1).flops(rows * (prompt + completion), rows * (completion + 1), backward=backward)
     assert counted[torch.ops.aten.mm] == expected
     assert set(counted) <= {torch.ops.aten.mm, torch.ops.aten.bmm}  # attention's products are not in the roof
+
+
+def demo_floor_module():
+    """``benchmarks/demo_floor.py`` as a module (a script of that folder, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_floor", BENCHMARKS / "demo_floor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_floor_refuses_a_demo_whose_models_differ(tmp_path: Path) -> None:
+    """One roof and one tokenizer stand for every model of a demo: profiles of another shape are refused, not timed
+    as if they were the first's."""
+    demo = {
+        "ablation": {"profile": "qwen-math-like-v2"},
+        "spurious": {"profiles": ["qwen-math-like-v2", "qwen-math-like"]},
+    }
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
+    with pytest.raises(SystemExit, match="qwen-math-like-v2 and qwen-math-like differ"):
+        demo_floor_module().floor(tmp_path, repeats=1)

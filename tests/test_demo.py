@@ -249,13 +249,9 @@ def test_the_floor_benchmark_counts_what_the_demo_ran(demo_dir: Path) -> None:
     """``benchmarks/demo_floor.py`` finds every run and every step, and every sample of every store (the boundary's
     from its graded parquet, the rest line by line); its parts add up to its floor, and an update, which trains
     (three products per weight) on at least the tokens its rollout generated, costs more than three rollouts."""
-    import importlib.util
+    from test_benchmark_floor import demo_floor_module
 
-    spec = importlib.util.spec_from_file_location("demo_floor", ROOT / "benchmarks" / "demo_floor.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = module.floor(demo_dir, repeats=1)
+    out = demo_floor_module().floor(demo_dir, repeats=1)
 
     runs = list(demo_dir.glob("runs/*/*/*/metrics.jsonl"))
     assert out["runs"] == len(runs) == 12 + 4 * 2 - 1  # the table's 12 runs, the ablation's 8, one shared
