@@ -36,12 +36,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
+import pyarrow.compute as pc
 import torch
 import yaml
 
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.runtime.threads import use_threads
+from rlvr_lab.store import read_header, read_sample_table
 from rlvr_lab.studies.evaluation import TEMPLATE
 from rlvr_lab.tasks.benchmarks import load_problems
 
@@ -102,35 +103,20 @@ def count_run(run: Path, lengths: dict[str, int], work: Work) -> int:
 
 def count_store(path: Path, lengths: dict[str, int], work: Work, part: str) -> int:
     """Add one sample store's sampling to ``work``; return its samples."""
-    graded = path.with_suffix(".graded.parquet")
-    if graded.exists():
-        frame = pd.read_parquet(graded, columns=["problem_id", "num_tokens"])
-        ids, generated = set(frame["problem_id"]), float(frame["num_tokens"].sum())
-        samples = len(frame)
-    else:
-        ids, generated, samples = set(), 0.0, 0
-        with path.open() as f:
-            for line in f:
-                record = json.loads(line)
-                if record.get("type") == "header":
-                    continue
-                ids.add(record["problem_id"])
-                generated += record["num_tokens"]
-                samples += 1
-    prefill = sum(lengths[pid] for pid in ids)
-    work.add(part, prefill + generated, len(ids) + generated)
-    return samples
+    graded = path.with_suffix(".graded.parquet")  # the same samples, read far faster than 512k lines of JSON
+    table = read_sample_table(graded if graded.exists() else path, columns=["num_tokens"])
+    ids = set(table.column("problem_id").to_pylist())
+    generated = float(pc.sum(table.column("num_tokens")).as_py())
+    work.add(part, sum(lengths[pid] for pid in ids) + generated, len(ids) + generated)
+    return table.num_rows
 
 
 def stores(root: Path) -> list[tuple[Path, str]]:
     """Every sample store under a demo folder, with the part of the demo it belongs to."""
     found = []
     for path in sorted(root.rglob("*.jsonl")):
-        if path.name in ("metrics.jsonl", "problems.jsonl"):
+        if read_header(path) is None:  # metrics.jsonl, problems.jsonl
             continue
-        with path.open() as f:
-            if json.loads(f.readline()).get("type") != "header":
-                continue
         relative = path.relative_to(root).parts
         part = {"boundary": "boundary sampling", "base": "base models"}.get(relative[0], "training: evaluations")
         found.append((path, part))
