@@ -67,6 +67,7 @@ from torch import nn
 from rlvr_lab.engines import SampleRequest, SamplingConfig
 from rlvr_lab.engines.native_step import packs_float32
 from rlvr_lab.engines.torch_engine import TorchEngine
+from rlvr_lab.rl.attention import float32_attention
 from rlvr_lab.runtime.precision import bf16_supported, dtype_name, packed_bf16_linear
 from rlvr_lab.runtime.threads import use_threads
 
@@ -304,27 +305,6 @@ def stage_train(model, tokenizer, roof: Roof, dtype: torch.dtype, args: argparse
     flops = roof.flops(R * (P + C), R * (C + 1), backward=True)
     row = measure("train", ours, peer, bound, flops, args.repeats, f"{R} x {P + C} tokens")
     return {**row, "batch": R, "tokens": R * (P + C)}
-
-
-def float32_attention() -> str:
-    """Register (once) and name a transformers attention function that runs ``sdpa`` on float32 inputs with autocast
-    off, for ``--train-attention float32``.
-
-    Why: under bfloat16 autocast torch casts attention's inputs to bfloat16, and on CPU the bfloat16 flash backward
-    is 2.4x slower than the float32 one at the update's shape (``attention_backward.py``). The output stays float32;
-    the output projection's autocast casts it to bfloat16, as it would have been.
-    """
-    from transformers import AttentionInterface
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    def forward(module, query, key, value, attention_mask, **kwargs):
-        if attention_mask is not None and attention_mask.is_floating_point():
-            attention_mask = attention_mask.float()
-        with torch.autocast("cpu", enabled=False):
-            return sdpa_attention_forward(module, query.float(), key.float(), value.float(), attention_mask, **kwargs)
-
-    AttentionInterface.register("sdpa_float32", forward)
-    return "sdpa_float32"
 
 
 def trl_update(model, tokenizer, batch, advantages, dtype: torch.dtype, args: argparse.Namespace):

@@ -104,6 +104,7 @@ def test_no_clip_bounds_never_bind_and_dr_grpo_drops_the_std() -> None:
         ({"lr_schedule": "cosine"}, "lr_schedule='cosine'"),
         ({"group_size": 8, "mini_batch_size": 4, "prompts_per_step": 4}, "not a whole number of groups of 8"),
         ({"one_shot": "p1"}, "one_shot"),
+        ({"attention": "float32"}, "^attention='float32': verl's actor runs its model's own attention"),
         ({"fallbacks": "answer_is"}, "^fallbacks='answer_is': the exported reward grades the boxed answer only"),
     ],
 )

@@ -47,6 +47,16 @@ def test_the_decoder_reaches_every_sampling_job_and_run(tmp_path: Path) -> None:
         assert {job.config.decoder for job in _train_jobs(jobs)} == {decoder}
 
 
+def test_the_dtype_reaches_every_sampling_job_and_run(tmp_path: Path) -> None:
+    """``rlvr demo --dtype bfloat16`` samples and trains everything in it, with the update's attention in float32;
+    the default leaves every job on ``auto`` and the attention on ``compute`` (the runs' configs as before)."""
+    bf16 = dataclasses.replace(FULL, training=dataclasses.replace(FULL.training, dtype="bfloat16", attention="float32"))
+    for config, dtype, attention in ((FULL, "auto", "compute"), (bf16, "bfloat16", "float32")):
+        jobs = demo_jobs(config, tmp_path)
+        assert {job.dtype for job in jobs if isinstance(job, SampleJob)} == {dtype}
+        assert {(job.config.dtype, job.config.attention) for job in _train_jobs(jobs)} == {(dtype, attention)}
+
+
 def test_jobs_come_in_dependency_friendly_order(tmp_path: Path) -> None:
     jobs = demo_jobs(FULL, tmp_path)
     kinds = [type(job).__name__ for job in jobs]
@@ -157,3 +167,18 @@ def test_the_studies_index_names_every_module() -> None:
     modules = {m.name for m in pkgutil.iter_modules(studies.__path__)}
     listed = {name for name in modules if f":mod:`.{name}`" in (studies.__doc__ or "")}
     assert modules == listed, f"not in the index: {sorted(modules - listed)}"
+
+
+@pytest.mark.parametrize(("dtype", "recorded"), [("auto", "float32"), ("bfloat16", "bfloat16")])
+def test_a_sampling_job_records_the_dtype_it_sampled_in(dtype: str, recorded: str, tmp_path: Path) -> None:
+    """``auto`` is resolved for the model before the header is written (the organisms are under the 50M-parameter
+    floor: float32), so the header names the dtype of the samples, not the request."""
+    from rlvr_lab.engines import SamplingConfig
+    from rlvr_lab.store import read_header
+    from rlvr_lab.studies.evaluation import ProblemSet, sample
+
+    store = tmp_path / "s.jsonl"
+    sampling = SamplingConfig(n=2, temperature=1.0, max_new_tokens=8, seed=0)
+    sample("qwen-math-like-v2", ProblemSet("test", 2), sampling, store, batch_size=4, dtype=dtype)
+    assert read_header(store).dtype == recorded
+    assert len(store.read_text().splitlines()) == 1 + 2 * 2

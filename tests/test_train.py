@@ -217,3 +217,20 @@ def test_the_runs_fallbacks_grade_its_rewards_and_evaluations(assets: Path, tmp_
         assert run.reward(completions=["so 1+1 is 2", "The answer is 2.", r"\boxed{3}"], **call) == [1.0, 1.0, 0.0]
     with pytest.raises(ValueError, match=r"^fallbacks: unknown"):
         _config(assets, tmp_path / "bad", fallbacks="last_numbr")
+
+
+def test_float32_attention_reaches_the_policy_and_the_reference_fresh_or_resumed(assets: Path, tmp_path: Path) -> None:
+    """``attention: float32`` sets the update's attention on the policy and on the frozen reference, also when a
+    resumed run loads the reference anew from the base model; ``compute`` leaves transformers' own."""
+    from rlvr_lab.rl.attention import FLOAT32_SDPA
+
+    values = {"attention": "float32", "track_ref_kl": True, "dtype": "bfloat16"}
+    train(_config(assets, tmp_path / "run", steps=2, **values), show_progress=False)
+    resumed = setup_run(_config(assets, tmp_path / "run", steps=3, **values), resume=True)
+    fresh = setup_run(_config(assets, tmp_path / "other", attention="float32", track_ref_kl=True), False)
+    plain = setup_run(_config(assets, tmp_path / "plain", track_ref_kl=True), False)
+    for run, expected in ((resumed, FLOAT32_SDPA), (fresh, FLOAT32_SDPA), (plain, "sdpa")):
+        with run.grader:
+            assert run.start == (2 if run is resumed else 0)
+            assert run.model.config._attn_implementation == expected
+            assert run.reference.config._attn_implementation == expected

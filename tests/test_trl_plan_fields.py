@@ -120,6 +120,12 @@ def test_world_size_refusal() -> None:
             "dynamic_sampling=True: TRL's GRPOTrainer has no group filter (DAPO's dynamic sampling); use "
             "--backend rlvr, or `rlvr export verl` (verl's algorithm.filter_groups)",
         ),
+        (
+            {"attention": "float32"},
+            1,
+            "attention='float32': TRL loads its model with its own attention implementation in every rank; use "
+            "attention compute or --backend rlvr",
+        ),
     ],
 )
 def test_refusals_say_what_would_work(values: dict, world_size: int, message: str) -> None:

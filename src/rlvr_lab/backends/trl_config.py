@@ -139,6 +139,11 @@ def refuse_unsupported(config: TrainConfig, world_size: int) -> None:
             "count of a mini-batch over the rollout, ours by each mini-batch's own count; use seq-mean-token-mean, "
             "seq-mean-token-sum-norm, or one update per rollout"
         )
+    if config.attention != "compute":
+        raise UnsupportedByTRL(
+            f"attention={config.attention!r}: TRL loads its model with its own attention implementation in every "
+            "rank; use attention compute or --backend rlvr"
+        )
     if s.mini_batch_size % world_size:
         raise UnsupportedByTRL(
             f"mini_batch_size={s.mini_batch_size} does not split over {world_size} ranks: choose a multiple of the "

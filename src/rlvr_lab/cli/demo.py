@@ -59,6 +59,14 @@ def demo(
             "time, with samples that can differ from auto's where two tokens lie within rounding) or generic."
         ),
     ] = "auto",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            help="Compute dtype of every rollout, update and sampling job: auto (float32 for the organisms), float32 "
+            "or bfloat16 (matrix products in bfloat16 where the CPU has it natively, the update's attention in "
+            "float32; other numbers than float32's, docs/demo/README.md)."
+        ),
+    ] = "auto",
 ) -> None:
     """Reproduce both papers' studies on the shipped organisms and write OUT/report.html and OUT/summary.json.
 
@@ -94,8 +102,15 @@ def demo(
 
     if decoder not in DECODER_PATHS:
         raise typer.BadParameter(f"--decoder must be one of {', '.join(DECODER_PATHS)}, got {decoder!r}")
+    from rlvr_lab.runtime.precision import DTYPE_CHOICES
+
+    if dtype not in DTYPE_CHOICES:
+        raise typer.BadParameter(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
     per_worker = use_threads(threads) or config.training.threads  # torch threads of each worker process
-    training = dataclasses.replace(config.training, threads=per_worker, decoder=decoder)
+    attention = "float32" if dtype == "bfloat16" else config.training.attention  # see rlvr_lab.rl.attention
+    training = dataclasses.replace(
+        config.training, threads=per_worker, decoder=decoder, dtype=dtype, attention=attention
+    )
     config = dataclasses.replace(config, training=training)
     if workers is not None:
         if workers < 1:

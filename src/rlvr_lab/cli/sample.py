@@ -209,7 +209,7 @@ def sample(
         label = problems_label(problems, split, fields)
         options = _engine_options(engine, engine_options, batch_size, device, keep_tokens)
         vllm_options = options.get("options")
-        compute_dtype = vllm_options.dtype if vllm_options is not None else sampling_dtype(model, dtype, device)
+        compute_dtype = vllm_options.dtype if vllm_options is not None else _sampling_dtype(model, dtype, device)
         if vllm_options is None:
             options["dtype"] = compute_dtype
         header = StoreHeader.for_run(
@@ -477,24 +477,12 @@ def _child_options(ctx: typer.Context) -> list[str]:
     return argv
 
 
-def sampling_dtype(model: str, dtype: str, device: str) -> str:
-    """The dtype name ``--dtype`` resolves to for ``model`` (``auto`` sizes the model from its config).
+def _sampling_dtype(model: str, dtype: str, device: str) -> str:
+    """The dtype name ``--dtype`` resolves to for ``model``; the model is loaded in it, so every engine
+    (``generate`` included) samples in it."""
+    from rlvr_lab.models.loading import model_dtype
 
-    The model is loaded in that dtype, so every engine (``generate`` included) samples in it.
-    """
-    from rlvr_lab.runtime.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
-
-    if dtype not in DTYPE_CHOICES:
-        raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
-    if dtype != "auto":
-        return dtype
-    from rlvr_lab.models.loading import count_parameters
-
-    try:
-        size = count_parameters(model)
-    except OSError as err:
-        raise ValueError(f"cannot read the config of model {model!r} to choose --dtype auto: {err}") from None
-    return dtype_name(resolve_dtype("auto", size, device))
+    return model_dtype(model, dtype, device, option="--dtype")
 
 
 def benchmark_list() -> str:

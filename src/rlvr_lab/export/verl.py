@@ -188,6 +188,11 @@ def _check_expressible(config: TrainConfig) -> None:
             f"fallbacks={config.fallbacks!r}: the exported reward grades the boxed answer only; train with "
             "--backend rlvr or trl, or prompt the model to box its answer"
         )
+    if config.attention != "compute":
+        raise VerlExportError(
+            f"attention={config.attention!r}: verl's actor runs its model's own attention (flash attention on GPUs, "
+            "fast in bfloat16); export with attention compute"
+        )
     if config.mini_batch_size % config.group_size:
         raise VerlExportError(
             f"mini_batch_size={config.mini_batch_size} is not a whole number of groups of {config.group_size}: "

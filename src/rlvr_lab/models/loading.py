@@ -40,6 +40,23 @@ def count_parameters(spec: str) -> int:
         return num_parameters(AutoModelForCausalLM.from_config(config))
 
 
+def model_dtype(spec: str, dtype: str, device: str = "cpu", option: str = "dtype") -> str:
+    """The dtype name ``dtype`` (float32, bfloat16 or auto) resolves to for the model ``spec`` names: ``auto`` sizes
+    it from its config alone (:func:`count_parameters`), so a sampler can name its dtype before loading weights.
+    ``option`` names the setting in the errors (``--dtype`` on the command line)."""
+    from rlvr_lab.runtime.precision import DTYPE_CHOICES, dtype_name, resolve_dtype
+
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f"{option} must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    try:
+        size = count_parameters(spec)
+    except OSError as err:
+        raise ValueError(f"cannot read the config of model {spec!r} to choose {option} auto: {err}") from None
+    return dtype_name(resolve_dtype("auto", size, device))
+
+
 def tiny_llama(
     vocab_size: int,
     hidden_size: int = 64,

@@ -31,6 +31,9 @@ from rlvr_lab.runtime.precision import DTYPE_CHOICES
 if TYPE_CHECKING:
     from rlvr_lab.rl.losses import LossConfig
 
+ATTENTION_CHOICES = ("compute", "float32")
+"""``attention`` values: the forward's compute dtype, or float32 (:mod:`rlvr_lab.rl.attention`)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -169,6 +172,10 @@ class TrainConfig:
     dtype: str = "auto"
     """Compute dtype of sampling and of the update: float32, bfloat16 (autocast; weights and AdamW state stay
     float32) or auto (bfloat16 for models of 50M+ parameters on hardware with native bfloat16, else float32)."""
+    attention: str = "compute"
+    """Dtype of the update's attention: compute (the forward's: bfloat16 under bfloat16 autocast) or float32
+    (upcast, autocast off: on CPU the bfloat16 flash-attention backward is 2.4-6x the float32 one, and the samplers'
+    attention is float32; see rlvr_lab.rl.attention). The same in float32 runs."""
     threads: int | None = None
     """Torch intra-op CPU threads (unset: $RLVR_THREADS, else 1; 0: torch's default, one per core). One thread does
     not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.runtime.threads)."""
@@ -196,6 +203,8 @@ class TrainConfig:
             raise ValueError(f"decoder must be one of {', '.join(DECODER_PATHS)}, got {self.decoder!r}")
         if self.dtype not in DTYPE_CHOICES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}")
+        if self.attention not in ATTENTION_CHOICES:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTION_CHOICES)}, got {self.attention!r}")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1) or self.value_lr <= 0 or self.value_clip <= 0:
             raise ValueError("need 0 < gamma <= 1, 0 <= gae_lambda <= 1, value_lr > 0 and value_clip > 0")
         if not 0 <= self.overlong_buffer <= self.max_new_tokens:

@@ -40,6 +40,7 @@ from rlvr_lab.models.loading import load_model
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.rewards import RewardFn, build_reward
 from rlvr_lab.rl.advantages import EXTRA_INPUT
+from rlvr_lab.rl.attention import float32_attention
 from rlvr_lab.rl.checkpoint import TrainerState, load_trainer_state, save_checkpoint
 from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.rl.dapo import shape_rewards
@@ -117,6 +118,9 @@ def setup_run(config: TrainConfig, resume: bool) -> Run:
     if config.needs_reference:
         initial = model if checkpoint is None else load_model(config.model, device=config.device)[0]
         reference = copy.deepcopy(initial).requires_grad_(False)
+    for net in (model, reference):
+        if net is not None and config.attention == "float32":
+            net.set_attn_implementation(float32_attention())  # the reference too, fresh or resumed alike
     dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
     optimizer = adamw(model.parameters(), config.lr, (config.beta1, config.beta2), config.weight_decay, dtype)
     start, state = 0, None

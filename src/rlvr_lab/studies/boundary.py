@@ -95,6 +95,7 @@ def boundary_jobs(
             store=store(root, label),
             batch_size=4 * training.engine_batch_size,
             decoder=training.decoder,
+            dtype=training.dtype,
             after=after,
         )
         for label, model, after in models

@@ -65,20 +65,23 @@ def sample(
     batch_size: int = 256,
     template_name: str = TEMPLATE,
     decoder: str = "auto",
+    dtype: str = "auto",
 ) -> None:
     """Fill ``store`` with ``sampling.n`` samples of each problem from ``model`` (the torch engine, its ``decoder``
-    path), prompted with ``template_name``.
+    path, in ``dtype``: float32, bfloat16 or auto, resolved for the model and recorded in the store's header),
+    prompted with ``template_name``.
 
     The model is loaded only if samples are missing; chunks of 4 × ``batch_size`` samples are appended as they
     finish, so a kill loses at most one chunk.
     """
     from rlvr_lab.engines import make_engine
-    from rlvr_lab.models.loading import load_model
+    from rlvr_lab.models.loading import load_model, model_dtype
     from rlvr_lab.prompts import encode_prompt, resolve_template
     from rlvr_lab.sampling import sample_missing
     from rlvr_lab.store import SampleStore, StoreHeader
 
     template = resolve_template(template_name)
+    compute = model_dtype(model, dtype)
     header = StoreHeader.for_run(
         model=model,
         engine="torch",
@@ -87,11 +90,12 @@ def sample(
         problems=problems.label,
         keep_tokens=True,
         decoder=decoder,
+        dtype=compute,
     )  # token ids kept: the perplexity job scores these responses
 
     def load() -> tuple[Engine, Callable[[Problem], list[int]]]:
         loaded, tokenizer = load_model(model)
-        engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size, path=decoder)
+        engine = make_engine("torch", loaded, tokenizer, batch_size=batch_size, path=decoder, dtype=compute)
         return engine, lambda p: encode_prompt(template, p, tokenizer)
 
     with SampleStore.open(Path(store), header) as opened:

@@ -82,6 +82,7 @@ class TrainJob:
             self.config.engine_batch_size,
             self.template,
             self.config.decoder,
+            self.config.dtype,
         )
         grade_store(self.final_store, self.problems, self.config.answer_fallbacks())
 
@@ -105,6 +106,8 @@ class SampleJob:
     """Answer extractors after the boxed answer, as the runs compared with these samples grade theirs."""
     decoder: str = "auto"
     """The torch engine's decoder (:data:`rlvr_lab.engines.base.DecoderPath`)."""
+    dtype: str = "auto"
+    """The sampler's dtype: float32, bfloat16 or auto (resolved for the model when the job runs)."""
 
     @property
     def total(self) -> int:
@@ -117,7 +120,16 @@ class SampleJob:
         return graded_path(self.store).is_file()
 
     def run(self) -> None:
-        sample(self.model, self.problems, self.sampling, self.store, self.batch_size, self.template, self.decoder)
+        sample(
+            self.model,
+            self.problems,
+            self.sampling,
+            self.store,
+            self.batch_size,
+            self.template,
+            self.decoder,
+            self.dtype,
+        )
         grade_store(self.store, self.problems, self.fallbacks)
 
 

@@ -53,6 +53,11 @@ class TrainingSettings:
     """The torch sampler's decoder for every sampling job and rollout (:attr:`rlvr_lab.rl.config.TrainConfig.decoder`):
     ``native`` runs each decode step in one C++ call (docs/performance.md), with samples that can differ from the
     default's where two tokens lie within rounding."""
+    dtype: str = "auto"
+    """Compute dtype of every rollout, update and sampling job (:attr:`rlvr_lab.rl.config.TrainConfig.dtype`; auto
+    keeps the organisms in float32). The perplexity matrix is scored in float32 whatever this is."""
+    attention: str = "compute"
+    """The update's attention dtype (:attr:`rlvr_lab.rl.config.TrainConfig.attention`)."""
     track_ref_kl: bool = False
     """Log the KL to the initial model (one extra forward per update; off to save time, it is not a finding)."""
     threads: int = 1
@@ -142,6 +147,8 @@ def train_config(
             "max_new_tokens": training.max_new_tokens,
             "engine_batch_size": training.engine_batch_size,
             "decoder": training.decoder,
+            "dtype": training.dtype,
+            "attention": training.attention,
             "lr": training.lr,
             "eval_every": training.eval_every,
             "save_every": training.save_every,
@@ -168,4 +175,5 @@ def base_eval_job(root: Path, model: str, training: TrainingSettings, evaluation
         store=base_store(root, model),
         batch_size=training.engine_batch_size,
         decoder=training.decoder,
+        dtype=training.dtype,
     )

@@ -86,6 +86,7 @@ def votes_job(root: Path, model: str, config: SpuriousConfig, training: Training
         store=votes_store(root, model),
         batch_size=training.engine_batch_size,
         decoder=training.decoder,
+        dtype=training.dtype,
     )
 
 
