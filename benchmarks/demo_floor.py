@@ -20,7 +20,8 @@ completion length):
 Per sample store (every evaluation, the trainer's curves, the base models' label votes, the boundary's 1,024-sample
 stores, read from their graded parquet where one exists): each distinct prompt once per store and every generated
 token. Left out, so the true floor is higher: attention's products, padding, the perplexity pass, grading, process
-start-up. The organisms' products run at the core's peak at these shapes (``aten::mm`` 100 GFLOP/s on the AMD EPYC
+start-up. The roof is timed in the demo's dtype (``rlvr demo --dtype``; auto is float32 for the organisms). The
+organisms' float32 products run at the core's peak at these shapes (``aten::mm`` 100 GFLOP/s on the AMD EPYC
 at 576 x 160 x 448, against 97 at 2048 cubed), so the floor is the arithmetic, not a kernel choice.
 
     PYTHONPATH=src python benchmarks/demo_floor.py DIR [--wall S] [--cpu S] [--target-min 30] [--json]
@@ -40,6 +41,7 @@ import pyarrow.compute as pc
 import torch
 import yaml
 
+from rlvr_lab.models.loading import model_dtype
 from rlvr_lab.prompts import encode_prompt, resolve_template
 from rlvr_lab.runtime.threads import use_threads
 from rlvr_lab.store import read_header, read_sample_table
@@ -142,9 +144,10 @@ def floor(root: Path, repeats: int) -> dict:
 
     use_threads(1, announce=False)  # the demo's workers run one thread each
     roof = Roof(model, repeats)
+    dtype = getattr(torch, model_dtype(profile, demo["training"].get("dtype", "auto")))  # the demo's products' dtype
     rate = {
-        "forward": roof.flops(ROWS, ROWS) / roof.time(ROWS, ROWS, torch.float32).cpu,
-        "train": roof.flops(ROWS, ROWS, backward=True) / roof.time(ROWS, ROWS, torch.float32, backward=True).cpu,
+        "forward": roof.flops(ROWS, ROWS) / roof.time(ROWS, ROWS, dtype).cpu,
+        "train": roof.flops(ROWS, ROWS, backward=True) / roof.time(ROWS, ROWS, dtype, backward=True).cpu,
     }
     per_token = {  # FLOPs of one token through the body or the head, forward (2 per weight) or trained (6)
         (kind, where): roof.flops(1 if where == "body" else 0, 1 if where == "head" else 0, backward=kind == "train")
@@ -165,6 +168,7 @@ def floor(root: Path, repeats: int) -> dict:
         "steps": steps,
         "samples": samples,
         "workers": demo["workers"],
+        "dtype": str(dtype).removeprefix("torch."),
         "roof_gflops": {kind: r / 1e9 for kind, r in rate.items()},
         "parts": parts,
         "floor_cpu_s": total,
@@ -198,7 +202,10 @@ def main() -> None:
         return
     print(f"{out['folder']}: {out['runs']} runs, {out['steps']} steps, {out['samples']:,} stored samples")
     rates = out["roof_gflops"]
-    print(f"roof, one core, {ROWS} rows: forward {rates['forward']:.1f} GFLOP/s, forward+backward {rates['train']:.1f}")
+    print(
+        f"roof, one core, {ROWS} rows, {out['dtype']}: forward {rates['forward']:.1f} GFLOP/s, "
+        f"forward+backward {rates['train']:.1f}"
+    )
     for name, part in sorted(out["parts"].items()):
         print(f"  {name:24s} {part['gflop']:10,.0f} GFLOP {part['floor_cpu_s']:8,.0f} s")
     print(f"floor: {out['floor_cpu_s']:,.0f} CPU s, {out['floor_wall_s']:,.0f} s on {out['workers']} workers")

@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 namespace {
@@ -121,19 +120,6 @@ inline void rope(const T* x, const T* cos, const T* sin, T* out) {
     out[d] = rnd<T>(f32(rnd<T>(f32(x[d]) * f32(cos[d]))) + f32(rnd<T>(f32(x[d - half]) * f32(sin[d]))));
 }
 
-// D values as float32: float32 ones where they lie, bfloat16 ones widened into row.
-template <int64_t D>
-inline const float* widen(const float* x, float*) {
-  return x;
-}
-
-template <int64_t D>
-inline const float* widen(const bf16* x, float* row) {
-#pragma omp simd
-  for (int64_t d = 0; d < D; ++d) row[d] = f32(x[d]);
-  return row;
-}
-
 #ifdef __AVX512F__
 // The lanes of a 16-float load that hold values when left of them remain: all 16, or the first left.
 inline __mmask16 lanes(int64_t left) {
@@ -141,32 +127,45 @@ inline __mmask16 lanes(int64_t left) {
 }
 #endif
 
-// q . k over D floats. With AVX-512, D / 16 fused multiply-adds (the last masked when 16 does not divide D) and one
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define RLVR_LANES16 1
+// Up to 16 values from x as 16 float32 lanes (the lanes past live zero): float32 as they are; bfloat16 widened
+// exactly, each one's 16 bits moved to the top of a float32's 32.
+inline __m512 load16(const float* x, __mmask16 live) { return _mm512_maskz_loadu_ps(live, x); }
+
+inline __m512 load16(const bf16* x, __mmask16 live) {
+  const __m256i half = _mm256_maskz_loadu_epi16(live, reinterpret_cast<const void*>(x));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
+}
+#endif
+
+// q . k over D values, k float32 or bfloat16 (widened exactly, so either gives the float32 sum of the same
+// products). With AVX-512, D / 16 fused multiply-adds (the last masked when 16 does not divide D) and one
 // horizontal sum; the portable loop below compiles to a sum through memory, lane by lane, which was most of the
 // attention's time at D = 40 (the organisms').
-template <int64_t D>
-inline float dot(const float* q, const float* k) {
-#ifdef __AVX512F__
+template <int64_t D, typename T>
+inline float dot(const float* q, const T* k) {
+#ifdef RLVR_LANES16
   __m512 sum = _mm512_setzero_ps();
   for (int64_t d = 0; d < D; d += 16) {
     const __mmask16 live = lanes(D - d);
-    sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, q + d), _mm512_maskz_loadu_ps(live, k + d), sum);
+    sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(live, q + d), load16(k + d, live), sum);
   }
   return _mm512_reduce_add_ps(sum);
 #else
   float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t d = 0; d < D; ++d) sum += q[d] * k[d];
+  for (int64_t d = 0; d < D; ++d) sum += q[d] * f32(k[d]);
   return sum;
 #endif
 }
 
-// out = sum over t < seen of w[t] * v[t * D .. t * D + D). With AVX-512 the sums stay in registers, two sets for
-// alternate keys so consecutive fused multiply-adds do not wait on each other; the portable loop keeps them in
-// memory, one store and reload per key.
-template <int64_t D>
-inline void weighted_sum(const float* w, const float* v, int64_t seen, float* out) {
-#ifdef __AVX512F__
+// out = sum over t < seen of w[t] * v[t * D .. t * D + D), v float32 or bfloat16 (widened exactly). With AVX-512
+// the sums stay in registers, two sets for alternate keys so consecutive fused multiply-adds do not wait on each
+// other; the portable loop keeps them in memory, one store and reload per key.
+template <int64_t D, typename T>
+inline void weighted_sum(const float* w, const T* v, int64_t seen, float* out) {
+#ifdef RLVR_LANES16
   constexpr int64_t n = (D + 15) / 16;
   __mmask16 live[n];
   __m512 even[n], odd[n];
@@ -178,21 +177,20 @@ inline void weighted_sum(const float* w, const float* v, int64_t seen, float* ou
   for (; t + 1 < seen; t += 2) {
     const __m512 a = _mm512_set1_ps(w[t]), b = _mm512_set1_ps(w[t + 1]);
     for (int64_t i = 0; i < n; ++i) {
-      even[i] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(live[i], v + t * D + 16 * i), even[i]);
-      odd[i] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(live[i], v + (t + 1) * D + 16 * i), odd[i]);
+      even[i] = _mm512_fmadd_ps(a, load16(v + t * D + 16 * i, live[i]), even[i]);
+      odd[i] = _mm512_fmadd_ps(b, load16(v + (t + 1) * D + 16 * i, live[i]), odd[i]);
     }
   }
   if (t < seen) {
     const __m512 a = _mm512_set1_ps(w[t]);
-    for (int64_t i = 0; i < n; ++i)
-      even[i] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(live[i], v + t * D + 16 * i), even[i]);
+    for (int64_t i = 0; i < n; ++i) even[i] = _mm512_fmadd_ps(a, load16(v + t * D + 16 * i, live[i]), even[i]);
   }
   for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(out + 16 * i, live[i], _mm512_add_ps(even[i], odd[i]));
 #else
   std::fill(out, out + D, 0.f);
   for (int64_t t = 0; t < seen; ++t) {
 #pragma omp simd
-    for (int64_t d = 0; d < D; ++d) out[d] += w[t] * v[t * D + d];
+    for (int64_t d = 0; d < D; ++d) out[d] += w[t] * f32(v[t * D + d]);
   }
 #endif
 }
@@ -210,7 +208,7 @@ template <typename T, int64_t D>
 void attend(const Shape& s, const int64_t* positions, const T* cos, const T* sin, const T* qkv, T* cache, T* out) {
   const int64_t group = s.heads / s.kv_heads, width = (s.heads + 2 * s.kv_heads) * D;
   at::parallel_for(0, s.rows * s.kv_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> q(group * D), scores(group * s.max_len), acc(group * D), row(D);
+    std::vector<float> q(group * D), scores(group * s.max_len), acc(group * D);
     T rotated[D];
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = i / s.kv_heads, kh = i % s.kv_heads, p = positions[r];
@@ -225,10 +223,8 @@ void attend(const Shape& s, const int64_t* positions, const T* cos, const T* sin
       rope<T, D>(x + (s.heads + kh) * D, c, sn, keys + p * D);
       std::memcpy(values + p * D, x + (s.heads + s.kv_heads + kh) * D, D * sizeof(T));
       const int64_t seen = std::min<int64_t>(p + 1, s.span);  // the row's keys up to its own position
-      for (int64_t t = 0; t < seen; ++t) {
-        const float* k = widen<D>(keys + t * D, row.data());
-        for (int64_t g = 0; g < group; ++g) scores[g * s.max_len + t] = dot<D>(q.data() + g * D, k);
-      }
+      for (int64_t t = 0; t < seen; ++t)
+        for (int64_t g = 0; g < group; ++g) scores[g * s.max_len + t] = dot<D>(q.data() + g * D, keys + t * D);
       for (int64_t g = 0; g < group; ++g) {
         float* w = scores.data() + g * s.max_len;
         float top = w[0], total = 0.f;
@@ -242,21 +238,8 @@ void attend(const Shape& s, const int64_t* positions, const T* cos, const T* sin
 #pragma omp simd
         for (int64_t t = 0; t < seen; ++t) w[t] *= inv;
       }
-      if constexpr (std::is_same_v<T, float>) {
-        for (int64_t g = 0; g < group; ++g)
-          weighted_sum<D>(scores.data() + g * s.max_len, values, seen, acc.data() + g * D);
-      } else {  // bfloat16: each value widened once, for every query head of the group
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int64_t t = 0; t < seen; ++t) {
-        const float* v = widen<D>(values + t * D, row.data());
-        for (int64_t g = 0; g < group; ++g) {
-          const float w = scores[g * s.max_len + t];
-          float* a = acc.data() + g * D;
-#pragma omp simd
-          for (int64_t d = 0; d < D; ++d) a[d] += w * v[d];
-        }
-      }
-      }
+      for (int64_t g = 0; g < group; ++g)
+        weighted_sum<D>(scores.data() + g * s.max_len, values, seen, acc.data() + g * D);
       T* o = out + r * s.heads * D + kh * group * D;
 #pragma omp simd
       for (int64_t j = 0; j < group * D; ++j) o[j] = rnd<T>(acc[j]);
