@@ -134,6 +134,34 @@ def test_native_float32_step_matches_the_eager_float32_step(shape: str, mixed: b
             positions = positions + 1
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, pytest.param(torch.bfloat16, marks=BF16)])
+def test_the_native_step_never_reads_a_position_it_has_not_written(dtype: torch.dtype) -> None:
+    """Its cache is left unfilled: every unwritten position poisoned with NaN before the prefill gives the same
+    logits, bit for bit, as a zeroed cache, over steps where the rows sit at different positions and one row is
+    refilled with another prompt part-way (continuous batching)."""
+    model = build("mha-40")
+    rows, lengths = rows_at_positions(model)
+    clean, poisoned = (LeanDecoder(model, len(rows), 32, dtype, native=True) for _ in range(2))
+    for cache in clean.cache:
+        cache.zero_()
+    for cache in poisoned.cache:
+        cache.fill_(float("nan"))
+    with torch.inference_mode():
+        logits = [d.prefill(torch.arange(len(rows)), rows) for d in (clean, poisoned)]
+        positions = torch.tensor(lengths)
+        for step in range(8):
+            if step == 4:  # row 1 (at position 15) starts a 3-token prompt: its old keys stay behind, unread
+                for d, out in zip((clean, poisoned), logits, strict=True):
+                    out[1] = d.prefill(torch.tensor([1]), [rows[0]])[0]
+                positions[1] = lengths[0]
+            tokens = logits[0].argmax(-1)
+            span = int(positions.max()) + 1
+            logits = [d.decode(tokens, positions, span) for d in (clean, poisoned)]
+            assert torch.isfinite(logits[1]).all()
+            assert torch.equal(logits[0], logits[1])
+            positions = positions + 1
+
+
 def test_native_float32_samples_the_organism_as_the_lean_step_does() -> None:
     """The shipped ``qwen-math-like-v2`` through the engine, 4 problems × 32 samples at temperature 1, native against
     lean on the same seeds: the same completions (a token can differ only where two lie within float32 rounding of

@@ -238,3 +238,20 @@ def test_two_eval_points_are_drawn_as_markers_not_a_line(tmp_path: Path) -> None
     lines = {line.get_label(): line for line in fig.axes[0].lines}
     assert lines["eval/accuracy"].get_linestyle() == "None" and lines["eval/accuracy"].get_marker() == "o"
     assert lines["train/accuracy"].get_linestyle() == "-"
+
+
+def test_curves_rendered_in_two_processes_are_the_same_bytes(tmp_path: Path) -> None:
+    """The demo renders its runs' curves in its workers' processes once the jobs are done: the same PNGs, in the
+    same order, as one process renders."""
+    import numpy as np
+
+    from rlvr_lab.report.plots import training_curves_png
+    from rlvr_lab.report.runs import Series, TrainingRun
+
+    runs = [
+        TrainingRun(f"run {i}", tmp_path, series={"train/accuracy": Series(np.arange(12.0), np.linspace(0, i, 12))})
+        for i in range(3)
+    ]
+    one = training_curves_png(runs)
+    assert len(set(one)) == 3 and all(png.startswith(b"\x89PNG") for png in one)
+    assert training_curves_png(runs, processes=2) == one

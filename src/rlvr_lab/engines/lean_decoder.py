@@ -252,8 +252,13 @@ class LeanDecoder:
         self.layers = [cast.layer(layer) for layer in body.layers]
         weight = self.embed
         self.max_len = max_len
-        # keys and values of a layer in one tensor, so one index_copy_ writes both
-        self.cache = [weight.new_zeros(rows, 2, self.kv_heads, max_len, self.head_dim) for _ in self.layers]
+        # keys and values of a layer in one tensor, so one index_copy_ writes both. The native step reads only the
+        # positions a row has written (the prefill writes 0 .. len - 1, each step its own position before reading),
+        # so its cache is left unfilled (the zero fill was 6% of an organism rollout, and a row rarely reaches
+        # max_len); the eager step reads the whole span under a -inf mask, where a zero weight times an unwritten
+        # NaN would be NaN, so its cache starts at zero.
+        alloc = weight.new_empty if native else weight.new_zeros
+        self.cache = [alloc(rows, 2, self.kv_heads, max_len, self.head_dim) for _ in self.layers]
         positions = torch.arange(max_len, device=weight.device)
         cos, sin = body.rotary_emb(weight[:1], positions.unsqueeze(0))  # (1, max_len, head_dim) each, in fp32
         half = self.head_dim // 2

@@ -113,8 +113,9 @@ def _table(table: Table) -> str:
     return f"<table><caption>{_esc(table.title)}</caption><tr>{head}</tr>{body}</table>{note}"
 
 
-def _figure(fig: Figure, caption: str) -> str:
-    data = base64.b64encode(plots.figure_png(fig)).decode("ascii")
+def _figure(fig: Figure | bytes, caption: str) -> str:
+    """A figure (or its PNG bytes) inlined as a data URI, with its caption."""
+    data = base64.b64encode(fig if isinstance(fig, bytes) else plots.figure_png(fig)).decode("ascii")
     alt = _esc(caption)
     return f'<figure><img src="data:image/png;base64,{data}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
@@ -177,8 +178,9 @@ def _switch_section(inputs: ReportInputs) -> list[str]:
     return parts
 
 
-def _sections(inputs: ReportInputs) -> list[tuple[str, list[str], bool]]:
-    """(title, HTML parts, collapsed) of every section, in page order (see the module docstring)."""
+def _sections(inputs: ReportInputs, processes: int = 1) -> list[tuple[str, list[str], bool]]:
+    """(title, HTML parts, collapsed) of every section, in page order (see the module docstring); the runs' curves
+    are rendered in ``processes`` processes."""
     out: list[tuple[str, list[str], bool]] = []
 
     def add(section: Section) -> None:
@@ -214,15 +216,16 @@ def _sections(inputs: ReportInputs) -> list[tuple[str, list[str], bool]]:
             add(section)
     if inputs.runs:
         parts = [_table(run_table(inputs.runs)), '<p class="note">Each run\'s curves: open its line.</p>']
-        for run in inputs.runs:
-            figure = _figure(plots.plot_training_curves(run), f"training curves of {run.name}")
+        for run, png in zip(inputs.runs, plots.training_curves_png(inputs.runs, processes), strict=True):
+            figure = _figure(png, f"training curves of {run.name}")
             parts.append(f"<details><summary>{_esc(run.name)}</summary>{figure}</details>")
         out.append(("Training runs", parts, False))
     return out
 
 
-def render_html(inputs: ReportInputs, title: str) -> str:
-    """The whole page as one string; sections without data are left out."""
+def render_html(inputs: ReportInputs, title: str, processes: int = 1) -> str:
+    """The whole page as one string; sections without data are left out. ``processes``: how many processes render
+    the runs' training curves (the same page whatever it is)."""
     body = [f"<h1>{_esc(title)}</h1>"]
     if inputs.sources:
         body.append(
@@ -230,7 +233,7 @@ def render_html(inputs: ReportInputs, title: str) -> str:
         )
     if inputs.notes:
         body.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in inputs.notes) + "</ul>")
-    sections = _sections(inputs)
+    sections = _sections(inputs, processes)
     taken: set[str] = set()
     anchors = [_anchor(name, taken) for name, _, _ in sections]
     if sections:
@@ -253,12 +256,15 @@ def render_html(inputs: ReportInputs, title: str) -> str:
     )
 
 
-def write_report(inputs: ReportInputs, out_dir: str | Path, title: str = "rlvr-lab report") -> ReportFiles:
-    """Write ``out_dir/report.html`` and ``out_dir/summary.json`` (the folder is created if missing)."""
+def write_report(
+    inputs: ReportInputs, out_dir: str | Path, title: str = "rlvr-lab report", processes: int = 1
+) -> ReportFiles:
+    """Write ``out_dir/report.html`` and ``out_dir/summary.json`` (the folder is created if missing); ``processes``
+    render the runs' training curves (:func:`rlvr_lab.report.plots.training_curves_png`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(out / "report.html", out / "summary.json")
-    files.html.write_text(render_html(inputs, title), encoding="utf-8")
+    files.html.write_text(render_html(inputs, title, processes), encoding="utf-8")
     summary = json.dumps(build_summary(inputs, title), indent=2, allow_nan=False, ensure_ascii=False)
     files.summary.write_text(summary + "\n", encoding="utf-8")
     return files

@@ -282,7 +282,7 @@ def run_demo(config: DemoConfig, out: Path, docs: Path | None = None, console: C
         },
     )
     title = f"rlvr demo ({mode}): spurious rewards, clipping ablation, reasoning boundary"
-    files = write_report(inputs, root, title=title)
+    files = write_report(inputs, root, title=title, processes=config.workers)  # the workers' cores are free now
     markdown = root / TABLE_FILE
     markdown.write_text("\n".join(markdown_table(table) for table in tables))
     if docs is not None:
