@@ -209,7 +209,9 @@ def sample(
         label = problems_label(problems, split, fields)
         options = _engine_options(engine, engine_options, batch_size, device, keep_tokens)
         vllm_options = options.get("options")
-        compute_dtype = vllm_options.dtype if vllm_options is not None else _sampling_dtype(model, dtype, device)
+        from rlvr_lab.models.loading import model_dtype  # auto sized from the config; the model is loaded in it
+
+        compute_dtype = vllm_options.dtype if vllm_options is not None else model_dtype(model, dtype, device, "--dtype")
         if vllm_options is None:
             options["dtype"] = compute_dtype
         header = StoreHeader.for_run(
@@ -475,14 +477,6 @@ def _child_options(ctx: typer.Context) -> list[str]:
         elif value is not None:
             argv.extend([param.opts[0], str(value)])
     return argv
-
-
-def _sampling_dtype(model: str, dtype: str, device: str) -> str:
-    """The dtype name ``--dtype`` resolves to for ``model``; the model is loaded in it, so every engine
-    (``generate`` included) samples in it."""
-    from rlvr_lab.models.loading import model_dtype
-
-    return model_dtype(model, dtype, device, option="--dtype")
 
 
 def benchmark_list() -> str:
