@@ -3,7 +3,7 @@
 Under ``torch.autocast(bfloat16)`` torch hands attention bfloat16 queries, keys and values, and on CPU the
 bfloat16 flash-attention backward is slow where the float32 one is not: 6x the float32 time at the organisms'
 shape (16 rows x 4 heads x 35 tokens x 40), 2.4x at SmolLM2's (``benchmarks/attention_backward.py``). This module
-registers, once, a transformers attention function that upcasts its inputs and runs ``sdpa`` with autocast off;
+registers a transformers attention function that upcasts its inputs and runs ``sdpa`` with autocast off;
 the output projection's autocast casts the float32 output back to bfloat16, as it would have been. The matrix
 products stay bfloat16, so a bfloat16 update keeps its speed-up where the CPU has native bfloat16.
 
