@@ -124,8 +124,8 @@ def test_a_folder_refuses_a_demo_with_other_settings(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"differences in \['training'\]"):
         check_saved_config(native, tmp_path)
     # the same for dtype and attention (session 18): a folder from before them resumes, bfloat16 is refused
-    saved.write_text("".join(line for line in saved.read_text().splitlines(True) if "dtype:" not in line))
-    saved.write_text("".join(line for line in saved.read_text().splitlines(True) if "attention:" not in line))
+    old_lines = saved.read_text().splitlines(True)
+    saved.write_text("".join(line for line in old_lines if "dtype:" not in line and "attention:" not in line))
     check_saved_config(QUICK, tmp_path)
     bf16 = dataclasses.replace(QUICK, training=dataclasses.replace(QUICK.training, dtype="bfloat16"))
     with pytest.raises(ValueError, match=r"differences in \['training'\]"):
