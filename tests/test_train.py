@@ -234,3 +234,19 @@ def test_float32_attention_reaches_the_policy_and_the_reference_fresh_or_resumed
             assert run.start == (2 if run is resumed else 0)
             assert run.model.config._attn_implementation == expected
             assert run.reference.config._attn_implementation == expected
+
+
+@pytest.mark.slow
+def test_compiled_run_trains_writes_its_setting_and_saves_plain_weight_names(assets: Path, tmp_path: Path) -> None:
+    """``compile: true`` reaches the policy (its forward compiled), is written beside the results, and the saved
+    model keeps the base model's weight names (``nn.Module.compile`` works in place, no ``_orig_mod.`` prefix)."""
+    run_dir = train(_config(assets, tmp_path / "run", steps=2, compile=True), show_progress=False)
+    assert "compile: true" in (run_dir / "config.yaml").read_text().splitlines()
+    records = _records(run_dir)
+    assert [r["step"] for r in records] == [0, 1, 2]
+    assert all(math.isfinite(r["actor/pg_loss"]) for r in records[1:])
+    assert set(_weights(run_dir)) == set(load_file(assets / "model" / "model.safetensors"))
+    for compiled in (True, False):
+        run = setup_run(_config(assets, tmp_path / f"fresh-{compiled}", compile=compiled), False)
+        with run.grader:
+            assert (getattr(run.model, "_compiled_call_impl", None) is not None) == compiled

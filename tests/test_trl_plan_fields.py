@@ -126,6 +126,12 @@ def test_world_size_refusal() -> None:
             "attention='float32': TRL loads its model with its own attention implementation in every rank; use "
             "attention compute or --backend rlvr",
         ),
+        (
+            {"compile": True},
+            1,
+            "compile=True: our trainer compiles the policy's forward only; TRL's torch_compile compiles its whole "
+            "model through accelerate, which this backend has not been run with; use --no-compile or --backend rlvr",
+        ),
     ],
 )
 def test_refusals_say_what_would_work(values: dict, world_size: int, message: str) -> None:

@@ -144,6 +144,11 @@ def refuse_unsupported(config: TrainConfig, world_size: int) -> None:
             f"attention={config.attention!r}: TRL loads its model with its own attention implementation in every "
             "rank; use attention compute or --backend rlvr"
         )
+    if config.compile:
+        raise UnsupportedByTRL(
+            "compile=True: our trainer compiles the policy's forward only; TRL's torch_compile compiles its whole "
+            "model through accelerate, which this backend has not been run with; use --no-compile or --backend rlvr"
+        )
     if s.mini_batch_size % world_size:
         raise UnsupportedByTRL(
             f"mini_batch_size={s.mini_batch_size} does not split over {world_size} ranks: choose a multiple of the "

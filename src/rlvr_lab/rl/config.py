@@ -176,6 +176,11 @@ class TrainConfig:
     """Dtype of the update's attention: compute (the forward's: bfloat16 under bfloat16 autocast) or float32
     (upcast, autocast off: on CPU the bfloat16 flash-attention backward is 2.4-6x the float32 one, and the samplers'
     attention is float32; see rlvr_lab.rl.attention). The same in float32 runs."""
+    compile: bool = False
+    """torch.compile the policy's forward for the update (inductor, dynamic shapes; rlvr_lab.rl.compiled): a
+    bfloat16 update of the organisms in about three quarters of the eager time, after a compilation of 20-60 s that
+    later runs in the same process reuse (rlvr demo's workers). Numbers round differently from eager's. Backend rlvr
+    only (trl refuses it; verl's actor has its own use_torch_compile)."""
     threads: int | None = None
     """Torch intra-op CPU threads (unset: $RLVR_THREADS, else 1; 0: torch's default, one per core). One thread does
     not collapse on a busy machine, where spinning worker threads wait on each other (rlvr_lab.runtime.threads)."""

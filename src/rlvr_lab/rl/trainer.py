@@ -42,6 +42,7 @@ from rlvr_lab.rewards import RewardFn, build_reward
 from rlvr_lab.rl.advantages import EXTRA_INPUT
 from rlvr_lab.rl.attention import float32_attention
 from rlvr_lab.rl.checkpoint import TrainerState, load_trainer_state, save_checkpoint
+from rlvr_lab.rl.compiled import compile_forward
 from rlvr_lab.rl.config import TrainConfig
 from rlvr_lab.rl.dapo import shape_rewards
 from rlvr_lab.rl.data import PROBLEM_LOG, run_problems, step_problems
@@ -121,6 +122,8 @@ def setup_run(config: TrainConfig, resume: bool) -> Run:
     for net in (model, reference):
         if net is not None and config.attention == "float32":
             net.set_attn_implementation(float32_attention())  # the reference too, fresh or resumed alike
+        if net is not None and config.compile:
+            compile_forward(net)
     dtype = resolve_dtype(config.dtype, num_parameters(model), config.device)
     optimizer = adamw(model.parameters(), config.lr, (config.beta1, config.beta2), config.weight_decay, dtype)
     start, state = 0, None

@@ -58,6 +58,9 @@ class TrainingSettings:
     keeps the organisms in float32). The perplexity matrix is scored in float32 whatever this is."""
     attention: str = "compute"
     """The update's attention dtype (:attr:`rlvr_lab.rl.config.TrainConfig.attention`)."""
+    compile: bool = False
+    """torch.compile each run's update forward (:attr:`rlvr_lab.rl.config.TrainConfig.compile`): a worker compiles
+    once and its later runs reuse the graphs."""
     track_ref_kl: bool = False
     """Log the KL to the initial model (one extra forward per update; off to save time, it is not a finding)."""
     threads: int = 1
@@ -149,6 +152,7 @@ def train_config(
             "decoder": training.decoder,
             "dtype": training.dtype,
             "attention": training.attention,
+            "compile": training.compile,
             "lr": training.lr,
             "eval_every": training.eval_every,
             "save_every": training.save_every,
