@@ -71,9 +71,9 @@ def demo(
         bool,
         typer.Option(
             "--compile/--no-compile",
-            help="torch.compile every run's update forward (inductor; each worker compiles once, 20-60 s, and its "
-            "later runs reuse it): bfloat16 updates of the organisms in about three quarters of the time, rounded "
-            "otherwise than eager's (docs/performance.md). Needs a C++ compiler.",
+            help="torch.compile every run's update forward (inductor; each worker compiles once, 35-50 s, and its "
+            "later runs reuse it): a bfloat16 update of the organisms in 0.8 of the eager time, rounded otherwise "
+            "(docs/performance.md). Needs a C++ compiler.",
         ),
     ] = False,
 ) -> None:
