@@ -40,11 +40,19 @@ def _logprobs_and_grads(model, batch):
     return logprobs.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs() -> None:
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, the session's count restored after it."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs(one_thread: None) -> None:
     first = tiny_llama(64, hidden_size=32, num_layers=2, num_heads=2, seed=0)
     second = tiny_llama(64, hidden_size=32, num_layers=2, num_heads=2, seed=1)
-    eager = {id(m): copy.deepcopy(m) for m in (first, second)}
+    eager_first, eager_second = copy.deepcopy(first), copy.deepcopy(second)
     keys = list(first.state_dict())
     for model in (first, second):
         compile_forward(model)
@@ -53,7 +61,7 @@ def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs() -
     for prompt, completion, seed in ((5, 7, 0), (3, 11, 1)):  # two lengths: one dynamic graph serves both
         batch = _batch(prompt, completion, seed)
         got, got_grads = _logprobs_and_grads(first, batch)
-        want, want_grads = _logprobs_and_grads(eager[id(first)], batch)
+        want, want_grads = _logprobs_and_grads(eager_first, batch)
         mask = batch.completion_mask.bool()
         assert torch.allclose(got[mask], want[mask], atol=1e-5, rtol=0), (got - want).abs()[mask].max()
         for name, grad in want_grads.items():
@@ -62,7 +70,7 @@ def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs() -
     assert graphs >= 1
     batch = _batch(4, 9, 2)  # another model of the same architecture, another length: no new graph
     got, _ = _logprobs_and_grads(second, batch)
-    want, _ = _logprobs_and_grads(eager[id(second)], batch)
+    want, _ = _logprobs_and_grads(eager_second, batch)
     assert counters["stats"]["unique_graphs"] == graphs
     mask = batch.completion_mask.bool()
     assert torch.allclose(got[mask], want[mask], atol=1e-5, rtol=0)
