@@ -1,13 +1,18 @@
 """bfloat16 sampling in the ``torch`` engine: the same tokens as ``generate`` in bfloat16, and log-probs within a
 stated tolerance of float32 on the same tokens.
 
-Runs on any CPU: where bfloat16 is not native torch emulates it (slower, same numbers), so these tests check the
-arithmetic everywhere; only ``--dtype auto`` depends on the hardware (tests/test_precision.py).
+Runs on any CPU. Where bfloat16 is native (oneDNN's kernels) the lean decoder's tokens are ``generate``'s exactly.
+Where torch emulates it (an AVX2-only CPU, e.g. an AMD EPYC of the Zen 3 generation) its kernels are not invariant
+to the shape of a call: ``scaled_dot_product_attention`` on a prompt padded to a longer one's width rounds its rows
+differently from the prompt alone (by 0.004 on unit-variance inputs), so the logits of a batched prefill differ from
+``generate``'s by one or two bfloat16 steps, and greedy decoding may part at a near tie. There the tokens must agree
+up to such a tie. ``--dtype auto`` depends on the hardware too (tests/test_precision.py).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -33,6 +38,24 @@ LOGPROB_MAX_TOL = 1.0
 """Largest single-token gap allowed (measured 0.41 over 2,048 tokens)."""
 
 
+NEAR_TIE_STEPS = 2
+"""How many bfloat16 steps (at the top logit's magnitude) apart two tokens may be and still count as tied where
+bfloat16 is emulated: the gaps measured on such a CPU were one step (0.031 at a logit of 4.9) or an exact tie."""
+
+
+def agree_up_to_a_near_tie(model: torch.nn.Module, prompt: list[int], got: list[int], expected: list[int]) -> bool:
+    """``got`` equals ``expected`` (``generate``'s greedy tokens), or first parts from it where ``generate``'s own
+    bfloat16 logits put ``got``'s token within :data:`NEAR_TIE_STEPS` steps of its choice."""
+    parted = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), None)
+    if parted is None:
+        return len(got) == len(expected)
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt + expected[:parted]])).logits[0, -1].float()
+    top = float(logits[expected[parted]])
+    step = 2.0 ** (math.floor(math.log2(abs(top))) - 7) if top != 0 else 2.0**-133  # bfloat16 keeps 8 bits
+    return top - float(logits[got[parted]]) <= NEAR_TIE_STEPS * step
+
+
 @pytest.mark.parametrize(
     ("arch", "path"),
     [("llama", "lean"), ("llama-gqa", "lean"), ("qwen2", "lean"), ("qwen3", "lean"), ("gpt2", "generic")],
@@ -44,7 +67,24 @@ def test_bf16_greedy_equals_generate_in_bf16(arch: str, path: str) -> None:
     assert engine.dtype == torch.bfloat16
     result = engine.sample(requests, SamplingConfig(temperature=0, max_new_tokens=16))
     for request, row in zip(requests, result, strict=True):
-        assert row[0].token_ids == generate_greedy(model, request.prompt_ids, 16), request.key
+        expected = generate_greedy(model, request.prompt_ids, 16)
+        if packed_bf16_linear():  # native bfloat16: the same numbers, so the same tokens
+            assert row[0].token_ids == expected, request.key
+        else:
+            assert agree_up_to_a_near_tie(model, list(request.prompt_ids), row[0].token_ids, expected), request.key
+
+
+def test_a_near_tie_is_all_that_excuses_a_different_token() -> None:
+    """The emulated-bfloat16 criterion above fails a sampler that parts from ``generate`` at a clear gap."""
+    model = build("llama", 0).to(torch.bfloat16)
+    prompt = prompts(0, 1)[0].prompt_ids
+    expected = generate_greedy(model, prompt, 16)
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt])).logits[0, -1].float()
+    worst = int(logits.argmin())  # far below the top: no rounding explains choosing it
+    assert agree_up_to_a_near_tie(model, prompt, expected, expected)
+    assert not agree_up_to_a_near_tie(model, prompt, [worst, *expected[1:]], expected)
+    assert not agree_up_to_a_near_tie(model, prompt, expected[:-1], expected)  # stopped early
 
 
 @pytest.mark.parametrize("path", ["lean", "generic"])
