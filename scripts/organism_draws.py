@@ -2,14 +2,17 @@
 
 Why: a build is bit-reproducible only where the CPU's float32 kernels are the ones that built the shipped
 checkpoint (``rlvr_lab.runtime.precision.float_kernels``). On another CPU the products round differently and
-8,000 steps amplify it into another draw of the same recipe, as a new seed does. How far such a draw
-lies from the shipped table is what ``tests/test_organism_rebuild.py`` must allow on a machine whose kernels
-differ, and which targets the recipe (not one lucky draw) meets; this script measures it. Each draw: ``rlvr
-organism build --seed S``, then the calibration table with the shipped table's config (as ``rlvr organism
-stats``), about 25 minutes of one core.
+the build's steps (8,000 for v2, 4,000 for ``qwen-math-like``) amplify it into another draw of the same recipe, as
+a new seed does. How far such a draw lies from the shipped table is what ``tests/test_organism_rebuild.py`` must
+allow on a machine whose kernels differ, and which targets the recipe (not one lucky draw) meets; this script
+measures it. Each draw: ``rlvr organism build --seed S``, then the calibration table with the shipped table's
+config (as ``rlvr organism stats``): about 25 minutes of one core for v2, 14 for ``qwen-math-like`` (three jobs
+sharing two cores).
 
     python scripts/organism_draws.py --profile qwen-math-like-v2 --seeds 0,1,2,3 --work /tmp/draws \\
         --out tests/data/organism_draws/qwen-math-like-v2.json
+    python scripts/organism_draws.py --profile qwen-math-like --seeds 0,1,2,3,4,5 --work /tmp/draws1 \\
+        --out tests/data/organism_draws/qwen-math-like.json
 
 A build already in ``WORK/seed-S`` (its ``rlvr_organism.json`` written) is measured, not rebuilt.
 """

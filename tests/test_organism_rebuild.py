@@ -1,11 +1,11 @@
 """Rebuild the organisms from their seeds and check their calibration tables (slow: a full build, then stats).
 
 The build seeds everything and pins its thread count, so on the float32 kernels that built the shipped checkpoint
-the weights come out identical (checked where the rebuild ends at the shipped final loss). On other kernels the
-products round differently and training amplifies it: ``qwen-math-like``
-(4,000 steps) still lands within 5 points of its shipped table (``calibration.json`` beside the checkpoint, written
-by ``rlvr organism stats NAME --json``), ``qwen-math-like-v2`` (8,000 steps) does not, and is held to the spread
-of the same recipe's draws instead (docs/organism.md, "Rebuilding on another CPU").
+the weights come out identical (checked for ``qwen-math-like-v2`` where the rebuild ends at the shipped final loss).
+On other kernels the products round differently and training amplifies it into another draw of the same recipe, as
+a new seed would be: both profiles are held to the spread of their recipe's recorded draws (docs/organism.md,
+"Rebuilding on another CPU"). ``qwen-math-like`` (4,000 steps) was held to 5 points of its shipped table
+(``calibration.json`` beside the checkpoint) until an AVX2-only AMD EPYC (Zen 3) rebuilt it further away.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import torch
 from safetensors.torch import load_file
 
 from rlvr_lab.organism.pretrain import METADATA_FILE, build_profile
-from rlvr_lab.organism.profiles import Profile, get_profile, shipped_checkpoint, shipped_tables
+from rlvr_lab.organism.profiles import Target, get_profile, shipped_checkpoint, shipped_tables
 from rlvr_lab.organism.stats import StatsConfig, measure
 
 TOLERANCE = 0.05
-DRAWS = Path(__file__).parent / "data" / "organism_draws" / "qwen-math-like-v2.json"
-"""``qwen-math-like-v2`` built from several seeds on one CPU, each with its calibration table."""
+DRAWS = Path(__file__).parent / "data" / "organism_draws"
+"""``PROFILE.json``: the profile built from several seeds on one CPU, each with its calibration table
+(``scripts/organism_draws.py``)."""
 RATES = (
     "code_frequency",
     "acc_given_code",
@@ -32,6 +33,17 @@ RATES = (
     "code_majority_share",
     *(f"pass_at_k.{k}" for k in (1, 8, 64)),
 )
+V1_RATES = ("code_frequency", "acc_given_code", "acc_given_language", "boxed_rate", *RATES[4:])
+"""The rates of ``qwen-math-like``'s shipped table (measured before ``code_majority_share`` existed)."""
+V1_TARGETS = (
+    Target("code_frequency", 0.60, 0.70, why="code in 65% +- 5 of solutions"),
+    Target("acc_given_code - acc_given_language", 0.10, why="code clearly the better strategy"),
+    Target("boxed_rate", high=0.98, why="format not saturated"),
+    Target("pass_at_k.64 - pass_at_k.1", 0.20, why="room between pass@1 and pass@64"),
+    Target("solved_under_5pct", 1e-9, why="some problems almost never solved"),
+    Target("solved_over_95pct", 1e-9, why="some problems almost always solved"),
+)
+"""What the v1 recipe is for, as its test asserted it of every rebuild before its draws were measured."""
 
 
 def read(table: dict, key: str) -> float:
@@ -45,23 +57,31 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
-def recorded_draws() -> list[dict]:
-    """The calibration tables of the recorded builds (the shipped one not among them)."""
-    return [draw["table"] for draw in json.loads(DRAWS.read_text())["draws"]]
+def recorded_draws(profile: str) -> list[dict]:
+    """The calibration tables of ``profile``'s recorded builds (the shipped one not among them)."""
+    return [draw["table"] for draw in json.loads((DRAWS / f"{profile}.json").read_text())["draws"]]
 
 
-def off_the_draws(rebuilt: dict, shipped: dict, draws: list[dict], profile: Profile) -> list[str]:
+def off_the_draws(
+    rebuilt: dict,
+    shipped: dict,
+    draws: list[dict],
+    targets: tuple[Target, ...],
+    rates: tuple[str, ...] = RATES,
+    min_checked: int = 6,
+) -> list[str]:
     """What of ``rebuilt``'s table lies outside what the recipe's ``draws`` allow around ``shipped``: a rate more
     than 4 standard deviations of the draws (at least ``TOLERANCE``) from the shipped value, or a target the
-    shipped table meets by more than 2 standard deviations and ``rebuilt`` misses. Empty when it is a draw."""
+    shipped table meets by more than 2 standard deviations and ``rebuilt`` misses; and a failure when fewer than
+    ``min_checked`` targets are left to check. Empty when it is a draw."""
     assert len(draws) >= 5, "too few draws to estimate their spread"
     failures = []
-    for key in RATES:
+    for key in rates:
         tolerance = max(TOLERANCE, 4 * statistics.stdev(read(table, key) for table in draws))
         if abs(read(rebuilt, key) - read(shipped, key)) > tolerance:
             failures.append(f"{key}: {read(rebuilt, key):.4f}, shipped {read(shipped, key):.4f} +- {tolerance:.4f}")
     required = 0
-    for target in profile.targets:
+    for target in targets:
         if target.templates() != {"organism"}:
             continue  # the python-hint table is not rebuilt here; tests/test_organism_stats_v2.py checks the shipped
         spread = statistics.stdev(target.value({"organism": table}) for table in draws)
@@ -70,13 +90,20 @@ def off_the_draws(rebuilt: dict, shipped: dict, draws: list[dict], profile: Prof
             required += 1
             if not target.met({"organism": rebuilt}):
                 failures.append(f"target {target.metric}: {target.value({'organism': rebuilt}):.4f} misses it")
-    if required < 6:
-        failures.append(f"the draws' spread leaves {required} targets to check (at least 6)")
+    if required < min_checked:
+        failures.append(f"the draws' spread leaves {required} targets to check (at least {min_checked})")
     return failures
 
 
+def v1_off_the_draws(rebuilt: dict, shipped: dict, draws: list[dict]) -> list[str]:
+    """``qwen-math-like``'s rule: v2's with the v1 table's rates and :data:`V1_TARGETS`, 4 of the 6 checked."""
+    return off_the_draws(rebuilt, shipped, draws, V1_TARGETS, V1_RATES, min_checked=4)
+
+
 @pytest.mark.slow
-def test_rebuilt_qwen_math_like_matches_its_calibration(tmp_path: Path) -> None:
+def test_rebuilt_qwen_math_like_is_another_draw_of_its_recipe(tmp_path: Path) -> None:
+    """The v1 build from its seed, held to the spread of its recorded draws (rule written after an AVX2-only AMD
+    EPYC's seed-0 rebuild failed the old 5-point rule and before its other seeds were measured)."""
     shipped_dir = shipped_checkpoint("qwen-math-like")
     assert shipped_dir is not None
     shipped = json.loads((shipped_dir / "calibration.json").read_text())
@@ -84,17 +111,7 @@ def test_rebuilt_qwen_math_like_matches_its_calibration(tmp_path: Path) -> None:
 
     out = build_profile(get_profile("qwen-math-like"), tmp_path / "rebuilt")
     rebuilt = measure(str(out), config).to_dict()
-
-    for key in ("code_frequency", "acc_given_code", "acc_given_language", "boxed_rate"):
-        assert rebuilt[key] == pytest.approx(shipped[key], abs=TOLERANCE), key
-    for k in ("1", "8", "64"):
-        assert rebuilt["pass_at_k"][k] == pytest.approx(shipped["pass_at_k"][k], abs=TOLERANCE), f"pass@{k}"
-    # the profile's targets
-    assert abs(rebuilt["code_frequency"] - 0.65) <= 0.05
-    assert rebuilt["acc_given_code"] >= rebuilt["acc_given_language"] + 0.10
-    assert rebuilt["boxed_rate"] < 0.98
-    assert rebuilt["pass_at_k"]["64"] >= rebuilt["pass_at_k"]["1"] + 0.20
-    assert rebuilt["solved_under_5pct"] > 0 and rebuilt["solved_over_95pct"] > 0
+    assert v1_off_the_draws(rebuilt, shipped, [*recorded_draws("qwen-math-like"), shipped]) == []
 
 
 @pytest.mark.slow
@@ -125,7 +142,7 @@ def test_rebuilt_qwen_math_like_v2_is_the_shipped_build_or_another_draw_of_it(tm
             assert read(rebuilt, key) == pytest.approx(read(shipped, key), abs=0.01), key
         return
 
-    assert off_the_draws(rebuilt, shipped, [*recorded_draws(), shipped], profile) == []
+    assert off_the_draws(rebuilt, shipped, [*recorded_draws(profile.name), shipped], profile.targets) == []
 
 
 def test_every_recorded_draw_passes_as_a_draw() -> None:
@@ -134,8 +151,18 @@ def test_every_recorded_draw_passes_as_a_draw() -> None:
     arithmetic does not."""
     profile = get_profile("qwen-math-like-v2")
     shipped = shipped_tables(profile.name)["organism"]
-    draws = [*recorded_draws(), shipped]
+    draws = [*recorded_draws(profile.name), shipped]
     for table in draws:
-        assert off_the_draws(table, shipped, draws, profile) == []
+        assert off_the_draws(table, shipped, draws, profile.targets) == []
     broken = {**shipped, "acc_given_code": shipped["acc_given_code"] - 0.2}
-    assert off_the_draws(broken, shipped, draws, profile) != []
+    assert off_the_draws(broken, shipped, draws, profile.targets) != []
+
+
+def test_every_recorded_v1_draw_passes_as_a_draw() -> None:
+    """The same for ``qwen-math-like``'s draws under its rule, and a build that lost its code advantage fails."""
+    shipped = json.loads((shipped_checkpoint("qwen-math-like") / "calibration.json").read_text())
+    draws = [*recorded_draws("qwen-math-like"), shipped]
+    for table in draws:
+        assert v1_off_the_draws(table, shipped, draws) == []
+    broken = {**shipped, "acc_given_code": shipped["acc_given_language"]}
+    assert v1_off_the_draws(broken, shipped, draws) != []
