@@ -16,6 +16,7 @@ from torch._dynamo.utils import counters
 from rlvr_lab.models.loading import tiny_llama
 from rlvr_lab.rl.compiled import compile_forward
 from rlvr_lab.rl.logprobs import pack, token_logprobs
+from test_engines import _one_thread  # noqa: F401  (autouse: one intra-op thread, the count restored after)
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,16 +41,7 @@ def _logprobs_and_grads(model, batch):
     return logprobs.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread for the test, the session's count restored after it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs(one_thread: None) -> None:
+def test_compiled_forward_matches_eager_and_a_second_model_reuses_its_graphs() -> None:
     first = tiny_llama(64, hidden_size=32, num_layers=2, num_heads=2, seed=0)
     second = tiny_llama(64, hidden_size=32, num_layers=2, num_heads=2, seed=1)
     eager_first, eager_second = copy.deepcopy(first), copy.deepcopy(second)
